@@ -1,0 +1,54 @@
+// Configuration, from the environment only (the runtime interface both implementations
+// share, docs/contract.md "Runtime interface"):
+//
+//   DATABASE_URL        PostgreSQL URL (required)
+//   JWT_SECRET          HS256 secret tokens are checked against (required)
+//   JWT_ISSUER          when set, tokens must carry this `iss`
+//   JWT_AUDIENCE        when set, tokens must carry this `aud`
+//   HOST, PORT          where to listen (127.0.0.1, 3000)
+//   DB_POOL_SIZE        connection budget of the whole service (20); each of the W
+//                       workers opens at most max(1, floor(DB_POOL_SIZE / W))
+//   WORKERS             cluster processes (the number of cores)
+//   DRAIN_TIMEOUT_SECS  how long a draining worker waits for in-flight requests (30)
+//   LOG_LEVEL           pino level (info)
+//
+// Invalid configuration stops start-up with a message naming the variable.
+import os from 'node:os';
+
+export class ConfigError extends Error {}
+
+function integer(env, name, fallback, min, max) {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be an integer, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function required(env, name) {
+  const v = env[name];
+  if (v === undefined || v === '') throw new ConfigError(`${name} is required`);
+  return v;
+}
+
+/** @param {NodeJS.ProcessEnv} env */
+export function loadConfig(env = process.env) {
+  const workers = integer(env, 'WORKERS', os.availableParallelism(), 1, 1024);
+  const poolSize = integer(env, 'DB_POOL_SIZE', 20, 1, 10_000);
+  const databaseUrl = required(env, 'DATABASE_URL');
+  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('DATABASE_URL must be a postgres:// URL');
+  return {
+    databaseUrl,
+    jwtSecret: required(env, 'JWT_SECRET'),
+    jwtIssuer: env.JWT_ISSUER || undefined,
+    jwtAudience: env.JWT_AUDIENCE || undefined,
+    host: env.HOST || '127.0.0.1',
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    poolSize,
+    workers,
+    poolPerWorker: Math.max(1, Math.floor(poolSize / workers)),
+    drainTimeoutSecs: integer(env, 'DRAIN_TIMEOUT_SECS', 30, 0, 3600),
+    logLevel: env.LOG_LEVEL || 'info',
+  };
+}

@@ -1,0 +1,428 @@
+//! Command-line interface: `ferry load`, `ferry report`, `ferry serve-plaintext`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use ferry::load::settings::default_threads;
+use ferry::load::target::{load_target_file, read_values};
+use ferry::load::{HttpVersion, LoadSettings, Model, RateSchedule, RunResult, Target, ValueOrder};
+use ferry::report::{self, NamedRun};
+use ferry::slo;
+use ferry::units::parse_duration;
+
+/// Exit status when a `--slo` bound is breached.
+const EXIT_SLO_BREACHED: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "ferry",
+    version,
+    about = "HTTP load generator: closed and open models, latency without coordinated omission, reports",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Put load on an HTTP server and measure it.
+    Load(Box<LoadArgs>),
+    /// Compare runs saved with `ferry load --json`: tables and a self-contained HTML report.
+    Report(ReportArgs),
+    /// Serve `Hello, World!` over keep-alive HTTP/1.1: a calibration target for ferry itself.
+    ServePlaintext(ServeArgs),
+}
+
+const LOAD_HELP: &str = "\
+MODELS
+  Closed (default): each connection sends its next request as soon as the previous response
+  has been read, as fast as the server allows, like wrk and hey. Latency is the time from
+  send to the last byte of the response. Stops after -d (default 10s) or -n requests.
+
+  Open (--rate): requests start on a schedule, whether or not earlier ones have finished, like
+  real users. Latency counts from each request's INTENDED start time, so a stalled server is
+  charged for all the requests that should have gone out during the stall (no coordinated
+  omission); the service time from the actual send is reported beside it.
+  A send finds an idle connection and goes at once; if every connection is busy it waits in a
+  backlog and is counted LATE (it is still sent, and still measured from its intended time);
+  if the backlog is full it is DROPPED and counted, never silently skipped. Sends still
+  waiting when the schedule ends go out as connections free up, for at most --timeout; the
+  rest are dropped. Use enough connections (-c) for rate × latency.
+
+RATE SCHEDULES (--rate)
+  2000 or 2000/s                 constant
+  100/s:60s,500/s:30s            steps, each held for its duration (the burst pattern)
+  100/s->1000/s:60s              linear ramp; can be mixed with steps
+  spikes:200/s,2000/s,10s,1s     200/s with a 1s spike to 2000/s at the end of every 10s
+  Without -d, a schedule of steps runs for its own length; otherwise -d (default 10s).
+
+MEASUREMENT
+  Latencies are recorded in HDR histograms (1µs to 1h, 3 significant figures), one per worker
+  per second, merged exactly; a request belongs to the second it was meant to start in.
+  Requests meant to start during --warmup are sent but not measured; -d counts after it.
+  Requests in flight when the run ends are waited for (at most --timeout) and measured.
+  Errors by kind: connect (refused, unreachable), timeout, reset (connection broken
+  mid-request), other (protocol), and responses with status 4xx and 5xx.
+
+EXIT STATUS
+  0 run completed (and every --slo bound held), 1 the run could not be made,
+  2 bad command line, 3 an --slo bound was breached.
+
+EXAMPLES
+  ferry load -c 64 -d 30s http://127.0.0.1:8080/
+  ferry load --rate 2000 -d 60s --warmup 5s -c 100 --json run.json http://127.0.0.1:8080/users/{id} --values id=ids.txt
+  ferry load --rate '100/s:60s,500/s:30s' --slo 'p99<5ms,errors<0.1%' http://127.0.0.1:8080/
+  ferry load targets.json --rate 1000 -d 30s     (several weighted requests, see docs/ferry.md)";
+
+#[derive(Args)]
+#[command(after_long_help = LOAD_HELP)]
+struct LoadArgs {
+    /// `http://host:port/path` (may hold `{name}` placeholders filled by --values), or a JSON
+    /// target file with several weighted requests.
+    target: String,
+
+    /// Connections to keep open.
+    #[arg(short = 'c', long, default_value_t = 50, help_heading = "Load")]
+    connections: usize,
+    /// Worker threads, each with its own event loop and share of the connections
+    /// [default: one per core].
+    #[arg(short = 't', long, help_heading = "Load")]
+    threads: Option<usize>,
+    /// Measured duration, after the warm-up (e.g. 30s, 5m) [default: 10s, or the length of a
+    /// stepped --rate schedule].
+    #[arg(short = 'd', long, value_parser = parse_duration, help_heading = "Load")]
+    duration: Option<Duration>,
+    /// Closed model: stop after this many measured requests.
+    #[arg(short = 'n', long, conflicts_with = "rate", help_heading = "Load")]
+    requests: Option<u64>,
+    /// Open model: start requests on this schedule (see RATE SCHEDULES below).
+    #[arg(short = 'R', long, value_parser = RateSchedule::parse, help_heading = "Load")]
+    rate: Option<RateSchedule>,
+    /// Run this long before measuring; its requests are sent, then discarded.
+    #[arg(long, value_parser = parse_duration, default_value = "0s", help_heading = "Load")]
+    warmup: Duration,
+    /// Give up on a request this long after sending it (counted as a timeout).
+    #[arg(long, value_parser = parse_duration, default_value = "5s", help_heading = "Load")]
+    timeout: Duration,
+    /// Open model: sends allowed to wait for a free connection before further ones are dropped
+    /// [default: peak rate × timeout, at least 1000].
+    #[arg(long, help_heading = "Load")]
+    max_backlog: Option<usize>,
+
+    /// HTTP method.
+    #[arg(short = 'X', long, default_value = "GET", help_heading = "Request")]
+    method: String,
+    /// A request header, `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header", help_heading = "Request")]
+    headers: Vec<String>,
+    /// Send this file's content as the request body (may hold placeholders).
+    #[arg(long, help_heading = "Request")]
+    body_file: Option<PathBuf>,
+    /// Send this text as the request body (may hold placeholders).
+    #[arg(long, conflicts_with = "body_file", help_heading = "Request")]
+    body: Option<String>,
+    /// Send `Authorization: Bearer TOKEN`. Prefer --bearer-file to keep tokens out of shell history.
+    #[arg(long, help_heading = "Request")]
+    bearer: Option<String>,
+    /// Read the bearer token from this file.
+    #[arg(long, conflicts_with = "bearer", help_heading = "Request")]
+    bearer_file: Option<PathBuf>,
+    /// Fill `{NAME}` in the URL and body from FILE, one value per line (repeatable):
+    /// `--values id=ids.txt`. A bare FILE fills the only placeholder, `{id}` by default.
+    #[arg(long = "values", value_name = "NAME=FILE", help_heading = "Request")]
+    values: Vec<String>,
+    /// How values are picked.
+    #[arg(long, value_enum, default_value_t = OrderArg::Random, help_heading = "Request")]
+    values_order: OrderArg,
+    /// Seed for random picks, to repeat a run's exact sequence of requests.
+    #[arg(long, default_value_t = 0x5EED, help_heading = "Request")]
+    seed: u64,
+
+    /// Speak HTTP/2 over cleartext (prior knowledge) instead of HTTP/1.1.
+    #[arg(long, help_heading = "Protocol")]
+    http2: bool,
+    /// HTTP/2: concurrent streams per connection.
+    #[arg(
+        long,
+        default_value_t = 1,
+        requires = "http2",
+        help_heading = "Protocol"
+    )]
+    streams: usize,
+
+    /// Write the full result as JSON (schema in docs/ferry.md).
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    json: Option<PathBuf>,
+    /// Write the per-second time series as CSV.
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    csv: Option<PathBuf>,
+    /// Fail (exit 3) unless every bound holds, e.g. `p99<5ms,errors<0.1%`. Metrics: p50, p75,
+    /// p90, p99, p99.9, max, mean (corrected latency; service_p99 etc. for service time),
+    /// errors, late, dropped (as a count, or a % of requests), rps.
+    #[arg(long, value_parser = parse_objectives, help_heading = "Output")]
+    slo: Option<Objectives>,
+    /// Print nothing but errors and SLO breaches.
+    #[arg(short = 'q', long, help_heading = "Output")]
+    quiet: bool,
+    /// Don't draw the live progress line (it is only drawn on a terminal anyway).
+    #[arg(long, help_heading = "Output")]
+    no_progress: bool,
+}
+
+/// The bounds of one `--slo` flag.
+#[derive(Clone)]
+struct Objectives(Vec<slo::Bound>);
+
+fn parse_objectives(text: &str) -> Result<Objectives> {
+    slo::parse(text).map(Objectives)
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OrderArg {
+    Random,
+    RoundRobin,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Result files written by `ferry load --json`; ratios are against the first.
+    #[arg(required = true)]
+    runs: Vec<PathBuf>,
+    /// Table format on stdout.
+    #[arg(long, value_enum, default_value_t = TableFormat::Text)]
+    format: TableFormat,
+    /// Also write a self-contained HTML report (charts as inline SVG, no network).
+    #[arg(long, value_name = "PATH")]
+    html: Option<PathBuf>,
+    /// Title of the HTML report.
+    #[arg(long, default_value = "ferry report")]
+    title: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TableFormat {
+    Text,
+    Markdown,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one and prints it).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Worker threads.
+    #[arg(short = 't', long, default_value_t = 1)]
+    threads: usize,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Load(args) => load(*args),
+        Command::Report(args) => report(args).map(|()| ExitCode::SUCCESS),
+        Command::ServePlaintext(args) => {
+            ferry::serve::serve_plaintext(args.addr, args.threads).map(|()| ExitCode::SUCCESS)
+        }
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("ferry: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(args: LoadArgs) -> Result<ExitCode> {
+    let settings = settings_from(&args)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let handler_stop = stop.clone();
+    ctrlc::set_handler(move || {
+        if handler_stop.swap(true, Ordering::Relaxed) {
+            // A second Ctrl-C: the user does not want to wait for the report.
+            std::process::exit(130);
+        }
+        eprintln!("\nferry: stopping; in-flight requests finish, then the report (Ctrl-C again to quit now)");
+    })
+    .context("installing the Ctrl-C handler")?;
+    let result = ferry::load::run_until_stopped(&settings, stop)?;
+    if !args.quiet {
+        print!("{}", report::summary::render(&result));
+    }
+    if let Some(path) = &args.json {
+        result.write_json_file(path)?;
+    }
+    if let Some(path) = &args.csv {
+        std::fs::write(path, report::csv::render_time_series(&result))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(check_slo(
+        args.slo.as_ref().map(|objectives| objectives.0.as_slice()),
+        &result,
+        args.quiet,
+    ))
+}
+
+fn check_slo(bounds: Option<&[slo::Bound]>, result: &RunResult, quiet: bool) -> ExitCode {
+    let Some(bounds) = bounds else {
+        return ExitCode::SUCCESS;
+    };
+    let outcomes = slo::evaluate(bounds, result);
+    let breached: Vec<_> = outcomes.iter().filter(|outcome| !outcome.passed).collect();
+    if !quiet || !breached.is_empty() {
+        println!();
+        for outcome in &outcomes {
+            println!(
+                "  SLO {:<6} {} (measured {})",
+                if outcome.passed { "ok" } else { "BREACH" },
+                outcome.bound,
+                outcome.actual
+            );
+        }
+    }
+    if breached.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        let names: Vec<&str> = breached
+            .iter()
+            .map(|outcome| outcome.bound.as_str())
+            .collect();
+        eprintln!("ferry: SLO breached: {}", names.join(", "));
+        ExitCode::from(EXIT_SLO_BREACHED)
+    }
+}
+
+fn settings_from(args: &LoadArgs) -> Result<LoadSettings> {
+    let is_url = args.target.starts_with("http://") || args.target.starts_with("https://");
+    let mut targets = if is_url {
+        vec![Target::get(&args.target)]
+    } else {
+        let path = Path::new(&args.target);
+        if !path.exists() {
+            bail!(
+                "`{}` is neither an http:// URL nor an existing target file",
+                args.target
+            );
+        }
+        load_target_file(path)?
+    };
+    let mut headers = Vec::new();
+    for header in &args.headers {
+        let (name, value) = header
+            .split_once(':')
+            .with_context(|| format!("header `{header}` must be written `Name: value`"))?;
+        headers.push((name.trim().to_string(), value.trim().to_string()));
+    }
+    let bearer = match (&args.bearer, &args.bearer_file) {
+        (Some(token), _) => Some(token.clone()),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading bearer token file {}", path.display()))?
+                .trim()
+                .to_string(),
+        ),
+        (None, None) => None,
+    };
+    if let Some(token) = bearer {
+        headers.push(("authorization".to_string(), format!("Bearer {token}")));
+    }
+    let body = match (&args.body, &args.body_file) {
+        (Some(body), _) => Some(body.clone()),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading body file {}", path.display()))?,
+        ),
+        (None, None) => None,
+    };
+    let mut values = BTreeMap::new();
+    for spec in &args.values {
+        let (name, path) = match spec.split_once('=') {
+            Some((name, path)) => (name.trim().to_string(), PathBuf::from(path.trim())),
+            None => (single_placeholder(&args.target)?, PathBuf::from(spec)),
+        };
+        values.insert(name, read_values(&path)?);
+    }
+    for target in &mut targets {
+        if is_url {
+            target.method = args.method.to_ascii_uppercase();
+            target.name = format!("{} {}", target.method, target.url);
+            target.body = body.clone();
+        }
+        target.headers.extend(headers.iter().cloned());
+        for (name, list) in &values {
+            target.values.insert(name.clone(), list.clone());
+        }
+    }
+    let model = match &args.rate {
+        Some(schedule) => Model::Open {
+            schedule: schedule.clone(),
+            max_backlog: args.max_backlog,
+        },
+        None => Model::Closed {
+            requests: args.requests,
+        },
+    };
+    Ok(LoadSettings {
+        targets,
+        model,
+        duration: args.duration,
+        warmup: args.warmup,
+        connections: args.connections,
+        threads: args.threads.unwrap_or_else(default_threads),
+        timeout: args.timeout,
+        http: if args.http2 {
+            HttpVersion::Http2
+        } else {
+            HttpVersion::Http1
+        },
+        streams_per_connection: args.streams,
+        value_order: match args.values_order {
+            OrderArg::Random => ValueOrder::Random,
+            OrderArg::RoundRobin => ValueOrder::RoundRobin,
+        },
+        seed: args.seed,
+        progress: !args.quiet && !args.no_progress,
+    })
+}
+
+/// The one `{name}` of a URL, for `--values FILE` without a name.
+fn single_placeholder(url: &str) -> Result<String> {
+    let names: Vec<&str> = url
+        .split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+        .collect();
+    match names[..] {
+        [name] => Ok(name.to_string()),
+        [] => Ok("id".to_string()),
+        _ => bail!("the URL has several placeholders; name each: --values NAME=FILE"),
+    }
+}
+
+fn report(args: ReportArgs) -> Result<()> {
+    let runs = args
+        .runs
+        .iter()
+        .map(|path| NamedRun::from_json_file(path))
+        .collect::<Result<Vec<_>>>()?;
+    let table = match args.format {
+        TableFormat::Text => report::table::render_text(&runs),
+        TableFormat::Markdown => report::table::render_markdown(&runs),
+    };
+    print!("{table}");
+    if let Some(path) = &args.html {
+        std::fs::write(path, report::html::render(&args.title, &runs))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! ferry: the lab's HTTP load generator.
+//!
+//! - [`load`] runs load tests (closed and open model) and returns a [`load::RunResult`];
+//! - [`report`] renders results as text, markdown and self-contained HTML;
+//! - [`slo`] checks results against service-level objectives for CI.
+
+pub mod load;
+pub mod report;
+pub mod serve;
+pub mod slo;
+pub mod units;

@@ -1,0 +1,103 @@
+//! What became of each request, and the per-kind tallies kept for every window and run.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a request produced no usable response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportError {
+    /// The TCP connection (or HTTP/2 handshake) could not be established: refused, unreachable.
+    Connect,
+    /// No complete response within `--timeout` of the send.
+    Timeout,
+    /// The connection broke mid-request: reset by the peer, closed before the response ended.
+    Reset,
+    /// Anything else hyper reported: a malformed response, a protocol error.
+    Other,
+}
+
+/// The tallies a window (one second of one worker) or a whole run keeps.
+///
+/// `requests` counts every request that was sent, or attempted, whatever became of it;
+/// `responses` counts those that came back with a status line. Status classes 4xx and 5xx are
+/// counted as errors too, beside the transport errors.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    pub requests: u64,
+    pub responses: u64,
+    pub errors: ErrorTally,
+    /// Open model: sends that could not start at their intended time because every connection
+    /// was busy, and waited in the backlog. They are still sent and measured from the
+    /// intended time.
+    pub late: u64,
+    /// Open model: sends that were never made — the backlog was full, or the run ended while
+    /// they waited. They are not in `requests`.
+    pub dropped: u64,
+    /// Response body bytes read.
+    pub body_bytes: u64,
+    /// Responses by status code (JSON writes the codes as object keys: `{"200": 19990}`).
+    pub status: BTreeMap<u16, u64>,
+}
+
+/// Errors by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorTally {
+    pub connect: u64,
+    pub timeout: u64,
+    pub reset: u64,
+    pub other: u64,
+    pub status_4xx: u64,
+    pub status_5xx: u64,
+}
+
+impl ErrorTally {
+    pub fn total(&self) -> u64 {
+        self.connect + self.timeout + self.reset + self.other + self.status_4xx + self.status_5xx
+    }
+
+    pub fn add(&mut self, other: &ErrorTally) {
+        self.connect += other.connect;
+        self.timeout += other.timeout;
+        self.reset += other.reset;
+        self.other += other.other;
+        self.status_4xx += other.status_4xx;
+        self.status_5xx += other.status_5xx;
+    }
+}
+
+impl Tally {
+    pub fn record_response(&mut self, status: u16, body_bytes: u64) {
+        self.requests += 1;
+        self.responses += 1;
+        self.body_bytes += body_bytes;
+        match status {
+            400..=499 => self.errors.status_4xx += 1,
+            500..=599 => self.errors.status_5xx += 1,
+            _ => {}
+        }
+        *self.status.entry(status).or_default() += 1;
+    }
+
+    pub fn record_transport_error(&mut self, error: TransportError) {
+        self.requests += 1;
+        match error {
+            TransportError::Connect => self.errors.connect += 1,
+            TransportError::Timeout => self.errors.timeout += 1,
+            TransportError::Reset => self.errors.reset += 1,
+            TransportError::Other => self.errors.other += 1,
+        }
+    }
+
+    pub fn add(&mut self, other: &Tally) {
+        self.requests += other.requests;
+        self.responses += other.responses;
+        self.errors.add(&other.errors);
+        self.late += other.late;
+        self.dropped += other.dropped;
+        self.body_bytes += other.body_bytes;
+        for (status, count) in &other.status {
+            *self.status.entry(*status).or_default() += count;
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! A worker: one OS thread with its own single-threaded event loop and its share of the
+//! connections, as in the fastest generators (wrk's threads, rewrk's per-core runtimes).
+//! Nothing on the request path is shared between workers but the stop flag.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Sender as BatchSender;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use tokio::sync::mpsc;
+use tokio::task::LocalSet;
+
+use super::connection::Connection;
+use super::histogram::{Slot, WindowBatch, WindowedRecorder};
+use super::outcome::TransportError;
+use super::request::{RequestPicker, RequestPlan, ValueOrder};
+use super::schedule::RateSchedule;
+use super::settings::HttpVersion;
+use super::timer::PreciseTimer;
+
+/// How often a worker hands its completed windows to the collector.
+const BATCH_INTERVAL: Duration = Duration::from_millis(200);
+
+/// What every worker of a run shares.
+pub struct RunShared {
+    pub plan: Arc<RequestPlan>,
+    /// When the run (warm-up included) began.
+    pub start: Instant,
+    /// When the measured part began.
+    pub measure_start: Instant,
+    /// No request starts at or after this instant.
+    pub deadline: Option<Instant>,
+    pub timeout: Duration,
+    pub http: HttpVersion,
+    pub streams_per_connection: usize,
+    pub value_order: ValueOrder,
+    pub seed: u64,
+    pub workers: usize,
+    /// Set to end the run early (Ctrl-C).
+    pub stop: Arc<AtomicBool>,
+    pub pace: Pace,
+}
+
+/// How requests are started.
+pub enum Pace {
+    /// Closed model: `budget` counts measured requests taken so far against `limit`.
+    Closed {
+        limit: Option<u64>,
+        budget: AtomicU64,
+    },
+    /// Open model.
+    Open {
+        schedule: RateSchedule,
+        /// Requests the warm-up holds, at the schedule's initial rate.
+        warmup_ticks: u64,
+        warmup: Duration,
+        /// Sends that may wait for a connection, per worker.
+        backlog_limit: usize,
+    },
+}
+
+impl Pace {
+    /// Offset from the run start at which global tick `tick` is meant to start.
+    fn tick_offset(&self, tick: u64) -> Option<f64> {
+        let Pace::Open {
+            schedule,
+            warmup_ticks,
+            warmup,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        if tick < *warmup_ticks {
+            return Some(tick as f64 / schedule.initial_rate());
+        }
+        schedule
+            .intended_offset(tick - warmup_ticks)
+            .map(|offset| warmup.as_secs_f64() + offset)
+    }
+}
+
+/// Runs worker `index` on the current thread until its share of the run is over.
+/// `connections` is the number of connections this worker owns.
+pub fn run_worker(
+    shared: Arc<RunShared>,
+    index: usize,
+    connections: usize,
+    batches: BatchSender<WindowBatch>,
+) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting a worker's event loop")?;
+    let local = LocalSet::new();
+    local.block_on(&runtime, async move {
+        let recorder = Rc::new(RefCell::new(WindowedRecorder::new(
+            index,
+            shared.measure_start,
+        )));
+        let batcher = tokio::task::spawn_local(send_batches(recorder.clone(), batches.clone()));
+        let connections: Vec<Connection> = (0..connections)
+            .map(|_| Connection::new(shared.plan.address, shared.http))
+            .collect();
+        // Every stream of every connection is a sending slot.
+        let slots: Vec<Connection> = connections
+            .iter()
+            .flat_map(|connection| {
+                std::iter::repeat_n(connection.clone(), shared.streams_per_connection.max(1))
+            })
+            .collect();
+        let picker = Rc::new(RefCell::new(RequestPicker::new(
+            shared.plan.clone(),
+            shared.value_order,
+            shared.seed,
+            index,
+            shared.workers,
+        )));
+        let result = match &shared.pace {
+            Pace::Closed { .. } => run_closed(&shared, slots, &picker, &recorder).await,
+            Pace::Open { .. } => run_open(&shared, index, slots, &picker, &recorder).await,
+        };
+        for connection in &connections {
+            connection.close();
+        }
+        batcher.abort();
+        let last = recorder.borrow_mut().take_complete(Instant::now(), true);
+        // The collector outlives the workers; a closed channel means it gave up, and then
+        // nobody is left to tell.
+        let _ = batches.send(last);
+        result
+    })
+}
+
+async fn send_batches(recorder: Rc<RefCell<WindowedRecorder>>, batches: BatchSender<WindowBatch>) {
+    let mut interval = tokio::time::interval(BATCH_INTERVAL);
+    loop {
+        interval.tick().await;
+        let batch = recorder.borrow_mut().take_complete(Instant::now(), false);
+        if batches.send(batch).is_err() {
+            return;
+        }
+    }
+}
+
+/// Sends one request on `connection` and records it against `slot`.
+async fn send_one(
+    shared: &RunShared,
+    connection: &Connection,
+    picker: &RefCell<RequestPicker>,
+    recorder: &RefCell<WindowedRecorder>,
+    slot: Slot,
+    intended: Instant,
+) {
+    let request = picker.borrow_mut().next_request();
+    let request = match request {
+        Ok((_, request)) => request,
+        Err(_) => {
+            recorder
+                .borrow_mut()
+                .record_error(slot, TransportError::Other);
+            return;
+        }
+    };
+    let sent = Instant::now();
+    let outcome = tokio::time::timeout(shared.timeout, connection.send(request)).await;
+    let finished = Instant::now();
+    let mut recorder = recorder.borrow_mut();
+    match outcome {
+        Ok(Ok(response)) => recorder.record_response(
+            slot,
+            intended,
+            sent,
+            finished,
+            response.status,
+            response.body_bytes,
+        ),
+        Ok(Err(error)) => recorder.record_error(slot, error),
+        Err(_elapsed) => {
+            // An HTTP/1.1 connection with a response still owed can carry nothing else.
+            if shared.http == HttpVersion::Http1 {
+                connection.close();
+            }
+            recorder.record_error(slot, TransportError::Timeout);
+        }
+    }
+}
+
+/// Closed model: every slot sends its next request as soon as the last one is done.
+async fn run_closed(
+    shared: &Arc<RunShared>,
+    slots: Vec<Connection>,
+    picker: &Rc<RefCell<RequestPicker>>,
+    recorder: &Rc<RefCell<WindowedRecorder>>,
+) -> Result<()> {
+    let Pace::Closed { limit, .. } = &shared.pace else {
+        unreachable!("run_closed is only called for the closed model");
+    };
+    let tasks: Vec<_> = slots
+        .into_iter()
+        .map(|connection| {
+            let shared = shared.clone();
+            let picker = picker.clone();
+            let recorder = recorder.clone();
+            let limit = *limit;
+            tokio::task::spawn_local(async move {
+                let Pace::Closed { budget, .. } = &shared.pace else {
+                    return;
+                };
+                loop {
+                    let now = Instant::now();
+                    if shared.deadline.is_some_and(|deadline| now >= deadline)
+                        || shared.stop.load(Ordering::Relaxed)
+                    {
+                        return;
+                    }
+                    if let Some(limit) = limit
+                        && now >= shared.measure_start
+                        && budget.fetch_add(1, Ordering::Relaxed) >= limit
+                    {
+                        return;
+                    }
+                    let slot = recorder.borrow_mut().begin(now);
+                    send_one(&shared, &connection, &picker, &recorder, slot, now).await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.context("a sending task panicked")?;
+    }
+    Ok(())
+}
+
+/// A send the schedule asked for.
+struct Job {
+    intended: Instant,
+    slot: Slot,
+}
+
+/// Open model: a scheduler starts requests at their intended times on idle slots; when none is
+/// idle the send waits in a bounded backlog (late), and past the bound it is dropped.
+async fn run_open(
+    shared: &Arc<RunShared>,
+    index: usize,
+    slots: Vec<Connection>,
+    picker: &Rc<RefCell<RequestPicker>>,
+    recorder: &Rc<RefCell<WindowedRecorder>>,
+) -> Result<()> {
+    let Pace::Open { backlog_limit, .. } = &shared.pace else {
+        unreachable!("run_open is only called for the open model");
+    };
+    let (idle_tx, mut idle_rx) = mpsc::unbounded_channel::<usize>();
+    let mut job_senders = Vec::with_capacity(slots.len());
+    let mut tasks = Vec::with_capacity(slots.len());
+    for (slot_index, connection) in slots.into_iter().enumerate() {
+        let (job_tx, mut job_rx) = mpsc::channel::<Job>(1);
+        job_senders.push(job_tx);
+        let shared = shared.clone();
+        let picker = picker.clone();
+        let recorder = recorder.clone();
+        let idle_tx = idle_tx.clone();
+        tasks.push(tokio::task::spawn_local(async move {
+            while let Some(job) = job_rx.recv().await {
+                send_one(
+                    &shared,
+                    &connection,
+                    &picker,
+                    &recorder,
+                    job.slot,
+                    job.intended,
+                )
+                .await;
+                if idle_tx.send(slot_index).is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+    drop(idle_tx);
+    let mut idle: Vec<usize> = (0..job_senders.len()).rev().collect();
+    let mut backlog: VecDeque<Job> = VecDeque::new();
+    let dispatch = |slot_index: usize, job: Job| {
+        // The slot is idle, so its one-place queue is empty and try_send cannot be full; it
+        // cannot be closed either, since slots only stop when their sender is dropped.
+        job_senders[slot_index]
+            .try_send(job)
+            .expect("an idle slot's one-place job queue is empty and open");
+    };
+
+    let timer = PreciseTimer::new().context("creating the scheduler's timer")?;
+    let workers = shared.workers as u64;
+    let mut tick = index as u64;
+    let mut next = next_intended(shared, tick);
+    while let Some(intended) = next {
+        if shared.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        tokio::select! {
+            biased;
+            Some(slot_index) = idle_rx.recv() => {
+                match backlog.pop_front() {
+                    Some(job) => dispatch(slot_index, job),
+                    None => idle.push(slot_index),
+                }
+            }
+            woke = timer.sleep_until(intended) => {
+                woke.context("waiting on the scheduler's timer")?;
+                // Start every tick that is due: at high rates one wake-up covers several ticks,
+                // and each send's latency counts from its own intended time regardless.
+                let now = Instant::now();
+                while let Some(intended) = next.filter(|intended| *intended <= now) {
+                    let slot = recorder.borrow_mut().begin(intended);
+                    let job = Job { intended, slot };
+                    if let Some(slot_index) = idle.pop() {
+                        dispatch(slot_index, job);
+                    } else if backlog.len() < *backlog_limit {
+                        recorder.borrow_mut().record_late(slot);
+                        backlog.push_back(job);
+                    } else {
+                        recorder.borrow_mut().record_dropped(slot);
+                    }
+                    tick += workers;
+                    next = next_intended(shared, tick);
+                }
+            }
+        }
+    }
+
+    // The schedule is over; sends still waiting go out as connections free up, until they
+    // would have timed out anyway.
+    let drain_until = Instant::now() + shared.timeout;
+    while !backlog.is_empty() && !shared.stop.load(Ordering::Relaxed) {
+        tokio::select! {
+            Some(slot_index) = idle_rx.recv() => {
+                if let Some(job) = backlog.pop_front() {
+                    dispatch(slot_index, job);
+                }
+            }
+            _ = tokio::time::sleep_until(drain_until.into()) => break,
+        }
+    }
+    for job in backlog.drain(..) {
+        recorder.borrow_mut().record_dropped(job.slot);
+    }
+    drop(job_senders);
+    for task in tasks {
+        task.await.context("a sending task panicked")?;
+    }
+    Ok(())
+}
+
+/// The intended start of global tick `tick`, if it falls before the deadline.
+fn next_intended(shared: &RunShared, tick: u64) -> Option<Instant> {
+    let offset = shared.pace.tick_offset(tick)?;
+    let intended = shared.start + Duration::from_secs_f64(offset);
+    match shared.deadline {
+        Some(deadline) if intended >= deadline => None,
+        _ => Some(intended),
+    }
+}

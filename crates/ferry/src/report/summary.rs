@@ -1,0 +1,171 @@
+//! The human summary printed after a run, in the spirit of wrk and hey.
+
+use std::fmt::Write;
+
+use crate::load::RunResult;
+use crate::load::result::Percentiles;
+use crate::units::{format_count, format_micros, format_seconds};
+
+/// Renders a run as the text `ferry load` prints.
+pub fn render(result: &RunResult) -> String {
+    let mut out = String::new();
+    let settings = &result.settings;
+    let totals = &result.totals;
+    let model = match &settings.rate_schedule {
+        Some(schedule) => format!("open model, rate {schedule}"),
+        None => match settings.request_limit {
+            Some(limit) => format!("closed model, {} requests", format_count(limit)),
+            None => "closed model".to_string(),
+        },
+    };
+    let http = match settings.http {
+        crate::load::HttpVersion::Http1 => "HTTP/1.1".to_string(),
+        crate::load::HttpVersion::Http2 => {
+            format!("HTTP/2 × {} streams", settings.streams_per_connection)
+        }
+    };
+    let _ = writeln!(
+        out,
+        "ferry load: {model}, {} measured after {} warm-up",
+        format_seconds(totals.duration_s),
+        format_seconds(settings.warmup_s)
+    );
+    let _ = writeln!(
+        out,
+        "  {} connections ({http}) on {} threads, timeout {}",
+        settings.connections,
+        settings.threads,
+        format_micros(settings.timeout_ms as f64 * 1e3)
+    );
+    for target in &settings.targets {
+        let weight = if settings.targets.len() > 1 {
+            format!("  (weight {})", target.weight)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "  {} {}{weight}", target.method, target.url);
+    }
+    if totals.interrupted {
+        let _ = writeln!(out, "  interrupted: the run was stopped early");
+    }
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "  Requests     {} sent, {} responses",
+        format_count(totals.requests),
+        format_count(totals.responses)
+    );
+    let _ = writeln!(
+        out,
+        "  Throughput   {:.1} responses/s ({:.1} requests/s)",
+        totals.throughput_rps, totals.request_rate_rps
+    );
+    if settings.model == "open" {
+        let _ = writeln!(
+            out,
+            "  Late         {} sends waited for a free connection",
+            format_count(totals.late)
+        );
+        let _ = writeln!(
+            out,
+            "  Dropped      {} sends never made (backlog full, or run over)",
+            format_count(totals.dropped)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  Transferred  {} body bytes",
+        format_count(totals.body_bytes)
+    );
+    out.push('\n');
+    render_latency(&mut out, result);
+    out.push('\n');
+    let statuses: Vec<String> = totals
+        .status
+        .iter()
+        .map(|(status, count)| format!("{status}: {}", format_count(*count)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  Status       {}",
+        if statuses.is_empty() {
+            "no responses".to_string()
+        } else {
+            statuses.join(", ")
+        }
+    );
+    let errors = &totals.errors;
+    if totals.error_count == 0 {
+        let _ = writeln!(out, "  Errors       none");
+    } else {
+        let _ = writeln!(
+            out,
+            "  Errors       {} ({:.3}% of requests): connect {}, timeout {}, reset {}, other {}, 4xx {}, 5xx {}",
+            format_count(totals.error_count),
+            totals.error_ratio * 100.0,
+            format_count(errors.connect),
+            format_count(errors.timeout),
+            format_count(errors.reset),
+            format_count(errors.other),
+            format_count(errors.status_4xx),
+            format_count(errors.status_5xx),
+        );
+    }
+    out
+}
+
+/// Reads one figure out of a latency summary.
+type PercentileOf = fn(&Percentiles) -> f64;
+
+fn render_latency(out: &mut String, result: &RunResult) {
+    let corrected = &result.latency.corrected;
+    let service = &result.latency.service;
+    let open = result.settings.model == "open";
+    if open {
+        let _ = writeln!(out, "  Latency      {:>10}  {:>10}", "corrected", "service");
+        let _ = writeln!(out, "               {:>10}  {:>10}", "(intended)", "(sent)");
+    } else {
+        let _ = writeln!(out, "  Latency");
+    }
+    let rows: [(&str, PercentileOf); 7] = [
+        ("p50", |p| p.p50_us as f64),
+        ("p75", |p| p.p75_us as f64),
+        ("p90", |p| p.p90_us as f64),
+        ("p99", |p| p.p99_us as f64),
+        ("p99.9", |p| p.p99_9_us as f64),
+        ("max", |p| p.max_us as f64),
+        ("mean", |p| p.mean_us),
+    ];
+    for (name, value) in rows {
+        let show = |percentiles: &Percentiles| {
+            if percentiles.count == 0 {
+                "-".to_string()
+            } else {
+                format_micros(value(percentiles))
+            }
+        };
+        if open {
+            let _ = writeln!(
+                out,
+                "    {name:<9}  {:>10}  {:>10}",
+                show(corrected),
+                show(service)
+            );
+        } else {
+            let _ = writeln!(out, "    {name:<9}  {:>10}", show(corrected));
+        }
+    }
+    if corrected.count > 0 {
+        let _ = writeln!(
+            out,
+            "    {:<9}  {:>10}{}",
+            "stdev",
+            format_micros(corrected.stdev_us),
+            if open {
+                format!("  {:>10}", format_micros(service.stdev_us))
+            } else {
+                String::new()
+            }
+        );
+    }
+}

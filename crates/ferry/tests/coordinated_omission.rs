@@ -1,0 +1,66 @@
+//! A server that stalls once for 1 s during a constant-rate run: the corrected p99 shows the
+//! stall, the uncorrected (service time) p99 does not, and the sends that had to wait are
+//! counted as late.
+
+mod support;
+
+use std::time::Duration;
+
+use ferry::load::{LoadSettings, RateSchedule, run};
+
+#[test]
+fn a_stall_shows_in_corrected_latency_and_late_sends() {
+    let address = support::start_server(support::Behaviour::StallOnce {
+        after: Duration::from_secs(2),
+        stall: Duration::from_secs(1),
+    });
+    let mut settings = LoadSettings::open(
+        &support::url(address),
+        RateSchedule::parse("1000/s").unwrap(),
+        Some(Duration::from_secs(5)),
+    );
+    settings.connections = 10;
+    let result = run(&settings).unwrap();
+    let corrected = &result.latency.corrected;
+    let service = &result.latency.service;
+    eprintln!(
+        "corrected {corrected:?}\nservice {service:?}\ntotals {:?}",
+        result.totals
+    );
+    assert_eq!(result.totals.error_count, 0);
+    assert_eq!(result.totals.dropped, 0);
+    // About 1,000 of 5,000 requests were meant to start during the stall and waited for
+    // it: the top 1% of corrected latencies is deep inside it.
+    assert!(
+        corrected.p99_us >= 500_000,
+        "corrected p99 {} µs must show the 1 s stall",
+        corrected.p99_us
+    );
+    assert!(corrected.max_us >= 800_000);
+    // Only the ~10 requests in flight when the stall began saw it from the send: 0.2%, so
+    // the service-time p99 stays fast. This is the number coordinated omission reports.
+    assert!(
+        service.p99_us < 200_000,
+        "service p99 {} µs must not show the stall",
+        service.p99_us
+    );
+    assert!(
+        service.max_us >= 500_000,
+        "the stalled sends themselves saw it"
+    );
+    assert!(
+        result.totals.late >= 500,
+        "{} late sends; the stall should have made most of a second's sends wait",
+        result.totals.late
+    );
+    // The stall belongs to the seconds the requests were meant to start in.
+    let stalled_second = result
+        .time_series
+        .iter()
+        .max_by_key(|point| point.p99_us)
+        .unwrap();
+    assert!(
+        (2..=3).contains(&stalled_second.second),
+        "{stalled_second:?}"
+    );
+}

@@ -1,0 +1,339 @@
+//! Bearer JWT authentication and scopes.
+//!
+//! Settings (`[auth]`, see [`crate::config::AuthSettings`]): an HS256 `jwt_secret`
+//! (`JWT_SECRET`), or a PEM `public_key_file` with `algorithm` `EdDSA` or `RS256`;
+//! optional `issuer` and `audience`; `leeway_secs`. Outside production, with neither a
+//! secret nor a key, a random development secret is created once in `dev_secret_file`
+//! (so `user-service token` and the service agree without any setup); production
+//! refuses to start without one.
+//!
+//! Verification accepts only the configured algorithm (so `alg: none` and
+//! algorithm-confusion tokens fail), requires `exp`, and checks `nbf`, `iss` and `aud`.
+//! A handler asks for a scope with the [`Authorized`] extractor:
+//! `Authorized<UsersRead>` answers 401 (missing or bad token) or 403 (missing scope)
+//! before the handler runs.
+
+use std::fs;
+use std::future::{Ready, ready};
+use std::io::Write;
+use std::marker::PhantomData;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{AuthSettings, Environment};
+use crate::error::ApiError;
+
+/// Why authentication could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthSetupError {
+    #[error(
+        "invalid configuration: `auth.jwt_secret` (JWT_SECRET) or `auth.public_key_file` must be set in production"
+    )]
+    NoKeyInProduction,
+    #[error("invalid configuration: `auth.public_key_file` {path}: {problem}")]
+    PublicKey { path: String, problem: String },
+    #[error("the development secret file {path}: {source}")]
+    DevSecret {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("signing a token: {0}")]
+    Sign(#[from] jsonwebtoken::errors::Error),
+    #[error(
+        "minting tokens needs the HS256 secret; this service verifies {0} tokens with a public key"
+    )]
+    CannotMint(String),
+}
+
+/// The claims we read and write.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    pub sub: String,
+    pub exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    /// Space-separated scopes.
+    #[serde(default)]
+    pub scope: String,
+}
+
+impl Claims {
+    pub fn has_scope(&self, wanted: &str) -> bool {
+        self.scope.split(' ').any(|scope| scope == wanted)
+    }
+}
+
+/// A scope a handler requires, as a type: `Authorized<UsersRead>`.
+pub trait Scope {
+    const NAME: &'static str;
+    /// The 403 message, e.g. `Missing scope users:read`.
+    const MISSING: &'static str;
+}
+
+/// The secret or key that tokens are checked against.
+enum KeyMaterial {
+    Secret(Vec<u8>),
+    PublicKey(DecodingKey),
+}
+
+/// Verifies bearer tokens; shared by every worker as app data.
+pub struct JwtVerifier {
+    key: DecodingKey,
+    validation: Validation,
+    /// The HS256 secret, kept to mint local tokens.
+    secret: Option<Vec<u8>>,
+    issuer: Option<String>,
+    audience: Option<String>,
+}
+
+impl JwtVerifier {
+    pub fn from_settings(
+        settings: &AuthSettings,
+        environment: Environment,
+    ) -> Result<Self, AuthSetupError> {
+        let (algorithm, material) = match (&settings.jwt_secret, &settings.public_key_file) {
+            (_, Some(path)) => {
+                let algorithm = if settings.algorithm == "EdDSA" {
+                    Algorithm::EdDSA
+                } else {
+                    Algorithm::RS256
+                };
+                let pem = fs::read(path).map_err(|error| AuthSetupError::PublicKey {
+                    path: path.display().to_string(),
+                    problem: error.to_string(),
+                })?;
+                let key = match algorithm {
+                    Algorithm::EdDSA => DecodingKey::from_ed_pem(&pem),
+                    _ => DecodingKey::from_rsa_pem(&pem),
+                }
+                .map_err(|error| AuthSetupError::PublicKey {
+                    path: path.display().to_string(),
+                    problem: error.to_string(),
+                })?;
+                (algorithm, KeyMaterial::PublicKey(key))
+            }
+            (Some(secret), None) if !secret.is_empty() => (
+                Algorithm::HS256,
+                KeyMaterial::Secret(secret.as_bytes().to_vec()),
+            ),
+            _ if environment == Environment::Production => {
+                return Err(AuthSetupError::NoKeyInProduction);
+            }
+            _ => (
+                Algorithm::HS256,
+                KeyMaterial::Secret(load_or_create_dev_secret(&settings.dev_secret_file)?),
+            ),
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = settings.leeway_secs;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp"]);
+        validation.validate_aud = settings.audience.is_some();
+        if let Some(audience) = &settings.audience {
+            validation.set_audience(&[audience]);
+        }
+        if let Some(issuer) = &settings.issuer {
+            validation.set_issuer(&[issuer]);
+        }
+        let (key, secret) = match material {
+            KeyMaterial::Secret(secret) => (DecodingKey::from_secret(&secret), Some(secret)),
+            KeyMaterial::PublicKey(key) => (key, None),
+        };
+        Ok(JwtVerifier {
+            key,
+            validation,
+            secret,
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+        })
+    }
+
+    /// The claims of a valid token.
+    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|_| ApiError::Unauthorized {
+                message: "Invalid token",
+                invalid_token: true,
+            })
+    }
+
+    /// Mints an HS256 token (for local use: the `token` subcommand, tests).
+    pub fn mint(
+        &self,
+        subject: &str,
+        scopes: &str,
+        ttl: Duration,
+    ) -> Result<String, AuthSetupError> {
+        let Some(secret) = &self.secret else {
+            return Err(AuthSetupError::CannotMint(format!(
+                "{:?}",
+                self.validation.algorithms
+            )));
+        };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let claims = Claims {
+            sub: subject.to_owned(),
+            exp: now + ttl.as_secs(),
+            iat: Some(now),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            scope: scopes.to_owned(),
+        };
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret),
+        )?)
+    }
+}
+
+/// Reads the development secret, creating it (random, owner-only) the first time.
+fn load_or_create_dev_secret(path: &Path) -> Result<Vec<u8>, AuthSetupError> {
+    let wrap = |source| AuthSetupError::DevSecret {
+        path: path.display().to_string(),
+        source,
+    };
+    match fs::read_to_string(path) {
+        Ok(secret) if !secret.trim().is_empty() => return Ok(secret.trim().as_bytes().to_vec()),
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(wrap(error)),
+    }
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(wrap)?;
+    }
+    let secret: String = rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(48)
+        .map(char::from)
+        .collect();
+    // create_new: if two processes race, the loser reads the winner's secret.
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(mut file) => {
+            file.write_all(secret.as_bytes()).map_err(wrap)?;
+            tracing::info!(path = %path.display(), "created a development JWT secret");
+            Ok(secret.into_bytes())
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            Ok(fs::read_to_string(path)
+                .map_err(wrap)?
+                .trim()
+                .as_bytes()
+                .to_vec())
+        }
+        Err(error) => Err(wrap(error)),
+    }
+}
+
+/// The bearer token of a request, or the 401 for its absence.
+fn bearer_token(request: &HttpRequest) -> Result<&str, ApiError> {
+    let missing = ApiError::Unauthorized {
+        message: "Missing bearer token",
+        invalid_token: false,
+    };
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .ok_or(missing)?;
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::Unauthorized {
+            message: "Missing bearer token",
+            invalid_token: false,
+        });
+    }
+    Ok(token.trim())
+}
+
+/// The verified claims of a request that holds scope `S`.
+pub struct Authorized<S: Scope> {
+    pub claims: Claims,
+    scope: PhantomData<S>,
+}
+
+impl<S: Scope> FromRequest for Authorized<S> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authorize::<S>(request))
+    }
+}
+
+fn authorize<S: Scope>(request: &HttpRequest) -> Result<Authorized<S>, ApiError> {
+    let verifier = request
+        .app_data::<web::Data<JwtVerifier>>()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no JwtVerifier in app data")))?;
+    let claims = verifier.verify(bearer_token(request)?)?;
+    if !claims.has_scope(S::NAME) {
+        return Err(ApiError::Forbidden(S::MISSING.to_owned()));
+    }
+    Ok(Authorized {
+        claims,
+        scope: PhantomData,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verifier(secret: &str) -> JwtVerifier {
+        let settings = AuthSettings {
+            jwt_secret: Some(secret.into()),
+            ..AuthSettings::default()
+        };
+        JwtVerifier::from_settings(&settings, Environment::Test)
+            .expect("a secret is enough to verify")
+    }
+
+    #[test]
+    fn minted_tokens_verify_and_carry_scopes() {
+        let verifier = verifier("s3cret");
+        let token = verifier
+            .mint("alice", "users:read", Duration::from_secs(60))
+            .expect("HS256 mints");
+        let claims = verifier.verify(&token).expect("own token verifies");
+        assert!(claims.has_scope("users:read"));
+        assert!(!claims.has_scope("users:write"));
+        assert!(!claims.has_scope("users"));
+    }
+
+    #[test]
+    fn tokens_of_another_secret_fail() {
+        let token = verifier("one")
+            .mint("a", "users:read", Duration::from_secs(60))
+            .expect("mint");
+        assert!(verifier("two").verify(&token).is_err());
+    }
+
+    #[test]
+    fn production_without_key_refuses_to_start() {
+        let result = JwtVerifier::from_settings(&AuthSettings::default(), Environment::Production);
+        assert!(matches!(result, Err(AuthSetupError::NoKeyInProduction)));
+    }
+}

@@ -1,0 +1,22 @@
+//! The service kit: what every service of ours shares, so that a second service is a
+//! page of code and not a copy of the first.
+//!
+//! - [`config`]: layered settings (files, `APP_*` and the plain runtime variables);
+//! - [`telemetry`]: `tracing` set-up, JSON or pretty;
+//! - [`http`]: request ids, spans and metrics, limits, JSON bodies, the server;
+//! - [`error`]: the error type and its contract body;
+//! - [`auth`]: bearer JWTs and scopes;
+//! - [`db`]: the pool, migrations, the embedded PostgreSQL (and test databases);
+//! - [`health`], [`shutdown`], [`metrics`].
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod metrics;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use error::ApiError;

@@ -1,0 +1,130 @@
+//! A user as the API shows it, and the validated input that creates or changes one.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use kit::ApiError;
+
+use super::email::Email;
+
+/// A stored user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct User {
+    #[schema(example = "0193a1b2-7c3d-7e4f-8a5b-6c7d8e9f0a1b")]
+    pub id: Uuid,
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    #[serde(serialize_with = "rfc3339_millis")]
+    #[schema(value_type = String, format = DateTime, example = "2026-11-28T12:34:56.789Z")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339_millis")]
+    #[schema(value_type = String, format = DateTime, example = "2026-11-28T12:34:56.789Z")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `2026-11-28T12:34:56.789Z`: UTC, `Z`, exactly three fraction digits (the contract's
+/// shared rendering; the database keeps milliseconds).
+pub fn format_millis(instant: &DateTime<Utc>) -> String {
+    instant.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn rfc3339_millis<S: Serializer>(
+    instant: &DateTime<Utc>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format_millis(instant))
+}
+
+/// `POST /users` body.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // read by utoipa only
+pub struct CreateUserBody {
+    /// Optional client-chosen id: repeating the same body with the same id is a safe retry.
+    id: Option<Uuid>,
+    email: String,
+}
+
+/// `PATCH /users/{id}` body.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // read by utoipa only
+pub struct UpdateUserBody {
+    email: String,
+}
+
+/// A validated `POST /users` body.
+#[derive(Debug)]
+pub struct NewUser {
+    pub id: Option<Uuid>,
+    pub email: Email,
+}
+
+const EMAIL_REASON: &str = "must be a valid email address";
+const ID_REASON: &str = "must be a UUID in hyphenated form";
+
+fn email_field(body: &Map<String, Value>) -> Result<Email, &'static str> {
+    body.get("email")
+        .and_then(Value::as_str)
+        .and_then(Email::parse)
+        .ok_or(EMAIL_REASON)
+}
+
+impl NewUser {
+    /// Validates every field, naming each invalid one.
+    pub fn from_body(body: &Map<String, Value>) -> Result<NewUser, ApiError> {
+        let email = email_field(body);
+        let id = match body.get("id") {
+            None => Ok(None),
+            Some(Value::String(text)) => kit::http::parse_hyphenated_uuid(text)
+                .map(Some)
+                .ok_or(ID_REASON),
+            Some(_) => Err(ID_REASON),
+        };
+        match (email, id) {
+            (Ok(email), Ok(id)) => Ok(NewUser { id, email }),
+            (email, id) => {
+                let mut fields = std::collections::BTreeMap::new();
+                if let Err(reason) = email {
+                    fields.insert("email", reason);
+                }
+                if let Err(reason) = id {
+                    fields.insert("id", reason);
+                }
+                Err(ApiError::Validation { fields })
+            }
+        }
+    }
+}
+
+/// Validates a `PATCH /users/{id}` body: the new email.
+pub fn email_update(body: &Map<String, Value>) -> Result<Email, ApiError> {
+    email_field(body).map_err(|reason| ApiError::invalid_field("email", reason))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn renders_three_fraction_digits_and_z() {
+        let instant = Utc
+            .with_ymd_and_hms(2026, 1, 2, 3, 4, 5)
+            .single()
+            .expect("a valid date");
+        assert_eq!(format_millis(&instant), "2026-01-02T03:04:05.000Z");
+    }
+
+    #[test]
+    fn names_every_invalid_field() {
+        let body = serde_json::json!({"email": 5, "id": "nope"});
+        let Err(ApiError::Validation { fields }) =
+            NewUser::from_body(body.as_object().expect("object literal"))
+        else {
+            panic!("both fields are invalid");
+        };
+        assert_eq!(fields.keys().copied().collect::<Vec<_>>(), ["email", "id"]);
+    }
+}

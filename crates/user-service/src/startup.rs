@@ -1,0 +1,72 @@
+//! Start-up, split so that tests build the same app on port 0:
+//! [`Application::build`] sets everything up and binds; [`Application::run_until_stopped`]
+//! serves until SIGTERM/SIGINT has drained it.
+
+use actix_web::dev::Server;
+use actix_web::web;
+
+use kit::auth::JwtVerifier;
+use kit::config::Environment;
+use kit::db::{Database, DatabaseServer};
+use kit::http::server::{SharedState, bind, serve};
+use kit::shutdown::{Drain, run_until_stopped};
+
+use crate::settings::Settings;
+use crate::store::{MIGRATOR, UserStore};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    drain: Drain,
+    /// Keeps the embedded PostgreSQL (if any) running as long as the service.
+    database_server: DatabaseServer,
+}
+
+impl Application {
+    pub async fn build(
+        settings: &Settings,
+        environment: Environment,
+    ) -> anyhow::Result<Application> {
+        let database_server = DatabaseServer::from_settings(&settings.database).await?;
+        let database = Database::connect_lazy(&database_server.url, &settings.database)?;
+        if settings.database.migrate_on_start {
+            kit::db::check_reachable(&database_server.url).await?;
+            database.migrate(&MIGRATOR).await?;
+        }
+        let verifier = web::Data::new(JwtVerifier::from_settings(&settings.auth, environment)?);
+        let store = web::Data::new(UserStore::new(database.clone()));
+        let listener = bind(&settings.server)?;
+        let port = listener.local_addr()?.port();
+        let drain = Drain::default();
+        let shared = SharedState {
+            drain: drain.clone(),
+            database: Some(database),
+        };
+        let server = serve(listener, &settings.server, shared, move |config| {
+            config.app_data(verifier.clone()).app_data(store.clone());
+            crate::routes::configure(config);
+        })?;
+        Ok(Application {
+            port,
+            server,
+            drain,
+            database_server,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Whether the service uses the embedded PostgreSQL.
+    pub fn embedded_database(&self) -> Option<&kit::db::embedded::EmbeddedPostgres> {
+        self.database_server.embedded.as_ref()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = run_until_stopped(self.server, self.drain).await;
+        // The embedded PostgreSQL (if we started it) stops when this drops.
+        drop(self.database_server);
+        result
+    }
+}

@@ -1,0 +1,9 @@
+//! Persistence of users in PostgreSQL.
+
+pub mod cursor;
+pub mod users;
+
+pub use users::{CreateOutcome, StoreError, UserStore};
+
+/// The migrations in `migrations/`, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");

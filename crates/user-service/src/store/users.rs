@@ -1,0 +1,188 @@
+//! Users in PostgreSQL, through SQLx's compile-time checked queries (`.sqlx/` holds
+//! the checked query data so builds need no database).
+
+use sqlx::postgres::PgConnection;
+use uuid::Uuid;
+
+use kit::ApiError;
+use kit::db::Database;
+
+use super::cursor::Cursor;
+use crate::domain::email::Email;
+use crate::domain::user::User;
+
+/// What a store call can fail with, beyond the database itself.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("email already taken")]
+    EmailTaken,
+    #[error("user id exists with another email")]
+    IdTakenWithOtherEmail,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::EmailTaken => ApiError::Conflict("Email already taken"),
+            StoreError::IdTakenWithOtherEmail => {
+                ApiError::Conflict("User id exists with another email")
+            }
+            StoreError::Database(error) => error.into(),
+        }
+    }
+}
+
+/// The outcome of an idempotent create.
+#[derive(Debug)]
+pub enum CreateOutcome {
+    Created(User),
+    /// The same id and email were created before: a retry.
+    AlreadyExisted(User),
+}
+
+/// The unique index on `lower(email)`.
+const EMAIL_UNIQUE_INDEX: &str = "users_email_lower_key";
+
+fn is_email_conflict(error: &sqlx::Error) -> bool {
+    error.as_database_error().is_some_and(|error| {
+        error.is_unique_violation() && error.constraint() == Some(EMAIL_UNIQUE_INDEX)
+    })
+}
+
+/// Reads and writes users.
+#[derive(Clone)]
+pub struct UserStore {
+    database: Database,
+}
+
+impl UserStore {
+    pub fn new(database: Database) -> Self {
+        UserStore { database }
+    }
+
+    pub async fn get(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+        let mut connection = self.database.acquire().await?;
+        Ok(find(&mut connection, id).await?)
+    }
+
+    /// Creates a user; with a client id, repeating the same request is harmless.
+    pub async fn create(
+        &self,
+        id: Option<Uuid>,
+        email: &Email,
+    ) -> Result<CreateOutcome, StoreError> {
+        let id = id.unwrap_or_else(Uuid::now_v7);
+        let mut connection = self.database.acquire().await?;
+        let inserted = sqlx::query_as!(
+            User,
+            r#"INSERT INTO users (id, email) VALUES ($1, $2)
+               ON CONFLICT DO NOTHING
+               RETURNING id, email, created_at, updated_at"#,
+            id,
+            email.as_str(),
+        )
+        .fetch_optional(&mut *connection)
+        .await?;
+        if let Some(user) = inserted {
+            return Ok(CreateOutcome::Created(user));
+        }
+        // Nothing inserted: the id or the email exists. A stored user with this id and
+        // the same email means the client is retrying.
+        match find(&mut connection, id).await? {
+            Some(existing) if existing.email.to_lowercase() == email.as_str().to_lowercase() => {
+                Ok(CreateOutcome::AlreadyExisted(existing))
+            }
+            Some(_) => Err(StoreError::IdTakenWithOtherEmail),
+            None => Err(StoreError::EmailTaken),
+        }
+    }
+
+    /// A page of users newest first, after `after`, and the cursor of the next page.
+    pub async fn list(
+        &self,
+        limit: u32,
+        after: Option<Cursor>,
+    ) -> Result<(Vec<User>, Option<Cursor>), StoreError> {
+        let mut connection = self.database.acquire().await?;
+        // One more row than asked tells whether another page exists.
+        let fetch = i64::from(limit) + 1;
+        let mut users = match after {
+            None => {
+                sqlx::query_as!(
+                    User,
+                    r#"SELECT id, email, created_at, updated_at FROM users
+                       ORDER BY created_at DESC, id DESC LIMIT $1"#,
+                    fetch,
+                )
+                .fetch_all(&mut *connection)
+                .await?
+            }
+            Some(cursor) => {
+                sqlx::query_as!(
+                    User,
+                    r#"SELECT id, email, created_at, updated_at FROM users
+                       WHERE (created_at, id) < ($1, $2)
+                       ORDER BY created_at DESC, id DESC LIMIT $3"#,
+                    cursor.created_at,
+                    cursor.id,
+                    fetch,
+                )
+                .fetch_all(&mut *connection)
+                .await?
+            }
+        };
+        let next = if users.len() > limit as usize {
+            users.truncate(limit as usize);
+            users.last().map(|last| Cursor {
+                created_at: last.created_at,
+                id: last.id,
+            })
+        } else {
+            None
+        };
+        Ok((users, next))
+    }
+
+    /// Sets a user's email; `None` when there is no such user.
+    pub async fn update_email(&self, id: Uuid, email: &Email) -> Result<Option<User>, StoreError> {
+        let mut connection = self.database.acquire().await?;
+        sqlx::query_as!(
+            User,
+            r#"UPDATE users SET email = $2, updated_at = date_trunc('milliseconds', clock_timestamp())
+               WHERE id = $1
+               RETURNING id, email, created_at, updated_at"#,
+            id,
+            email.as_str(),
+        )
+        .fetch_optional(&mut *connection)
+        .await
+        .map_err(|error| {
+            if is_email_conflict(&error) {
+                StoreError::EmailTaken
+            } else {
+                StoreError::Database(error)
+            }
+        })
+    }
+
+    /// Deletes a user; false when there was none.
+    pub async fn delete(&self, id: Uuid) -> Result<bool, StoreError> {
+        let mut connection = self.database.acquire().await?;
+        let deleted = sqlx::query!("DELETE FROM users WHERE id = $1", id)
+            .execute(&mut *connection)
+            .await?;
+        Ok(deleted.rows_affected() == 1)
+    }
+}
+
+async fn find(connection: &mut PgConnection, id: Uuid) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as!(
+        User,
+        "SELECT id, email, created_at, updated_at FROM users WHERE id = $1",
+        id,
+    )
+    .fetch_optional(connection)
+    .await
+}
