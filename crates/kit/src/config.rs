@@ -139,8 +139,13 @@ pub struct ServerSettings {
     pub port: u16,
     /// Worker threads; 0 means one per core (`WORKERS`).
     pub workers: usize,
-    /// Longest time in-flight requests get to finish after SIGTERM/SIGINT.
+    /// Longest time in-flight requests get to finish after SIGTERM/SIGINT (the grace
+    /// period below included).
     pub drain_timeout_secs: u64,
+    /// After SIGTERM/SIGINT, keep accepting (with readiness 503 and `Connection: close`)
+    /// this long before closing the listener, so load balancers that poll readiness
+    /// stop sending traffic before connections are refused.
+    pub drain_grace_ms: u64,
     /// Idle keep-alive connections are closed after this many seconds.
     pub keep_alive_secs: u64,
     /// A request head not complete within this many milliseconds gets 408.
@@ -154,6 +159,7 @@ impl Default for ServerSettings {
             port: 8080,
             workers: 0,
             drain_timeout_secs: 30,
+            drain_grace_ms: 1000,
             keep_alive_secs: 5,
             head_timeout_ms: 5000,
         }
@@ -268,6 +274,15 @@ impl Validate for ServerSettings {
                 problem: format!(
                     "is {:?}; expected an IP address such as 127.0.0.1 or 0.0.0.0",
                     self.host
+                ),
+            });
+        }
+        if self.drain_grace_ms >= self.drain_timeout_secs * 1000 {
+            return Err(ConfigError::Value {
+                key: "server.drain_grace_ms",
+                problem: format!(
+                    "is {} ms, not less than server.drain_timeout_secs ({} s); the grace period is part of the drain",
+                    self.drain_grace_ms, self.drain_timeout_secs
                 ),
             });
         }

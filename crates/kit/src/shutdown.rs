@@ -1,12 +1,16 @@
 //! Graceful shutdown.
 //!
-//! On SIGTERM or SIGINT: readiness turns 503 at once ([`Drain`]), every response from then
-//! on carries `Connection: close` (keep-alive clients leave after their in-flight request),
-//! the listener stops accepting, in-flight requests finish, and the process exits 0 —
-//! within `server.drain_timeout_secs`, after which what is left is dropped.
+//! On SIGTERM or SIGINT: readiness turns 503 at once ([`Drain`]) and every response from
+//! then on carries `Connection: close` (keep-alive clients leave after their in-flight
+//! request). For `server.drain_grace_ms` the service still accepts and serves, so load
+//! balancers polling readiness take it out of rotation before connections are refused.
+//! Then the listener closes, idle keep-alive connections close, in-flight requests
+//! finish, and the process exits 0 — within `server.drain_timeout_secs`, after which
+//! what is left is dropped.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
@@ -55,8 +59,13 @@ pub async fn termination_signal() -> std::io::Result<&'static str> {
     })
 }
 
-/// Runs `server` until a termination signal has drained it.
-pub async fn run_until_stopped(server: Server, drain: Drain) -> std::io::Result<()> {
+/// Runs `server` until a termination signal has drained it. The server's own shutdown
+/// timeout must be the drain timeout less `grace` (see `http::server::serve`).
+pub async fn run_until_stopped(
+    server: Server,
+    drain: Drain,
+    grace: Duration,
+) -> std::io::Result<()> {
     let handle = server.handle();
     let watcher = tokio::spawn(async move {
         match termination_signal().await {
@@ -67,6 +76,7 @@ pub async fn run_until_stopped(server: Server, drain: Drain) -> std::io::Result<
             }
         }
         drain.start();
+        tokio::time::sleep(grace).await;
         handle.stop(true).await;
     });
     let result = server.await;

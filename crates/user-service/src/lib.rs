@@ -2,6 +2,7 @@
 
 pub mod commands;
 pub mod domain;
+pub mod process;
 pub mod routes;
 pub mod settings;
 pub mod startup;

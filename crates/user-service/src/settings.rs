@@ -34,3 +34,27 @@ impl Settings {
         Ok((settings, environment))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use figment::Figment;
+    use figment::providers::{Format, Serialized, Toml};
+
+    use super::Settings;
+
+    /// `config/base.toml` documents the defaults; it must say what the code does.
+    #[test]
+    fn base_toml_repeats_the_code_defaults() {
+        let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/base.toml");
+        let from_file: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(&base))
+            .extract()
+            .expect("config/base.toml is valid");
+        assert_eq!(from_file, Settings::default());
+        let only_file: Settings = Figment::new()
+            .merge(Toml::file(&base))
+            .extract()
+            .expect("base.toml alone is complete");
+        assert_eq!(only_file, Settings::default());
+    }
+}

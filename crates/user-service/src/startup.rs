@@ -17,6 +17,7 @@ use crate::store::{MIGRATOR, UserStore};
 pub struct Application {
     port: u16,
     server: Server,
+    drain_grace: std::time::Duration,
     drain: Drain,
     /// Keeps the embedded PostgreSQL (if any) running as long as the service.
     database_server: DatabaseServer,
@@ -49,6 +50,7 @@ impl Application {
         Ok(Application {
             port,
             server,
+            drain_grace: std::time::Duration::from_millis(settings.server.drain_grace_ms),
             drain,
             database_server,
         })
@@ -64,7 +66,7 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = run_until_stopped(self.server, self.drain).await;
+        let result = run_until_stopped(self.server, self.drain, self.drain_grace).await;
         // The embedded PostgreSQL (if we started it) stops when this drops.
         drop(self.database_server);
         result

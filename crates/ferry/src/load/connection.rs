@@ -1,12 +1,17 @@
 //! A keep-alive connection to the server, opened lazily and reopened after any failure.
 //!
-//! HTTP/1.1 connections carry one request at a time and belong to one sending task. An
-//! HTTP/2 connection is shared by several sending tasks (its streams), each holding a clone of
-//! the sender.
+//! HTTP/1.1 connections carry one request at a time and belong to one sending task, which
+//! also drives the connection's I/O itself instead of handing it to a task of its own: one
+//! task wake-up per response instead of two, which is most of the difference to wrk's
+//! throughput. An HTTP/2 connection is shared by several sending tasks (its streams), each
+//! holding a clone of the sender, and is driven by its own task.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::Poll;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -19,15 +24,21 @@ use tokio::task::AbortHandle;
 use super::outcome::TransportError;
 use super::settings::HttpVersion;
 
+/// The future that performs an HTTP/1.1 connection's I/O; dropping it closes the socket.
+type Http1Driver = Pin<Box<http1::Connection<TokioIo<TcpStream>, Full<Bytes>>>>;
+
 enum Sender {
-    Http1(http1::SendRequest<Full<Bytes>>),
+    Http1 {
+        sender: http1::SendRequest<Full<Bytes>>,
+        driver: Http1Driver,
+    },
     Http2(http2::SendRequest<Full<Bytes>>),
 }
 
 impl Sender {
     fn is_closed(&self) -> bool {
         match self {
-            Sender::Http1(sender) => sender.is_closed(),
+            Sender::Http1 { sender, .. } => sender.is_closed(),
             Sender::Http2(sender) => sender.is_closed(),
         }
     }
@@ -35,8 +46,8 @@ impl Sender {
 
 struct Open {
     sender: Option<Sender>,
-    /// The task driving the connection's I/O; aborting it closes the socket at once.
-    driver: AbortHandle,
+    /// HTTP/2: the task driving the connection's I/O; aborting it closes the socket at once.
+    driver: Option<AbortHandle>,
 }
 
 /// A lazily opened connection. Clones share the connection (HTTP/2 streams).
@@ -71,10 +82,13 @@ impl Connection {
     pub async fn send(&self, request: Request<Full<Bytes>>) -> Result<Response, TransportError> {
         let sender = self.acquire().await?;
         let outcome = match sender {
-            Sender::Http1(mut sender) => {
-                let outcome = send_on(&mut sender, request).await;
+            Sender::Http1 {
+                mut sender,
+                mut driver,
+            } => {
+                let outcome = drive(&mut driver, send_on(&mut sender, request)).await;
                 if outcome.is_ok() {
-                    self.release(Sender::Http1(sender));
+                    self.release(Sender::Http1 { sender, driver });
                 }
                 outcome
             }
@@ -89,14 +103,30 @@ impl Connection {
     /// Closes the connection: used after a timeout, when an HTTP/1.1 connection still has a
     /// response on the way and can carry nothing else.
     pub fn close(&self) {
-        if let Some(open) = self.open.borrow_mut().take() {
-            open.driver.abort();
+        if let Some(Open {
+            driver: Some(driver),
+            ..
+        }) = self.open.borrow_mut().take()
+        {
+            driver.abort();
         }
     }
 
     async fn acquire(&self) -> Result<Sender, TransportError> {
         if let Some(sender) = self.take_open_sender() {
-            return Ok(sender);
+            let Sender::Http1 { sender, mut driver } = sender else {
+                return Ok(sender);
+            };
+            // Nobody polled the idle connection: let it notice a close by the server now,
+            // rather than fail the next request on it.
+            let ended = std::future::poll_fn(|context| {
+                Poll::Ready(driver.as_mut().poll(context).is_ready())
+            })
+            .await;
+            if !ended {
+                return Ok(Sender::Http1 { sender, driver });
+            }
+            self.close();
         }
         let _connecting = self.connecting.lock().await;
         // Another stream may have reconnected while this one waited.
@@ -117,29 +147,32 @@ impl Connection {
                 let (sender, connection) = http1::handshake(io)
                     .await
                     .map_err(|_| TransportError::Connect)?;
-                let driver = tokio::task::spawn_local(async move {
-                    // Its errors reach the request that was in flight; nothing to add here.
-                    let _ = connection.await;
-                });
-                (Sender::Http1(sender), driver.abort_handle())
+                (
+                    Sender::Http1 {
+                        sender,
+                        driver: Box::pin(connection),
+                    },
+                    None,
+                )
             }
             HttpVersion::Http2 => {
                 let (sender, connection) = http2::handshake(TokioExecutor::new(), io)
                     .await
                     .map_err(|_| TransportError::Connect)?;
                 let driver = tokio::task::spawn_local(async move {
+                    // Its errors reach the requests in flight; nothing to add here.
                     let _ = connection.await;
                 });
-                (Sender::Http2(sender), driver.abort_handle())
+                (Sender::Http2(sender), Some(driver.abort_handle()))
             }
         };
         match sender {
-            Sender::Http1(sender) => {
+            Sender::Http1 { .. } => {
                 *self.open.borrow_mut() = Some(Open {
                     sender: None,
                     driver,
                 });
-                Ok(Sender::Http1(sender))
+                Ok(sender)
             }
             Sender::Http2(sender) => {
                 let clone = sender.clone();
@@ -160,7 +193,7 @@ impl Connection {
         match &current.sender {
             Some(sender) if sender.is_closed() => None,
             Some(Sender::Http2(sender)) => Some(Sender::Http2(sender.clone())),
-            Some(Sender::Http1(_)) => current.sender.take(),
+            Some(Sender::Http1 { .. }) => current.sender.take(),
             None => None,
         }
     }
@@ -169,6 +202,19 @@ impl Connection {
         if let Some(open) = self.open.borrow_mut().as_mut() {
             open.sender = Some(sender);
         }
+    }
+}
+
+/// Runs `work` (a request on an HTTP/1.1 connection) while driving the connection's I/O.
+async fn drive(
+    driver: &mut Http1Driver,
+    work: impl Future<Output = Result<Response, TransportError>>,
+) -> Result<Response, TransportError> {
+    tokio::select! {
+        biased;
+        outcome = work => outcome,
+        // The connection ended before the response did.
+        _ = driver.as_mut() => Err(TransportError::Reset),
     }
 }
 

@@ -81,7 +81,13 @@ where
     .workers(workers)
     .keep_alive(Duration::from_secs(settings.keep_alive_secs))
     .client_request_timeout(Duration::from_millis(settings.head_timeout_ms))
-    .shutdown_timeout(settings.drain_timeout_secs)
+    // The grace period (see `shutdown`) is spent before the server is told to stop.
+    .shutdown_timeout(
+        settings
+            .drain_timeout_secs
+            .saturating_sub(settings.drain_grace_ms.div_ceil(1000))
+            .max(1),
+    )
     .disable_signals()
     .listen(listener)?
     .run();

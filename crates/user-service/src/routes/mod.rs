@@ -5,9 +5,10 @@ pub mod users;
 
 use actix_web::web;
 
+use kit::http::json::BodyLimit;
 use kit::http::limits::method_not_allowed;
 
-/// Adds the users API and `/openapi.json`.
+/// Adds the users API, `/api/v1/process` and `/openapi.json`.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .service(
@@ -22,6 +23,13 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route(web::patch().to(users::update_user))
                 .route(web::delete().to(users::delete_user))
                 .default_service(method_not_allowed("GET, PATCH, DELETE")),
+        )
+        .service(
+            web::resource("/api/v1/process")
+                .app_data(BodyLimit(8 * 1024 * 1024))
+                .app_data(crate::process::shedding::ProcessPool::shared())
+                .route(web::post().to(crate::process::handler::process))
+                .default_service(method_not_allowed("POST")),
         )
         .route("/openapi.json", web::get().to(openapi::serve));
 }

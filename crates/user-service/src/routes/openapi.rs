@@ -9,6 +9,9 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::domain::user::{CreateUserBody, UpdateUserBody, User};
+use crate::process::handler::{
+    InvalidRecord, ProcessRecord, ProcessRequest, ProcessResponse, ProcessStats, ProcessTag,
+};
 use crate::routes::users::UserPage;
 
 /// The contract's error body.
@@ -50,10 +53,26 @@ impl Modify for BearerAuth {
         super::users::create_user,
         super::users::update_user,
         super::users::delete_user,
+        crate::process::handler::process,
     ),
-    components(schemas(User, UserPage, CreateUserBody, UpdateUserBody, ErrorSchema)),
+    components(schemas(
+        User,
+        UserPage,
+        CreateUserBody,
+        UpdateUserBody,
+        ErrorSchema,
+        ProcessRequest,
+        ProcessRecord,
+        ProcessTag,
+        ProcessResponse,
+        ProcessStats,
+        InvalidRecord
+    )),
     modifiers(&BearerAuth),
-    tags((name = "users", description = "Users CRUD"))
+    tags(
+        (name = "users", description = "Users CRUD"),
+        (name = "process", description = "CPU-bound batch processing")
+    )
 )]
 pub struct ApiDoc;
 
