@@ -1,4 +1,4 @@
-//! Command-line interface: `ferry load`, `ferry report`, `ferry serve-plaintext`.
+//! Command-line interface: `ferry compare`, `ferry load`, `ferry report`, `ferry serve-plaintext`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -35,6 +35,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Compare the Rust user-service with the Node.js baseline: cold start, identical load,
+    /// CPU and memory, capacity at an SLO, instances; a matrix, JSON and an HTML report.
+    Compare(Box<crate::compare_cli::CompareArgs>),
     /// Put load on an HTTP server and measure it.
     Load(Box<LoadArgs>),
     /// Compare runs saved with `ferry load --json`: tables and a self-contained HTML report.
@@ -228,6 +231,7 @@ struct ServeArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Compare(args) => crate::compare_cli::compare(*args),
         Command::Load(args) => load(*args),
         Command::Report(args) => report(args).map(|()| ExitCode::SUCCESS),
         Command::ServePlaintext(args) => {

@@ -1,9 +1,11 @@
 //! ferry: the lab's HTTP load generator.
 //!
+//! - [`compare`] runs the Rust service against the Node.js baseline (`ferry compare`);
 //! - [`load`] runs load tests (closed and open model) and returns a [`load::RunResult`];
 //! - [`report`] renders results as text, markdown and self-contained HTML;
 //! - [`slo`] checks results against service-level objectives for CI.
 
+pub mod compare;
 pub mod load;
 pub mod report;
 pub mod serve;

@@ -260,13 +260,15 @@ fn bearer_token(request: &HttpRequest) -> Result<&str, ApiError> {
         .and_then(|value| value.to_str().ok())
         .ok_or(missing)?;
     let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let token = token.trim();
+    // Another scheme, or `Bearer` with nothing after it: no bearer token was sent.
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
         return Err(ApiError::Unauthorized {
             message: "Missing bearer token",
             invalid_token: false,
         });
     }
-    Ok(token.trim())
+    Ok(token)
 }
 
 /// The verified claims of a request that holds scope `S`.

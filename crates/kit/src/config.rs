@@ -174,8 +174,11 @@ pub struct DatabaseSettings {
     pub url: Option<String>,
     /// `DATABASE_READ_URL`: a replica for reads. Empty: reads use `url`.
     pub read_url: Option<String>,
-    /// Connection budget of the whole service (`DB_POOL_SIZE`).
+    /// Connection budget of the SQLx pool (`DB_POOL_SIZE`): writes, lists, transactions.
     pub pool_size: u32,
+    /// Long-lived pipelined connections for point reads (see `kit::db::pipelined`); on
+    /// top of `pool_size`.
+    pub read_connections: usize,
     /// How long a request waits for a pooled connection before 503.
     pub acquire_timeout_ms: u64,
     /// Server-side `statement_timeout` of every pooled connection.
@@ -194,6 +197,7 @@ impl Default for DatabaseSettings {
             url: None,
             read_url: None,
             pool_size: 20,
+            read_connections: 2,
             acquire_timeout_ms: 3000,
             statement_timeout_ms: 5000,
             idle_in_transaction_timeout_ms: 10_000,

@@ -1,9 +1,10 @@
-//! The user-service's settings: the kit's shared sections, nothing of its own yet.
-//! Every key, its default and its environment variable are documented in
-//! `kit::config` and repeated in `config/base.toml`.
+//! The user-service's settings: the kit's shared sections plus `[cache]`
+//! (`store::cache`). Every key, its default and its environment variable are documented
+//! in `kit::config` (and `store::cache`) and repeated in `config/base.toml`.
 
 use serde::{Deserialize, Serialize};
 
+use crate::store::cache::CacheSettings;
 use kit::config::{
     self, AuthSettings, ConfigError, DatabaseSettings, Environment, LogSettings, ServerSettings,
     Validate,
@@ -16,12 +17,19 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub log: LogSettings,
+    pub cache: CacheSettings,
 }
 
 impl Validate for Settings {
     fn validate(&self) -> Result<(), ConfigError> {
         self.server.validate()?;
         self.database.validate()?;
+        if self.cache.enabled && (self.cache.max_entries == 0 || self.cache.ttl_secs == 0) {
+            return Err(ConfigError::Value {
+                key: "cache.max_entries",
+                problem: "and cache.ttl_secs must be at least 1 when the cache is enabled".into(),
+            });
+        }
         self.auth.validate()
     }
 }

@@ -12,7 +12,14 @@ use kit::http::server::{SharedState, bind, serve};
 use kit::shutdown::{Drain, run_until_stopped};
 
 use crate::settings::Settings;
+use crate::store::cache::UserCache;
+use crate::store::users::READ_STATEMENTS;
 use crate::store::{MIGRATOR, UserStore};
+use kit::db::notify::{Event, Listening, listen};
+use kit::db::pipelined::PipelinedReader;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
 
 pub struct Application {
     port: u16,
@@ -21,6 +28,24 @@ pub struct Application {
     drain: Drain,
     /// Keeps the embedded PostgreSQL (if any) running as long as the service.
     database_server: DatabaseServer,
+    /// The cache's `LISTEN` task, when the cache is on.
+    _listening: Option<Listening>,
+}
+
+/// Invalidates cached users when any replica's write commits.
+fn listen_for_changes(url: String, cache: Arc<UserCache>) -> Listening {
+    listen(url, "users_changed", move |event| {
+        let cache = cache.clone();
+        async move {
+            match event {
+                Event::Notification(payload) => match Uuid::parse_str(&payload) {
+                    Ok(id) => cache.invalidate(id).await,
+                    Err(_) => cache.clear(),
+                },
+                Event::Gap => cache.clear(),
+            }
+        }
+    })
 }
 
 impl Application {
@@ -35,7 +60,35 @@ impl Application {
             database.migrate(&MIGRATOR).await?;
         }
         let verifier = web::Data::new(JwtVerifier::from_settings(&settings.auth, environment)?);
-        let store = web::Data::new(UserStore::new(database.clone()));
+        let read_url = database_server
+            .read_url
+            .as_deref()
+            .unwrap_or(&database_server.url);
+        let read_database = match &database_server.read_url {
+            Some(url) => Database::connect_lazy(url, &settings.database)?,
+            None => database.clone(),
+        };
+        let reader = Arc::new(PipelinedReader::start(
+            read_url,
+            settings.database.read_connections,
+            READ_STATEMENTS,
+            settings.database.statement_timeout_ms,
+        )?);
+        // Serve from the first request on rather than answer 503 while connecting.
+        reader.wait_connected(Duration::from_secs(5)).await;
+        let (cache, listening) = if settings.cache.enabled {
+            let cache = Arc::new(UserCache::new(&settings.cache));
+            let listening = listen_for_changes(database_server.url.clone(), cache.clone());
+            (Some(cache), Some(listening))
+        } else {
+            (None, None)
+        };
+        let store = web::Data::new(UserStore::new(
+            database.clone(),
+            read_database,
+            reader,
+            cache,
+        ));
         let listener = bind(&settings.server)?;
         let port = listener.local_addr()?.port();
         let drain = Drain::default();
@@ -53,6 +106,7 @@ impl Application {
             drain_grace: std::time::Duration::from_millis(settings.server.drain_grace_ms),
             drain,
             database_server,
+            _listening: listening,
         })
     }
 

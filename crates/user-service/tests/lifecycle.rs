@@ -3,6 +3,8 @@
 
 mod running;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -98,11 +100,14 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
         .execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
         .await
         .expect("locking users");
+    // Writes: each holds its own pooled connection, so all eight can be seen waiting at
+    // the server (pipelined reads would share two connections).
     let in_flight: Vec<_> = (0..8)
-        .map(|_| {
+        .map(|n| {
             let request = reqwest::Client::new()
-                .get(service.url(&format!("/users/{id}")))
-                .bearer_auth(token("users:read"))
+                .patch(service.url(&format!("/users/{id}")))
+                .bearer_auth(token("users:write"))
+                .json(&serde_json::json!({ "email": format!("drain-{n}-{}@example.com", uuid::Uuid::new_v4()) }))
                 .send();
             tokio::spawn(request)
         })
@@ -175,8 +180,8 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
     );
 }
 
-#[tokio::test]
-async fn recovers_by_itself_when_postgresql_stops_and_starts_again() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovers_by_itself_when_postgresql_crashes_and_starts_again_under_read_load() {
     let directory = tempfile::tempdir().expect("a temporary directory");
     let mut cluster = EmbeddedPostgres::throwaway()
         .await
@@ -186,43 +191,74 @@ async fn recovers_by_itself_when_postgresql_stops_and_starts_again() {
         ("JWT_SECRET", JWT_SECRET.to_owned()),
         ("APP_DATABASE__ACQUIRE_TIMEOUT_MS", "1000".to_owned()),
     ];
-    let service = RunningService::start(directory.path(), &env).await;
+    let mut service = RunningService::start(directory.path(), &env).await;
     let client = reqwest::Client::new();
     let id = create_user(&client, &service).await;
-    let get_user = || {
-        client
-            .get(service.url(&format!("/users/{id}")))
-            .bearer_auth(token("users:read"))
-            .timeout(Duration::from_secs(15))
-            .send()
-    };
-    assert_eq!(get_user().await.expect("answer").status(), 200);
+    let user_url = service.url(&format!("/users/{id}"));
 
-    cluster.stop().await.expect("stopping PostgreSQL");
-
+    // A steady read load for the whole test: (when it was sent, status, how long it took).
+    let running = Arc::new(AtomicBool::new(true));
     let started = Instant::now();
+    let load = {
+        let (client, running, url) = (client.clone(), running.clone(), user_url.clone());
+        tokio::spawn(async move {
+            let token = token("users:read");
+            let mut outcomes = Vec::new();
+            while running.load(Ordering::Relaxed) {
+                let sent = started.elapsed();
+                // 0: no HTTP answer at all (a reset, or a 15 s hang).
+                let status = match client
+                    .get(&url)
+                    .bearer_auth(&token)
+                    .timeout(Duration::from_secs(15))
+                    .send()
+                    .await
+                {
+                    Ok(response) => response.status().as_u16(),
+                    Err(error) => {
+                        eprintln!(
+                            "read failed without an answer at {:?}: {error}",
+                            started.elapsed()
+                        );
+                        0
+                    }
+                };
+                outcomes.push((sent, status, started.elapsed() - sent));
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            outcomes
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let crash_at = started.elapsed();
+    cluster.crash().await.expect("killing PostgreSQL");
+    let down_at = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        service.exited(),
+        None,
+        "the service outlives the database:\n{}",
+        service.logs()
+    );
     let ready = client
         .get(service.url("/health/ready"))
         .timeout(Duration::from_secs(15))
         .send()
         .await
         .expect("readiness answers while the database is down");
-    let ready_after = started.elapsed();
     assert_eq!(ready.status(), 503, "not ready without a database");
     let body: serde_json::Value = ready.json().await.expect("a JSON error body");
     assert_eq!(body["checks"]["database"], "unavailable");
     assert_eq!(body["error"], "Database unavailable");
 
-    let started = Instant::now();
-    let response = get_user()
+    let response = client
+        .get(&user_url)
+        .bearer_auth(token("users:read"))
+        .send()
         .await
-        .expect("requests are answered, not left hanging");
-    let answered_after = started.elapsed();
-    assert_eq!(
-        response.status(),
-        503,
-        "a request that needs the database gets 503"
-    );
+        .expect("answer");
+    assert_eq!(response.status(), 503, "a read while the database is down");
     assert_eq!(
         response
             .headers()
@@ -232,29 +268,77 @@ async fn recovers_by_itself_when_postgresql_stops_and_starts_again() {
     );
     let body: serde_json::Value = response.json().await.expect("a JSON error body");
     assert_eq!(body["error"], "Database unavailable");
-    eprintln!(
-        "database down: readiness 503 after {ready_after:?}, a read 503 after {answered_after:?}"
-    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
 
     cluster
         .start_again()
         .await
         .expect("starting PostgreSQL again");
-    let back = Instant::now();
+    let up_at = started.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let status = get_user().await.expect("answer").status();
+        let status = client
+            .get(&user_url)
+            .bearer_auth(token("users:read"))
+            .send()
+            .await
+            .expect("answer")
+            .status();
         if status == 200 {
             break;
         }
         assert!(
-            back.elapsed() < Duration::from_secs(30),
-            "the service never recovered (last status {status})"
+            Instant::now() < deadline,
+            "the service never recovered (last status {status}); service log:\n{}\nPostgreSQL log:\n{}",
+            service.logs(),
+            std::fs::read_to_string(cluster.log_file()).unwrap_or_default()
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    running.store(false, Ordering::Relaxed);
+    let outcomes = load.await.expect("the load task");
+
+    assert!(
+        outcomes.iter().all(|(_, status, _)| *status != 0),
+        "every read got an HTTP answer; service log:\n{}",
+        service.logs()
+    );
+    // Answered entirely while the database was down.
+    let during: Vec<_> = outcomes
+        .iter()
+        .filter(|(sent, _, took)| *sent > down_at && *sent + *took < up_at)
+        .collect();
+    assert!(
+        !during.is_empty(),
+        "reads were sent while the database was down"
+    );
+    for (sent, status, _) in &during {
+        assert_eq!(
+            *status, 503,
+            "a read sent {sent:?} in, while the database was down"
+        );
+    }
+    for (sent, status, _) in outcomes
+        .iter()
+        .filter(|(sent, _, took)| *sent + *took < crash_at)
+    {
+        assert_eq!(*status, 200, "a read sent {sent:?} in, before the crash");
+    }
+    let slowest_during = during
+        .iter()
+        .map(|(_, _, took)| *took)
+        .max()
+        .unwrap_or_default();
+    let first_ok_after = outcomes
+        .iter()
+        .find(|(sent, status, _)| *sent > up_at && *status == 200)
+        .map(|(sent, ..)| *sent - up_at);
     eprintln!(
-        "database back: reads answered 200 again after {:?}",
-        back.elapsed()
+        "database down for {:?}: {} reads answered 503, the slowest in {slowest_during:?}; \
+         first 200 sent {first_ok_after:?} after the database was back",
+        up_at - down_at,
+        during.len()
     );
     let ready = client
         .get(service.url("/health/ready"))

@@ -19,7 +19,12 @@ fn assert_missing(reply: &Reply) {
 }
 
 fn assert_invalid(reply: &Reply, what: &str) {
-    assert_eq!(reply.status, 401, "{} (token: {what}): expected 401", reply.context());
+    assert_eq!(
+        reply.status,
+        401,
+        "{} (token: {what}): expected 401",
+        reply.context()
+    );
     reply.assert_error(401, "Invalid token");
     assert_eq!(
         reply.header("www-authenticate"),
@@ -30,6 +35,7 @@ fn assert_invalid(reply: &Reply, what: &str) {
 }
 
 pub async fn auth_missing_token(target: &Target) {
+    let mut failures = Vec::new();
     for authorization in [
         None,
         Some("Basic dXNlcjpwYXNz"),
@@ -43,8 +49,31 @@ pub async fn auth_missing_token(target: &Target) {
             call = call.header("authorization", value);
         }
         let reply = call.send().await;
-        assert_missing(&reply);
+        let message = serde_json::from_slice::<serde_json::Value>(&reply.body)
+            .ok()
+            .and_then(|body| body["error"].as_str().map(str::to_string));
+        let got = (
+            reply.status,
+            message,
+            reply.header("www-authenticate").map(str::to_string),
+        );
+        let want = (
+            401,
+            Some("Missing bearer token".to_string()),
+            Some("Bearer".to_string()),
+        );
+        if got != want {
+            failures.push(format!("  Authorization {authorization:?}: got {got:?}"));
+        } else {
+            assert_missing(&reply);
+        }
     }
+    assert!(
+        failures.is_empty(),
+        "[{}] GET /users without a bearer token must be 401 `Missing bearer token`, `WWW-Authenticate: Bearer`:\n{}",
+        target.name,
+        failures.join("\n")
+    );
 }
 
 pub async fn auth_invalid_tokens(target: &Target) {
@@ -59,7 +88,10 @@ pub async fn auth_missing_scope(target: &Target) {
     let write = tokens::token(target, "users:write");
     let id = uuid::Uuid::new_v4();
     let cases: Vec<(Call, &str)> = vec![
-        (get(target, "/users").bearer(&write), "Missing scope users:read"),
+        (
+            get(target, "/users").bearer(&write),
+            "Missing scope users:read",
+        ),
         (
             get(target, &format!("/users/{id}")).bearer(&write),
             "Missing scope users:read",
@@ -122,7 +154,10 @@ pub async fn auth_leeway_and_scope_list(target: &Target) {
     reply.assert_status(200);
     // The scope is found anywhere in a space-separated list.
     let reply = get(target, "/users")
-        .bearer(&tokens::token(target, "openid users:write users:read profile"))
+        .bearer(&tokens::token(
+            target,
+            "openid users:write users:read profile",
+        ))
         .send()
         .await;
     reply.assert_status(200);

@@ -176,8 +176,7 @@ impl<'a> Call<'a> {
 
     /// Bytes sent with `Content-Type: application/json`.
     pub fn raw_json(self, body: impl Into<Vec<u8>>) -> Self {
-        self.header("content-type", "application/json")
-            .body(body)
+        self.header("content-type", "application/json").body(body)
     }
 
     /// Bytes with whatever content type the headers say (none if none).

@@ -51,7 +51,14 @@ impl Target {
 #[macro_export]
 macro_rules! contract_tests {
     ($target:path) => {
-        $crate::contract_tests!(@each $target;
+        $crate::contract_tests!(@list $target; []);
+    };
+    // Every check marked `#[ignore]`: for a runner that needs an outside server.
+    ($target:path, ignored) => {
+        $crate::contract_tests!(@list $target; [ignore = "needs CONTRACT_BASE_URL; run with --ignored"]);
+    };
+    (@list $target:path; [$($attr:meta)*]) => {
+        $crate::contract_tests!(@each $target; [$($attr)*];
             users::users_create_returns_201_location_and_user,
             users::users_get_returns_the_user,
             users::users_get_unknown_is_404,
@@ -76,6 +83,7 @@ macro_rules! contract_tests {
             auth::auth_public_endpoints_need_no_token,
             errors::errors_unknown_route_404,
             errors::errors_wrong_method_405_with_allow,
+            errors::errors_wrong_method_on_operational_routes,
             errors::errors_request_id_kept_when_valid,
             errors::errors_request_id_replaced_when_invalid,
             errors::errors_invalid_user_ids_are_400,
@@ -107,13 +115,17 @@ macro_rules! contract_tests {
             process::process_generated_batches_match_reference,
         );
     };
-    (@each $target:path; $($module:ident :: $check:ident),* $(,)?) => {
+    (@each $target:path; $attrs:tt; $($module:ident :: $check:ident),* $(,)?) => {
         $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $check() {
-                let target: &'static $crate::Target = $target().await;
-                $crate::$module::$check(target).await;
-            }
+            $crate::contract_tests!(@one $target; $attrs; $module::$check);
         )*
+    };
+    (@one $target:path; [$($attr:meta)*]; $module:ident :: $check:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attr])*
+        async fn $check() {
+            let target: &'static $crate::Target = $target().await;
+            $crate::$module::$check(target).await;
+        }
     };
 }

@@ -26,10 +26,15 @@ pub async fn limits_head_over_16k_is_431(target: &Target) {
         "Request header fields too large",
     );
     // Many small headers adding up to over 16 KiB (fewer than 64 fields).
-    let extra: String = (0..40).map(|n| format!("X-F{n}: {}\r\n", "b".repeat(500))).collect();
+    let extra: String = (0..40)
+        .map(|n| format!("X-F{n}: {}\r\n", "b".repeat(500)))
+        .collect();
     let reply = raw(target, &request(target, &extra), WAIT).await;
     assert_raw_error(
-        &format!("[{}] GET /health/live with 40 headers of 500 bytes", target.name),
+        &format!(
+            "[{}] GET /health/live with 40 headers of 500 bytes",
+            target.name
+        ),
         &reply,
         431,
         "Request header fields too large",
@@ -78,7 +83,13 @@ pub async fn limits_slow_head_is_408(target: &Target) {
     use tokio::io::AsyncWriteExt;
     let started = std::time::Instant::now();
     stream
-        .write_all(format!("GET /health/live HTTP/1.1\r\nHost: {}\r\nX-Slow: ", target.authority()).as_bytes())
+        .write_all(
+            format!(
+                "GET /health/live HTTP/1.1\r\nHost: {}\r\nX-Slow: ",
+                target.authority()
+            )
+            .as_bytes(),
+        )
         .await
         .expect("writing a partial head");
     let reply = read_raw(&mut stream, WAIT).await;
@@ -94,11 +105,15 @@ pub async fn limits_slow_head_is_408(target: &Target) {
         elapsed >= Duration::from_millis(4500),
         "{what}: the head timeout is 5 s, answered after {elapsed:?}"
     );
-    if reply.header("content-length").is_some() {
+    // The server writes this 408 before a request exists (actix-web answers a bare
+    // 408 with no body); when a body is sent it must be the contract's error body.
+    if !reply.body.is_empty() {
         assert_eq!(
             reply.header("content-type").as_deref(),
             Some(crate::http::JSON_TYPE),
-            "{what}: content type of the 408 body"
+            "{what}: content type of the 408 body; head {:?} body {:?}",
+            reply.head,
+            String::from_utf8_lossy(&reply.body)
         );
         let body: serde_json::Value = serde_json::from_slice(&reply.body)
             .unwrap_or_else(|error| panic!("{what}: 408 body is not JSON ({error})"));
@@ -122,12 +137,18 @@ pub async fn limits_silent_connection_is_closed(target: &Target) {
         .await
         .expect("connecting");
     let reply = read_raw(&mut stream, WAIT).await;
+    // A complete 408 ends the first read; the close may follow it.
+    let closed = reply.closed || read_raw(&mut stream, Duration::from_secs(3)).await.closed;
     assert!(
-        reply.closed,
+        closed,
         "[{}] a connection that sends nothing is closed within {WAIT:?} (a 408 first is fine)",
         target.name
     );
     if let Some(status) = reply.status {
-        assert_eq!(status, 408, "[{}] silent connection: head {:?}", target.name, reply.head);
+        assert_eq!(
+            status, 408,
+            "[{}] silent connection: head {:?}",
+            target.name, reply.head
+        );
     }
 }

@@ -31,7 +31,10 @@ pub async fn operations_health_ready(target: &Target) {
 pub async fn operations_metrics(target: &Target) {
     // Traffic on a templated route with a raw id, and a 404.
     let id = uuid::Uuid::new_v4().to_string();
-    let reply = get(target, &format!("/users/{id}")).bearer(&rw(target)).send().await;
+    let reply = get(target, &format!("/users/{id}"))
+        .bearer(&rw(target))
+        .send()
+        .await;
     reply.assert_status(404);
     let unmatched = format!("/nothing-here-{}", uuid::Uuid::new_v4().simple());
     get(target, &unmatched).send().await.assert_status(404);

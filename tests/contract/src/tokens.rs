@@ -100,7 +100,10 @@ pub fn invalid_tokens(target: &Target) -> Vec<(&'static str, String)> {
             sign(target, Algorithm::HS256, &expired),
         ),
         ("no exp", sign(target, Algorithm::HS256, &no_exp)),
-        ("exp as a string", sign(target, Algorithm::HS256, &string_exp)),
+        (
+            "exp as a string",
+            sign(target, Algorithm::HS256, &string_exp),
+        ),
         ("nbf in an hour", sign(target, Algorithm::HS256, &not_yet)),
         ("alg none", alg_none(READ_WRITE)),
         (

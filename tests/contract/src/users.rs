@@ -63,7 +63,8 @@ pub async fn users_create_returns_201_location_and_user(target: &Target) {
     assert_user(&reply, &body);
     let id = body["id"].as_str().expect("id");
     assert_eq!(
-        body["email"], email,
+        body["email"],
+        email,
         "{}: email stored as given",
         reply.context()
     );
@@ -143,7 +144,8 @@ pub async fn users_create_with_id_is_idempotent(target: &Target) {
     let created = first.json();
     assert_user(&first, &created);
     assert_eq!(
-        created["id"], id,
+        created["id"],
+        id,
         "{}: the client's id is used",
         first.context()
     );
@@ -313,7 +315,12 @@ pub async fn users_create_accepts_valid_emails(target: &Target) {
     let unique = uuid::Uuid::new_v4().simple().to_string();
     let local64 = format!("{unique}{}", "x".repeat(64 - unique.len()));
     // 254 chars in all: local 64 + '@' + domain 189.
-    let domain189 = format!("{}.{}.{}.com", "d".repeat(61), "e".repeat(61), "f".repeat(61));
+    let domain189 = format!(
+        "{}.{}.{}.com",
+        "d".repeat(61),
+        "e".repeat(61),
+        "f".repeat(61)
+    );
     assert_eq!(domain189.len(), 189);
     let cases = vec![
         (format!("{local64}@example.com"), None),
@@ -506,9 +513,9 @@ pub async fn users_delete(target: &Target) {
 }
 
 fn decode_cursor(cursor: &str) -> String {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .unwrap_or_else(|error| panic!("cursor {cursor:?} is not base64url without padding: {error}"));
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).unwrap_or_else(|error| {
+        panic!("cursor {cursor:?} is not base64url without padding: {error}")
+    });
     String::from_utf8(bytes).expect("a cursor decodes to text")
 }
 
@@ -547,7 +554,12 @@ pub async fn users_list_pagination_newest_first(target: &Target) {
         match &body["next"] {
             Value::Null => break,
             Value::String(cursor) => {
-                assert_eq!(items.len(), 3, "{}: a page with `next` is full", reply.context());
+                assert_eq!(
+                    items.len(),
+                    3,
+                    "{}: a page with `next` is full",
+                    reply.context()
+                );
                 let last = items.last().expect("a full page");
                 assert_eq!(
                     decode_cursor(cursor),
@@ -561,7 +573,10 @@ pub async fn users_list_pagination_newest_first(target: &Target) {
                 );
                 query = format!("?limit=3&after={cursor}");
             }
-            other => panic!("{}: next must be a string or null, got {other}", reply.context()),
+            other => panic!(
+                "{}: next must be a string or null, got {other}",
+                reply.context()
+            ),
         }
     }
     // Newest first on (created_at, id), no duplicates.
@@ -634,7 +649,18 @@ pub async fn users_list_default_limit_is_20(target: &Target) {
 
 pub async fn users_list_limit_bounds(target: &Target) {
     for limit in [
-        "0", "101", "-1", "abc", "", "1.5", "+5", " 5", "5 ", "1e1", "0x10", "1000",
+        "0",
+        "101",
+        "-1",
+        "abc",
+        "",
+        "1.5",
+        "+5",
+        " 5",
+        "5 ",
+        "1e1",
+        "0x10",
+        "1000",
         "99999999999999999999",
     ] {
         let query = format!("?limit={}", limit.replace(' ', "%20").replace('+', "%2B"));

@@ -278,12 +278,12 @@ impl RequestPicker {
             Some(uri) => uri.clone(),
             None => target
                 .path
-                .render(value)
+                .render_with(value, &mut self.rng)
                 .parse::<Uri>()
                 .context("a filled URL template is not a valid URI")?,
         };
         let body = match &target.body {
-            Some(template) => Bytes::from(template.render(value)),
+            Some(template) => Bytes::from(template.render_with(value, &mut self.rng)),
             None => target.static_body.clone(),
         };
         let mut request = Request::new(Full::new(body));

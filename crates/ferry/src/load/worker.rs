@@ -20,7 +20,7 @@ use super::outcome::TransportError;
 use super::request::{RequestPicker, RequestPlan, ValueOrder};
 use super::schedule::RateSchedule;
 use super::settings::HttpVersion;
-use super::timer::PreciseTimer;
+use super::timer::{Deadlines, PreciseTimer};
 
 /// How often a worker hands its completed windows to the collector.
 const BATCH_INTERVAL: Duration = Duration::from_millis(200);
@@ -113,6 +113,12 @@ pub fn run_worker(
                 std::iter::repeat_n(connection.clone(), shared.streams_per_connection.max(1))
             })
             .collect();
+        // One timeout entry per slot, and one sweep for all of them.
+        let deadlines = Rc::new(Deadlines::new(slots.len(), shared.timeout));
+        let sweeper = tokio::task::spawn_local({
+            let deadlines = deadlines.clone();
+            async move { deadlines.run_sweeps().await }
+        });
         let picker = Rc::new(RefCell::new(RequestPicker::new(
             shared.plan.clone(),
             shared.value_order,
@@ -121,9 +127,12 @@ pub fn run_worker(
             shared.workers,
         )));
         let result = match &shared.pace {
-            Pace::Closed { .. } => run_closed(&shared, slots, &picker, &recorder).await,
-            Pace::Open { .. } => run_open(&shared, index, slots, &picker, &recorder).await,
+            Pace::Closed { .. } => run_closed(&shared, slots, &picker, &recorder, &deadlines).await,
+            Pace::Open { .. } => {
+                run_open(&shared, index, slots, &picker, &recorder, &deadlines).await
+            }
         };
+        sweeper.abort();
         for connection in &connections {
             connection.close();
         }
@@ -147,15 +156,27 @@ async fn send_batches(recorder: Rc<RefCell<WindowedRecorder>>, batches: BatchSen
     }
 }
 
-/// Sends one request on `connection` and records it against `slot`.
-async fn send_one(
-    shared: &RunShared,
-    connection: &Connection,
-    picker: &RefCell<RequestPicker>,
-    recorder: &RefCell<WindowedRecorder>,
-    slot: Slot,
-    intended: Instant,
-) {
+/// What a sending slot works with.
+struct SlotContext {
+    shared: Arc<RunShared>,
+    connection: Connection,
+    picker: Rc<RefCell<RequestPicker>>,
+    recorder: Rc<RefCell<WindowedRecorder>>,
+    deadlines: Rc<Deadlines>,
+    /// This slot's entry in `deadlines`.
+    index: usize,
+}
+
+/// Sends one request on the slot's connection and records it against `slot`.
+async fn send_one(context: &SlotContext, slot: Slot, intended: Instant) {
+    let SlotContext {
+        shared,
+        connection,
+        picker,
+        recorder,
+        deadlines,
+        index,
+    } = context;
     let request = picker.borrow_mut().next_request();
     let request = match request {
         Ok((_, request)) => request,
@@ -167,11 +188,13 @@ async fn send_one(
         }
     };
     let sent = Instant::now();
-    let outcome = tokio::time::timeout(shared.timeout, connection.send(request)).await;
+    let outcome = deadlines
+        .within(*index, sent + shared.timeout, connection.send(request))
+        .await;
     let finished = Instant::now();
     let mut recorder = recorder.borrow_mut();
     match outcome {
-        Ok(Ok(response)) => recorder.record_response(
+        Some(Ok(response)) => recorder.record_response(
             slot,
             intended,
             sent,
@@ -179,8 +202,8 @@ async fn send_one(
             response.status,
             response.body_bytes,
         ),
-        Ok(Err(error)) => recorder.record_error(slot, error),
-        Err(_elapsed) => {
+        Some(Err(error)) => recorder.record_error(slot, error),
+        None => {
             // An HTTP/1.1 connection with a response still owed can carry nothing else.
             if shared.http == HttpVersion::Http1 {
                 connection.close();
@@ -196,18 +219,27 @@ async fn run_closed(
     slots: Vec<Connection>,
     picker: &Rc<RefCell<RequestPicker>>,
     recorder: &Rc<RefCell<WindowedRecorder>>,
+    deadlines: &Rc<Deadlines>,
 ) -> Result<()> {
     let Pace::Closed { limit, .. } = &shared.pace else {
         unreachable!("run_closed is only called for the closed model");
     };
     let tasks: Vec<_> = slots
         .into_iter()
-        .map(|connection| {
-            let shared = shared.clone();
-            let picker = picker.clone();
-            let recorder = recorder.clone();
+        .enumerate()
+        .map(|(index, connection)| {
+            let context = SlotContext {
+                shared: shared.clone(),
+                connection,
+                picker: picker.clone(),
+                recorder: recorder.clone(),
+                deadlines: deadlines.clone(),
+                index,
+            };
             let limit = *limit;
             tokio::task::spawn_local(async move {
+                let shared = &context.shared;
+                let recorder = &context.recorder;
                 let Pace::Closed { budget, .. } = &shared.pace else {
                     return;
                 };
@@ -225,7 +257,7 @@ async fn run_closed(
                         return;
                     }
                     let slot = recorder.borrow_mut().begin(now);
-                    send_one(&shared, &connection, &picker, &recorder, slot, now).await;
+                    send_one(&context, slot, now).await;
                 }
             })
         })
@@ -250,6 +282,7 @@ async fn run_open(
     slots: Vec<Connection>,
     picker: &Rc<RefCell<RequestPicker>>,
     recorder: &Rc<RefCell<WindowedRecorder>>,
+    deadlines: &Rc<Deadlines>,
 ) -> Result<()> {
     let Pace::Open { backlog_limit, .. } = &shared.pace else {
         unreachable!("run_open is only called for the open model");
@@ -260,21 +293,18 @@ async fn run_open(
     for (slot_index, connection) in slots.into_iter().enumerate() {
         let (job_tx, mut job_rx) = mpsc::channel::<Job>(1);
         job_senders.push(job_tx);
-        let shared = shared.clone();
-        let picker = picker.clone();
-        let recorder = recorder.clone();
+        let context = SlotContext {
+            shared: shared.clone(),
+            connection,
+            picker: picker.clone(),
+            recorder: recorder.clone(),
+            deadlines: deadlines.clone(),
+            index: slot_index,
+        };
         let idle_tx = idle_tx.clone();
         tasks.push(tokio::task::spawn_local(async move {
             while let Some(job) = job_rx.recv().await {
-                send_one(
-                    &shared,
-                    &connection,
-                    &picker,
-                    &recorder,
-                    job.slot,
-                    job.intended,
-                )
-                .await;
+                send_one(&context, job.slot, job.intended).await;
                 if idle_tx.send(slot_index).is_err() {
                     return;
                 }

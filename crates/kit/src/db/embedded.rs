@@ -208,12 +208,22 @@ impl EmbeddedPostgres {
     /// Stops the server with a fast shutdown (clients are disconnected, work is rolled
     /// back, the cluster stays consistent) and waits for it to exit.
     pub async fn stop(&mut self) -> Result<(), EmbeddedError> {
+        self.stop_with(Signal::SIGINT).await
+    }
+
+    /// Kills the server as a crash would (immediate shutdown: no checkpoint, recovery on
+    /// the next start) and waits for it to exit. For fault tests.
+    pub async fn crash(&mut self) -> Result<(), EmbeddedError> {
+        self.stop_with(Signal::SIGQUIT).await
+    }
+
+    async fn stop_with(&mut self, signal: Signal) -> Result<(), EmbeddedError> {
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
         let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
         // ESRCH: it already exited, which is what we want.
-        let _ = kill(pid, Signal::SIGINT);
+        let _ = kill(pid, signal);
         tokio::task::spawn_blocking(move || child.wait())
             .await
             .map_err(|join| io_error("waiting for PostgreSQL to stop")(io::Error::other(join)))?
@@ -314,11 +324,9 @@ impl EmbeddedPostgres {
             .arg("-c")
             .arg(format!("max_connections={}", self.options.max_connections));
         if self.options.ephemeral {
-            for setting in [
-                "fsync=off",
-                "synchronous_commit=off",
-                "full_page_writes=off",
-            ] {
+            // Not synchronous_commit=off: crash tests kill the server, and commits must
+            // survive a process crash (fsync only matters if the machine dies).
+            for setting in ["fsync=off", "full_page_writes=off"] {
                 command.args(["-c", setting]);
             }
         }

@@ -8,6 +8,8 @@
 //! connection forever).
 
 pub mod embedded;
+pub mod notify;
+pub mod pipelined;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -31,6 +31,11 @@ pub struct SharedState {
     pub database: Option<Database>,
 }
 
+/// A resource that answers other methods than GET with the JSON 405.
+pub fn get_only(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(limits::method_not_allowed("GET"))
+}
+
 /// Binds `host:port` (port 0 picks a free one).
 pub fn bind(settings: &ServerSettings) -> std::io::Result<TcpListener> {
     let host = if settings.host == "localhost" {
@@ -68,9 +73,9 @@ where
         if let Some(database) = &database {
             app = app.app_data(database.clone());
         }
-        app.route("/health/live", web::get().to(health::live))
-            .route("/health/ready", web::get().to(health::ready))
-            .route("/metrics", web::get().to(metrics::render))
+        app.service(get_only("/health/live").route(web::get().to(health::live)))
+            .service(get_only("/health/ready").route(web::get().to(health::ready)))
+            .service(get_only("/metrics").route(web::get().to(metrics::render)))
             .configure(configure.clone())
             .default_service(web::to(limits::not_found))
             .wrap(from_fn(limits::head_limits))

@@ -76,7 +76,8 @@ impl NewUser {
     pub fn from_body(body: &Map<String, Value>) -> Result<NewUser, ApiError> {
         let email = email_field(body);
         let id = match body.get("id") {
-            None => Ok(None),
+            // `null` is the same as leaving it out (docs/contract.md).
+            None | Some(Value::Null) => Ok(None),
             Some(Value::String(text)) => kit::http::parse_hyphenated_uuid(text)
                 .map(Some)
                 .ok_or(ID_REASON),

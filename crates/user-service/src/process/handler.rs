@@ -128,3 +128,113 @@ pub async fn process(
         Err(error) => return Err(ApiError::BadRequest(error.message().into())),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::{ALLOW, RETRY_AFTER};
+    use actix_web::{App, test};
+
+    use super::*;
+
+    async fn read(
+        response: actix_web::dev::ServiceResponse,
+    ) -> (StatusCode, actix_web::http::header::HeaderMap, String) {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = test::read_body(response).await;
+        (status, headers, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    macro_rules! call {
+        ($app:expr, $request:expr $(,)?) => {
+            read(test::call_service($app, $request.to_request()).await)
+        };
+    }
+
+    fn post(body: impl Into<Vec<u8>>) -> test::TestRequest {
+        test::TestRequest::post()
+            .uri("/api/v1/process")
+            .insert_header((CONTENT_TYPE, "application/json"))
+            .set_payload(body.into())
+    }
+
+    #[actix_web::test]
+    async fn the_route_answers_as_the_contract_says() {
+        let app = test::init_service(App::new().configure(crate::routes::configure)).await;
+        let (status, headers, body) = call!(&app, post(r#"{"records":[1]}"#)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers.get(CONTENT_TYPE).unwrap(), JSON_CONTENT_TYPE);
+        assert!(body.starts_with(r#"{"records":1,"valid":0,"#), "{body}");
+
+        let (status, headers, _) =
+            call!(&app, test::TestRequest::get().uri("/api/v1/process")).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(headers.get(ALLOW).unwrap(), "POST");
+
+        let (status, _, body) = call!(
+            &app,
+            test::TestRequest::post()
+                .uri("/api/v1/process")
+                .insert_header((CONTENT_TYPE, "text/plain"))
+                .set_payload("{}"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+
+        for (payload, status, message) in [
+            ("{", StatusCode::BAD_REQUEST, "Invalid JSON body"),
+            ("[]", StatusCode::BAD_REQUEST, "Body must be a JSON object"),
+            (
+                r#"{"records":[]}"#,
+                StatusCode::BAD_REQUEST,
+                "Body must have a non-empty records array",
+            ),
+        ] {
+            let (got, _, body) = call!(&app, post(payload)).await;
+            assert_eq!(got, status);
+            assert!(body.starts_with(&format!(r#"{{"error":"{message}","request_id":"#)));
+        }
+        let many = format!(r#"{{"records":[{}1]}}"#, "1,".repeat(10_000));
+        let (status, _, body) = call!(&app, post(many)).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(
+            body.starts_with(r#"{"error":"Too many records","#),
+            "{body}"
+        );
+
+        // 8 MiB is allowed, one byte more is not.
+        let limit = 8 * 1024 * 1024;
+        let mut big = br#"{"records":[1],"pad":""#.to_vec();
+        big.resize(limit - 2, b'x');
+        big.extend_from_slice(b"\"}");
+        let (status, _, _) = call!(&app, post(big.clone())).await;
+        assert_eq!(status, StatusCode::OK);
+        big.insert(1, b' ');
+        let (status, _, body) = call!(&app, post(big)).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(
+            body.starts_with(r#"{"error":"Payload too large","#),
+            "{body}"
+        );
+    }
+
+    #[actix_web::test]
+    async fn a_full_pool_sheds_at_once() {
+        let pool = web::Data::new(ProcessPool::new(1, 1));
+        let app = test::init_service(
+            App::new()
+                .app_data(pool.clone())
+                .service(web::resource("/api/v1/process").route(web::post().to(process))),
+        )
+        .await;
+        let held = (pool.try_admit().unwrap(), pool.try_admit().unwrap());
+        let (status, headers, body) = call!(&app, post(r#"{"records":[1]}"#)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(headers.get(RETRY_AFTER).unwrap(), "1");
+        assert!(body.starts_with(r#"{"error":"Overloaded","#), "{body}");
+        drop(held);
+        let (status, _, _) = call!(&app, post(r#"{"records":[1]}"#)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(pool.admitted(), 0);
+    }
+}

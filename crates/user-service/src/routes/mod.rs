@@ -31,5 +31,5 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route(web::post().to(crate::process::handler::process))
                 .default_service(method_not_allowed("POST")),
         )
-        .route("/openapi.json", web::get().to(openapi::serve));
+        .service(kit::http::server::get_only("/openapi.json").route(web::get().to(openapi::serve)));
 }

@@ -2,8 +2,11 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
-use actix_web::{HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -33,8 +36,23 @@ impl Scope for UsersWrite {
 const DEFAULT_LIMIT: u32 = 20;
 const MAX_LIMIT: u32 = 100;
 
-fn user_id(raw: &str) -> Result<Uuid, ApiError> {
-    parse_hyphenated_uuid(raw).ok_or_else(|| ApiError::BadRequest("Invalid user id".into()))
+/// The `{id}` of the path, checked before the body is read (the contract's order:
+/// authentication, then the path id, then the body).
+pub struct UserId(Uuid);
+
+impl FromRequest for UserId {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let id = request
+            .match_info()
+            .get("id")
+            .and_then(parse_hyphenated_uuid)
+            .map(UserId)
+            .ok_or_else(|| ApiError::BadRequest("Invalid user id".into()));
+        ready(id)
+    }
 }
 
 fn with_location(status: StatusCode, user: &User) -> HttpResponse {
@@ -53,9 +71,10 @@ pub struct UserPage {
     next: Option<String>,
 }
 
-/// Query of `GET /users`. Both fields are read as text so that a bad value is the
-/// contract's 400, not a framework error.
-#[derive(Deserialize, IntoParams)]
+/// Query of `GET /users`, read by hand from the query string so that every bad value
+/// (a repeated `limit`, say) gets the contract's message rather than a framework's.
+#[derive(IntoParams)]
+#[allow(dead_code)] // read by utoipa only
 pub struct ListQuery {
     /// Page size, 1–100 (default 20).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
@@ -69,9 +88,10 @@ fn parse_limit(raw: Option<&str>) -> Result<u32, ApiError> {
         return Ok(DEFAULT_LIMIT);
     };
     let invalid = || ApiError::BadRequest("Invalid limit".into());
-    if raw.is_empty() || raw.len() > 3 || !raw.bytes().all(|byte| byte.is_ascii_digit()) {
+    if raw.is_empty() || !raw.bytes().all(|byte| byte.is_ascii_digit()) {
         return Err(invalid());
     }
+    // Leading zeros are digits too ("0010" is 10); a value too long for u32 is too big.
     let limit: u32 = raw.parse().map_err(|_| invalid())?;
     if (1..=MAX_LIMIT).contains(&limit) {
         Ok(limit)
@@ -94,10 +114,9 @@ fn parse_limit(raw: Option<&str>) -> Result<u32, ApiError> {
 )]
 pub async fn get_user(
     _auth: Authorized<UsersRead>,
-    id: web::Path<String>,
+    UserId(id): UserId,
     store: web::Data<UserStore>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = user_id(&id)?;
     let user = store
         .get(id)
         .await?
@@ -142,11 +161,24 @@ pub async fn create_user(
 )]
 pub async fn list_users(
     _auth: Authorized<UsersRead>,
-    query: web::Query<ListQuery>,
+    request: HttpRequest,
     store: web::Data<UserStore>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = parse_limit(query.limit.as_deref())?;
-    let after = match query.after.as_deref() {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(request.query_string())
+        .map_err(|_| ApiError::BadRequest("Invalid query string".into()))?;
+    let single = |name: &str, message: &str| -> Result<Option<&str>, ApiError> {
+        let mut values = pairs
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str());
+        let first = values.next();
+        match values.next() {
+            Some(_) => Err(ApiError::BadRequest(message.into())),
+            None => Ok(first),
+        }
+    };
+    let limit = parse_limit(single("limit", "Invalid limit")?)?;
+    let after = match single("after", "Invalid cursor")? {
         None => None,
         Some(raw) => {
             Some(Cursor::decode(raw).ok_or_else(|| ApiError::BadRequest("Invalid cursor".into()))?)
@@ -174,11 +206,10 @@ pub async fn list_users(
 )]
 pub async fn update_user(
     _auth: Authorized<UsersWrite>,
-    id: web::Path<String>,
+    UserId(id): UserId,
     body: JsonObject,
     store: web::Data<UserStore>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = user_id(&id)?;
     let email = email_update(&body.0)?;
     let user = store
         .update_email(id, &email)
@@ -198,10 +229,9 @@ pub async fn update_user(
 )]
 pub async fn delete_user(
     _auth: Authorized<UsersWrite>,
-    id: web::Path<String>,
+    UserId(id): UserId,
     store: web::Data<UserStore>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = user_id(&id)?;
     if store.delete(id).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {

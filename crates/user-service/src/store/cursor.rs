@@ -25,12 +25,14 @@ impl Cursor {
         let raw = URL_SAFE_NO_PAD.decode(text).ok()?;
         let raw = std::str::from_utf8(&raw).ok()?;
         let (created_at, id) = raw.split_once('|')?;
-        Some(Cursor {
+        let cursor = Cursor {
             created_at: DateTime::parse_from_rfc3339(created_at)
                 .ok()?
                 .with_timezone(&Utc),
             id: kit::http::parse_hyphenated_uuid(id)?,
-        })
+        };
+        // Only the exact form we issue: a cursor is ours, not something to construct.
+        (cursor.encode() == text).then_some(cursor)
     }
 }
 
@@ -49,12 +51,9 @@ mod tests {
             id: Uuid::now_v7(),
         };
         assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
-        for bad in [
-            "",
-            "!!!",
-            "bm9waXBl",
-            &URL_SAFE_NO_PAD.encode("2026-01-01T00:00:00.000Z|nope"),
-        ] {
+        let no_millis = URL_SAFE_NO_PAD.encode(format!("2026-01-01T00:00:00Z|{}", cursor.id));
+        let bad_id = URL_SAFE_NO_PAD.encode("2026-01-01T00:00:00.000Z|nope");
+        for bad in ["", "!!!", "bm9waXBl", bad_id.as_str(), no_millis.as_str()] {
             assert_eq!(Cursor::decode(bad), None, "{bad:?}");
         }
     }

@@ -1,5 +1,6 @@
 //! Persistence of users in PostgreSQL.
 
+pub mod cache;
 pub mod cursor;
 pub mod users;
 

@@ -1,12 +1,19 @@
-//! Users in PostgreSQL, through SQLx's compile-time checked queries (`.sqlx/` holds
-//! the checked query data so builds need no database).
+//! Users in PostgreSQL. Writes, lists and the create path go through SQLx's
+//! compile-time checked queries (`.sqlx/` holds the checked query data so builds need no
+//! database); the hot point read goes through the pipelined connections
+//! (`kit::db::pipelined`), behind the optional cache. Handlers do not know which path
+//! answered.
+
+use std::sync::Arc;
 
 use sqlx::postgres::PgConnection;
 use uuid::Uuid;
 
 use kit::ApiError;
 use kit::db::Database;
+use kit::db::pipelined::{PipelinedReader, ReadError};
 
+use super::cache::UserCache;
 use super::cursor::Cursor;
 use crate::domain::email::Email;
 use crate::domain::user::User;
@@ -20,6 +27,11 @@ pub enum StoreError {
     IdTakenWithOtherEmail,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// A coalesced load failed for another caller; its cause was logged there.
+    #[error("loading into the cache failed: {0}")]
+    Cache(String),
 }
 
 impl From<StoreError> for ApiError {
@@ -30,6 +42,12 @@ impl From<StoreError> for ApiError {
                 ApiError::Conflict("User id exists with another email")
             }
             StoreError::Database(error) => error.into(),
+            StoreError::Read(ReadError::Unavailable) => ApiError::Unavailable {
+                message: "Database unavailable",
+                retry_after_secs: 1,
+            },
+            StoreError::Read(error) => ApiError::internal(error),
+            StoreError::Cache(message) => ApiError::internal(anyhow::anyhow!(message)),
         }
     }
 }
@@ -51,20 +69,64 @@ fn is_email_conflict(error: &sqlx::Error) -> bool {
     })
 }
 
+/// The statements prepared on every pipelined connection, by index.
+pub const READ_STATEMENTS: &[&str] =
+    &["SELECT id, email, created_at, updated_at FROM users WHERE id = $1"];
+const GET_BY_ID: usize = 0;
+
 /// Reads and writes users.
 #[derive(Clone)]
 pub struct UserStore {
+    /// Writes, the create path, transactions.
     database: Database,
+    /// Lists (the replica when one is configured).
+    read_database: Database,
+    reader: Arc<PipelinedReader>,
+    cache: Option<Arc<UserCache>>,
 }
 
 impl UserStore {
-    pub fn new(database: Database) -> Self {
-        UserStore { database }
+    pub fn new(
+        database: Database,
+        read_database: Database,
+        reader: Arc<PipelinedReader>,
+        cache: Option<Arc<UserCache>>,
+    ) -> Self {
+        UserStore {
+            database,
+            read_database,
+            reader,
+            cache,
+        }
     }
 
     pub async fn get(&self, id: Uuid) -> Result<Option<User>, StoreError> {
-        let mut connection = self.database.acquire().await?;
-        Ok(find(&mut connection, id).await?)
+        match &self.cache {
+            Some(cache) => cache.get_or_load(id, || self.read(id)).await,
+            None => self.read(id).await,
+        }
+    }
+
+    /// A point read over the pipelined connections.
+    async fn read(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+        let row = self.reader.query_opt(GET_BY_ID, &[&id]).await?;
+        Ok(row
+            .map(|row| -> Result<User, tokio_postgres::Error> {
+                Ok(User {
+                    id: row.try_get(0)?,
+                    email: row.try_get(1)?,
+                    created_at: row.try_get(2)?,
+                    updated_at: row.try_get(3)?,
+                })
+            })
+            .transpose()
+            .map_err(ReadError::Query)?)
+    }
+
+    async fn invalidate(&self, id: Uuid) {
+        if let Some(cache) = &self.cache {
+            cache.invalidate(id).await;
+        }
     }
 
     /// Creates a user; with a client id, repeating the same request is harmless.
@@ -105,7 +167,7 @@ impl UserStore {
         limit: u32,
         after: Option<Cursor>,
     ) -> Result<(Vec<User>, Option<Cursor>), StoreError> {
-        let mut connection = self.database.acquire().await?;
+        let mut connection = self.read_database.acquire().await?;
         // One more row than asked tells whether another page exists.
         let fetch = i64::from(limit) + 1;
         let mut users = match after {
@@ -148,7 +210,7 @@ impl UserStore {
     /// Sets a user's email; `None` when there is no such user.
     pub async fn update_email(&self, id: Uuid, email: &Email) -> Result<Option<User>, StoreError> {
         let mut connection = self.database.acquire().await?;
-        sqlx::query_as!(
+        let updated = sqlx::query_as!(
             User,
             r#"UPDATE users SET email = $2, updated_at = date_trunc('milliseconds', clock_timestamp())
                WHERE id = $1
@@ -164,7 +226,10 @@ impl UserStore {
             } else {
                 StoreError::Database(error)
             }
-        })
+        })?;
+        // Committed: forget the old row before the client hears of the new one.
+        self.invalidate(id).await;
+        Ok(updated)
     }
 
     /// Deletes a user; false when there was none.
@@ -173,6 +238,7 @@ impl UserStore {
         let deleted = sqlx::query!("DELETE FROM users WHERE id = $1", id)
             .execute(&mut *connection)
             .await?;
+        self.invalidate(id).await;
         Ok(deleted.rows_affected() == 1)
     }
 }

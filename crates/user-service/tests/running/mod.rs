@@ -94,6 +94,11 @@ impl RunningService {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The exit status, if the process has exited.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     pub fn signal(&self, signal: Signal) {
         let pid = Pid::from_raw(i32::try_from(self.child.id()).expect("pids fit in i32"));
         kill(pid, signal).expect("the service process exists");
@@ -134,4 +139,25 @@ pub fn token(scope: &str) -> String {
     kit::auth::JwtVerifier::from_settings(&settings, kit::config::Environment::Test)
         .and_then(|verifier| verifier.mint("test", scope, Duration::from_secs(600)))
         .expect("HS256 tokens can be minted with a secret")
+}
+
+/// The app built in-process on port 0 against `database_url`, served from this test's
+/// runtime; `adjust` changes settings first. Returns the base URL.
+pub async fn spawn_app(
+    database_url: &str,
+    adjust: impl FnOnce(&mut user_service::settings::Settings),
+) -> String {
+    let mut settings = user_service::settings::Settings::default();
+    settings.server.port = 0;
+    settings.server.workers = 2;
+    settings.database.url = Some(database_url.to_owned());
+    settings.auth.jwt_secret = Some(JWT_SECRET.into());
+    adjust(&mut settings);
+    let application =
+        user_service::startup::Application::build(&settings, kit::config::Environment::Test)
+            .await
+            .expect("the app builds");
+    let base = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    base
 }

@@ -1,0 +1,189 @@
+//! CPU and memory of a target's whole process tree (the Node cluster primary and every
+//! worker), sampled every 100 ms on a thread of its own while a scenario runs.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+
+/// Between samples.
+pub const INTERVAL: Duration = Duration::from_millis(100);
+/// Every this many samples the whole process table is read again, to find new children (a
+/// cluster worker restarted); in between only the known tree is refreshed, which is cheap.
+const RESCAN_EVERY: u32 = 10;
+
+/// One sample of the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Seconds since sampling started.
+    pub t_s: f64,
+    /// CPU time used since the previous sample, in % of one core (200 = two cores busy).
+    pub cpu_percent: f64,
+    /// Resident memory of every process of the tree, summed.
+    pub rss_bytes: u64,
+}
+
+/// A running sampler; [`Sampler::finish`] stops it and returns its samples.
+pub struct Sampler {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<Vec<Sample>>,
+}
+
+impl Sampler {
+    /// Samples the tree under `root` until finished.
+    pub fn start(root: u32) -> Result<Sampler> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread_stop = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("ferry-sampler".into())
+            .spawn(move || sample_until(root, &thread_stop))
+            .context("starting the CPU/RSS sampler")?;
+        Ok(Sampler { stop, handle })
+    }
+
+    pub fn finish(self) -> Vec<Sample> {
+        self.stop.store(true, Ordering::Relaxed);
+        // A panicking sampler loses its samples, not the run.
+        self.handle.join().unwrap_or_default()
+    }
+}
+
+fn refresh_kind() -> ProcessRefreshKind {
+    // No tasks: threads would otherwise be listed as processes and counted twice.
+    ProcessRefreshKind::nothing().with_cpu().with_memory()
+}
+
+fn sample_until(root: u32, stop: &AtomicBool) -> Vec<Sample> {
+    let Ok(mut system) = System::new() else {
+        return Vec::new();
+    };
+    let root = Pid::from_u32(root);
+    system.refresh_processes_specifics(ProcessesToUpdate::All, true, refresh_kind());
+    let mut tree = tree_of(&system, root);
+    let start = Instant::now();
+    let mut samples = Vec::new();
+    let mut tick = 0u32;
+    while !stop.load(Ordering::Relaxed) {
+        let next = start + INTERVAL * (tick + 1);
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        tick += 1;
+        if tick.is_multiple_of(RESCAN_EVERY) {
+            system.refresh_processes_specifics(ProcessesToUpdate::All, true, refresh_kind());
+            tree = tree_of(&system, root);
+        } else {
+            system.refresh_processes_specifics(
+                ProcessesToUpdate::Some(&tree),
+                true,
+                refresh_kind(),
+            );
+        }
+        let (cpu, rss) = totals(&system, &tree);
+        samples.push(Sample {
+            t_s: start.elapsed().as_secs_f64(),
+            cpu_percent: cpu,
+            rss_bytes: rss,
+        });
+    }
+    samples
+}
+
+/// `root` and all its descendants that are processes (not threads).
+fn tree_of(system: &System, root: Pid) -> Vec<Pid> {
+    let mut tree = vec![root];
+    let mut index = 0;
+    while index < tree.len() {
+        let parent = tree[index];
+        for (pid, process) in system.processes() {
+            if process.parent() == Some(parent)
+                && process.thread_kind().is_none()
+                && !tree.contains(pid)
+            {
+                tree.push(*pid);
+            }
+        }
+        index += 1;
+    }
+    tree.retain(|pid| system.process(*pid).is_some());
+    tree
+}
+
+fn totals(system: &System, tree: &[Pid]) -> (f64, u64) {
+    tree.iter()
+        .filter_map(|pid| system.process(*pid))
+        .fold((0.0, 0), |(cpu, rss), process| {
+            (cpu + f64::from(process.cpu_usage()), rss + process.memory())
+        })
+}
+
+/// Resident memory of the tree under `root` right now.
+pub fn tree_rss(root: u32) -> u64 {
+    let Ok(mut system) = System::new() else {
+        return 0;
+    };
+    system.refresh_processes_specifics(ProcessesToUpdate::All, true, refresh_kind());
+    let tree = tree_of(&system, Pid::from_u32(root));
+    totals(&system, &tree).1
+}
+
+/// Mean CPU% over the samples (the first has no interval behind it and is skipped) and the
+/// peak RSS.
+pub fn summarise(samples: &[Sample]) -> (f64, u64) {
+    let cpu: Vec<f64> = samples.iter().skip(1).map(|s| s.cpu_percent).collect();
+    let mean = if cpu.is_empty() {
+        0.0
+    } else {
+        cpu.iter().sum::<f64>() / cpu.len() as f64
+    };
+    let peak = samples.iter().map(|s| s.rss_bytes).max().unwrap_or(0);
+    (mean, peak)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_process_is_part_of_the_tree() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let rss = tree_rss(std::process::id());
+        let alone = {
+            let mut system = System::new().unwrap();
+            system.refresh_processes_specifics(ProcessesToUpdate::All, true, refresh_kind());
+            let tree = tree_of(&system, Pid::from_u32(std::process::id()));
+            assert!(tree.contains(&Pid::from_u32(child.id())), "{tree:?}");
+            system
+                .process(Pid::from_u32(std::process::id()))
+                .unwrap()
+                .memory()
+        };
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(rss > alone, "the tree's RSS includes the child's");
+    }
+
+    #[test]
+    fn a_busy_child_shows_cpu() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .spawn()
+            .unwrap();
+        let sampler = Sampler::start(std::process::id()).unwrap();
+        std::thread::sleep(Duration::from_millis(1200));
+        let samples = sampler.finish();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let (cpu, _) = summarise(&samples);
+        eprintln!(
+            "busy child: mean CPU {cpu:.0}% over {} samples",
+            samples.len()
+        );
+        assert!(cpu > 0.0, "{samples:?}");
+    }
+}

@@ -1,0 +1,217 @@
+//! `ferry compare --quick` end to end: real services (the release user-service and the Node
+//! baseline), a real embedded PostgreSQL, real load. Checks the JSON has every scenario for
+//! both targets with throughput and no errors on valid requests, and that the HTML report
+//! renders in headless Chromium with its charts (screenshot kept in target/test-artifacts/).
+//! Timing is never asserted.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The workspace root, two levels above this crate.
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/ferry sits two levels below the workspace root")
+        .to_path_buf()
+}
+
+/// target/, beside the binary cargo built (target/<profile>/ferry).
+fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_ferry"))
+        .parent()
+        .and_then(Path::parent)
+        .expect("cargo puts binaries in <target>/<profile>/")
+        .to_path_buf()
+}
+
+fn release_user_service() -> PathBuf {
+    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["build", "--release", "-p", "user-service"])
+        .env("CARGO_TARGET_DIR", target_dir())
+        .current_dir(repo())
+        .status()
+        .expect("running cargo to build the release user-service");
+    assert!(
+        status.success(),
+        "cargo build --release -p user-service failed"
+    );
+    target_dir().join("release/user-service")
+}
+
+fn chromium() -> &'static str {
+    for candidate in ["chromium", "chromium-browser"] {
+        if Command::new(candidate)
+            .arg("--version")
+            .output()
+            .is_ok_and(|output| output.status.success())
+        {
+            return candidate;
+        }
+    }
+    panic!("headless Chromium is needed for this test: apt-get install -y chromium");
+}
+
+fn chromium_args(profile: &Path) -> Vec<String> {
+    [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--window-size=1200,3000",
+    ]
+    .iter()
+    .map(|arg| arg.to_string())
+    .chain([format!("--user-data-dir={}", profile.display())])
+    .collect()
+}
+
+#[test]
+fn quick_compare_measures_every_scenario_for_both_targets() {
+    let node_dir = repo().join("baselines/node");
+    assert!(
+        node_dir.join("node_modules").is_dir(),
+        "run npm ci in baselines/node first (CI runs it in its setup step)"
+    );
+    let rust_bin = release_user_service();
+    let out = std::env::temp_dir().join(format!("ferry-compare-quick-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let output = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["compare", "--quick", "--no-progress", "--out"])
+        .arg(&out)
+        .arg("--rust-bin")
+        .arg(&rust_bin)
+        .current_dir(repo())
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("running the ferry binary cargo built for this test");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "ferry compare --quick failed:\n{stderr}\n{stdout}"
+    );
+    assert!(
+        stdout.contains("| metric | Node | Rust | Rust / Node |"),
+        "{stdout}"
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    assert_eq!(json["complete"], true, "{}", json["failure"]);
+    let targets = json["targets"].as_array().unwrap();
+    let names: Vec<&str> = targets
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["node", "rust"]);
+    for target in targets {
+        let name = target["name"].as_str().unwrap();
+        let scenarios: Vec<&str> = target["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["scenario"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            scenarios,
+            ["get-user", "get-user-burst", "post-user", "process"],
+            "{name}"
+        );
+        for scenario in target["scenarios"].as_array().unwrap() {
+            let key = scenario["scenario"].as_str().unwrap();
+            let summary = &scenario["summary"];
+            assert!(
+                summary["throughput_rps"].as_f64().unwrap() > 0.0,
+                "{name} {key}: no throughput"
+            );
+            // Every request is valid (seeded ids, unique emails, a well-formed batch), so
+            // any error status or transport error is a defect in a target or in ferry.
+            for round in scenario["rounds"].as_array().unwrap() {
+                let totals = &round["result"]["totals"];
+                assert_eq!(
+                    totals["error_count"], 0,
+                    "{name} {key}: errors {}, statuses {}",
+                    totals["errors"], totals["status"]
+                );
+                assert!(
+                    !round["samples"].as_array().unwrap().is_empty(),
+                    "{name} {key}: no CPU/RSS samples"
+                );
+            }
+            assert!(
+                summary["rss_peak_bytes"].as_u64().unwrap() > 0,
+                "{name} {key}"
+            );
+        }
+        let cold = &target["cold_start"];
+        assert_eq!(cold["samples_ms"].as_array().unwrap().len(), 2, "{name}");
+        assert!(cold["idle_rss_bytes"].as_u64().unwrap() > 0, "{name}");
+        assert!(
+            !target["capacity"]["probes"].as_array().unwrap().is_empty(),
+            "{name}: no capacity probes"
+        );
+    }
+
+    // The report renders, with its charts drawn.
+    let html = out.join("compare.html");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(!page.contains("<script"), "the report must need no script");
+    let browser = chromium();
+    let artifacts = target_dir().join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let screenshot = artifacts.join("compare-report.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let file_url = format!("file://{}", html.display());
+    let shot = Command::new(browser)
+        .args(chromium_args(&out.join("profile-shot")))
+        .arg(format!("--screenshot={}", screenshot.display()))
+        .arg(&file_url)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&shot.stderr);
+    assert!(shot.status.success(), "chromium failed: {log}");
+    for line in log.lines() {
+        assert!(
+            !line.contains("CONSOLE") && !line.contains("Uncaught"),
+            "console message while rendering the report: {line}"
+        );
+    }
+    let size = std::fs::metadata(&screenshot).map_or(0, |meta| meta.len());
+    assert!(size > 20_000, "screenshot is only {size} bytes");
+    let dom = Command::new(browser)
+        .args(chromium_args(&out.join("profile-dom")))
+        .arg("--dump-dom")
+        .arg(&file_url)
+        .output()
+        .unwrap();
+    assert!(dom.status.success());
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    // 4 bar charts, then per scenario CPU, RSS and the load report's 4 charts.
+    assert_eq!(
+        dom.matches("<svg").count(),
+        4 + 4 * 6,
+        "every chart is there"
+    );
+    assert!(
+        dom.matches("<polyline").count() >= 4 * 6 * 2,
+        "the lines are drawn"
+    );
+    assert!(dom.matches("<rect").count() >= 4, "the bars are drawn");
+    for title in [
+        "Cold start",
+        "Capacity at the SLO",
+        "CPU of the process tree",
+        "RSS of the process tree",
+        "Latency by percentile",
+        "Responses per second",
+    ] {
+        assert!(dom.contains(title), "missing {title}");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -1,0 +1,82 @@
+//! Requests cancelled in the middle of a read or a write (their futures dropped while the
+//! query is at the server) leave no poisoned connection: later work succeeds.
+
+mod running;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::{Connection, Executor, PgConnection};
+
+use kit::config::DatabaseSettings;
+use kit::db::Database;
+use kit::db::pipelined::PipelinedReader;
+use user_service::domain::email::Email;
+use user_service::store::UserStore;
+use user_service::store::users::READ_STATEMENTS;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_reads_and_writes_leave_connections_usable() {
+    let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
+    let settings = DatabaseSettings {
+        pool_size: 2,
+        ..DatabaseSettings::default()
+    };
+    let database = Database::connect_lazy(&database_url, &settings).expect("a pool");
+    let reader = Arc::new(
+        PipelinedReader::start(&database_url, 1, READ_STATEMENTS, 5000).expect("a reader"),
+    );
+    assert!(reader.wait_connected(Duration::from_secs(10)).await);
+    let store = UserStore::new(database.clone(), database, reader, None);
+
+    let email = Email::parse("cancel@example.com").expect("a valid email");
+    let user = match store.create(None, &email).await.expect("create") {
+        user_service::store::CreateOutcome::Created(user) => user,
+        other => panic!("a fresh database has no such user: {other:?}"),
+    };
+
+    // Block the row so reads and writes are still at the server when we drop them.
+    let mut blocker = PgConnection::connect(&database_url)
+        .await
+        .expect("connecting");
+    blocker.execute("BEGIN").await.expect("BEGIN");
+    blocker
+        .execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("locking");
+    for round in 0..20 {
+        let new_email = Email::parse(&format!("cancel-{round}@example.com")).expect("valid");
+        let read = tokio::time::timeout(Duration::from_millis(20), store.get(user.id)).await;
+        assert!(
+            read.is_err(),
+            "the read is blocked by the lock, so the timeout cancels it"
+        );
+        let write = tokio::time::timeout(
+            Duration::from_millis(20),
+            store.update_email(user.id, &new_email),
+        )
+        .await;
+        assert!(
+            write.is_err(),
+            "the write is blocked by the lock, so the timeout cancels it"
+        );
+    }
+    blocker.execute("ROLLBACK").await.expect("unlocking");
+
+    // Every connection, pooled and pipelined, answers correctly afterwards.
+    for round in 0..10 {
+        let new_email = Email::parse(&format!("after-{round}@example.com")).expect("valid");
+        let updated = store
+            .update_email(user.id, &new_email)
+            .await
+            .expect("writes work after cancellations")
+            .expect("the user exists");
+        assert_eq!(updated.email, new_email.as_str());
+        let read = store
+            .get(user.id)
+            .await
+            .expect("reads work after cancellations")
+            .expect("exists");
+        assert_eq!(read.email, new_email.as_str(), "reads see the latest write");
+    }
+}

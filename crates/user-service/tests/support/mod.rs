@@ -1,0 +1,214 @@
+//! The implementations the contract suite runs against, one of each per test binary:
+//! the Rust app built in-process, and the Node baseline as a real process, each on its
+//! own fresh database of the same embedded PostgreSQL.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use contract_suite::Target;
+use kit::config::Environment;
+use kit::db::testing::fresh_database;
+use user_service::settings::Settings;
+use user_service::startup::Application;
+use user_service::store::MIGRATOR;
+
+pub const JWT_SECRET: &str = "contract-suite-secret-0123456789abcdef";
+
+/// The Rust service, started once, serving from its own thread and runtime (a server
+/// spawned on one test's runtime would die with that test).
+pub async fn rust_target() -> &'static Target {
+    static TARGET: OnceLock<Target> = OnceLock::new();
+    TARGET.get_or_init(|| {
+        let (port_tx, port_rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("contract-rust-app".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("a runtime for the Rust app");
+                runtime.block_on(async move {
+                    let url = fresh_database(&MIGRATOR).await;
+                    let mut settings = Settings::default();
+                    settings.server.port = 0;
+                    settings.server.workers = 2;
+                    settings.database.url = Some(url);
+                    settings.auth.jwt_secret = Some(JWT_SECRET.into());
+                    let application = match Application::build(&settings, Environment::Test).await {
+                        Ok(application) => application,
+                        Err(error) => {
+                            let _ = port_tx.send(Err(format!("{error:#}")));
+                            return;
+                        }
+                    };
+                    let _ = port_tx.send(Ok(application.port()));
+                    let _ = application.run_until_stopped().await;
+                });
+            })
+            .expect("spawning the Rust app thread");
+        let port = port_rx
+            .recv()
+            .expect("the Rust app thread reports its port")
+            .unwrap_or_else(|error| panic!("building the Rust app failed: {error}"));
+        Target {
+            name: "rust".into(),
+            base_url: format!("http://127.0.0.1:{port}"),
+            jwt_secret: JWT_SECRET.into(),
+        }
+    })
+}
+
+fn node_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../baselines/node")
+}
+
+/// The Node baseline, started once as `node src/main.js` (2 cluster workers).
+pub async fn node_target() -> &'static Target {
+    static TARGET: OnceLock<Result<Target, String>> = OnceLock::new();
+    let started = TARGET.get_or_init(|| {
+        std::thread::spawn(start_node)
+            .join()
+            .unwrap_or_else(|_| Err("starting the Node baseline panicked".into()))
+    });
+    match started {
+        Ok(target) => target,
+        Err(error) => panic!("{error}"),
+    }
+}
+
+fn start_node() -> Result<Target, String> {
+    let dir = node_dir();
+    if !dir.join("node_modules").is_dir() {
+        return Err(format!(
+            "the Node baseline has no node_modules: run `npm ci` in baselines/node ({})",
+            dir.display()
+        ));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| error.to_string())?;
+    let url = runtime.block_on(fresh_database(&MIGRATOR));
+    drop(runtime);
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").map_err(|error| error.to_string())?;
+        listener
+            .local_addr()
+            .map_err(|error| error.to_string())?
+            .port()
+    };
+    let log_path =
+        std::env::temp_dir().join(format!("contract-node-{}-{port}.log", std::process::id()));
+    let log = std::fs::File::create(&log_path).map_err(|error| error.to_string())?;
+    let log_err = log.try_clone().map_err(|error| error.to_string())?;
+    let mut command = Command::new("node");
+    command
+        .arg(dir.join("src/main.js"))
+        .current_dir(&dir)
+        .env("DATABASE_URL", &url)
+        .env("PORT", port.to_string())
+        .env("HOST", "127.0.0.1")
+        .env("JWT_SECRET", JWT_SECRET)
+        .env("WORKERS", "2")
+        .env("DB_POOL_SIZE", "10")
+        .env("LOG_LEVEL", "warn")
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err);
+    // SAFETY: one async-signal-safe prctl call between fork and exec. SIGTERM lets the
+    // primary stop its workers when this test process (the keeper thread) goes away.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let mut child = spawn_from_keeper(command)
+        .map_err(|error| format!("starting `node` (is Node.js 20+ on the PATH?): {error}"))?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!(
+                "the Node baseline exited at start ({status}); its log ({}):\n{}",
+                log_path.display(),
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            ));
+        }
+        if ready(port) {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "the Node baseline was not ready within 30 s; its log ({}):\n{}",
+                log_path.display(),
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    static CHILD: Mutex<Option<Child>> = Mutex::new(None);
+    *CHILD
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(child);
+    Ok(Target {
+        name: "node".into(),
+        base_url: format!("http://127.0.0.1:{port}"),
+        jwt_secret: JWT_SECRET.into(),
+    })
+}
+
+/// `GET /health/ready` answers 200.
+fn ready(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream
+        .write_all(b"GET /health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && &head == b"HTTP/1.1 200"
+}
+
+type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
+
+/// Spawns from a thread that lives as long as the process: the parent-death signal
+/// fires when the thread that forked the child exits.
+fn spawn_from_keeper(command: Command) -> std::io::Result<Child> {
+    static KEEPER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
+    let keeper = KEEPER.get_or_init(|| {
+        let (requests, incoming) = mpsc::channel::<SpawnRequest>();
+        std::thread::Builder::new()
+            .name("contract-node-keeper".into())
+            .spawn(move || {
+                for (mut command, reply) in incoming {
+                    let _ = reply.send(command.spawn());
+                }
+                loop {
+                    std::thread::park();
+                }
+            })
+            .expect("spawning the keeper thread");
+        Mutex::new(requests)
+    });
+    let (reply, answer) = mpsc::channel();
+    keeper
+        .lock()
+        .map_err(|_| std::io::Error::other("keeper lock poisoned"))?
+        .send((command, reply))
+        .map_err(|_| std::io::Error::other("keeper thread gone"))?;
+    answer
+        .recv()
+        .map_err(|_| std::io::Error::other("keeper thread gone"))?
+}
