@@ -333,6 +333,64 @@ mod tests {
         assert!(verifier("two").verify(&token).is_err());
     }
 
+    /// A key pair made for this test only (`openssl genpkey -algorithm ed25519`).
+    const ED25519_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIFzXvU9UlAXlTzbvHYlaXDLfg+aMd7irWw9d3TZrhEKj\n-----END PRIVATE KEY-----\n";
+    const ED25519_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA7PpJb6miq62Lbc33ZE5CJy5JqDUBSiKz4lxBzXKZX3s=\n-----END PUBLIC KEY-----\n";
+
+    #[test]
+    fn eddsa_public_key_verifies_and_rejects_algorithm_confusion() {
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let public_key = directory.path().join("jwt.pub.pem");
+        std::fs::write(&public_key, ED25519_PUBLIC).expect("writing the key");
+        let settings = AuthSettings {
+            public_key_file: Some(public_key),
+            algorithm: "EdDSA".into(),
+            ..AuthSettings::default()
+        };
+        let verifier = JwtVerifier::from_settings(&settings, Environment::Production)
+            .expect("a key is enough");
+        let claims = Claims {
+            sub: "svc".into(),
+            exp: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .expect("after 1970")
+                .as_secs()
+                + 60,
+            iat: None,
+            iss: None,
+            aud: None,
+            scope: "users:read".into(),
+        };
+        let signing =
+            EncodingKey::from_ed_pem(ED25519_PRIVATE.as_bytes()).expect("the test key parses");
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &signing)
+            .expect("signing");
+        assert_eq!(
+            verifier
+                .verify(&token)
+                .expect("a token signed by the key verifies"),
+            claims
+        );
+
+        // The classic confusion: HS256 "signed" with the public key as the secret.
+        let forged = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(ED25519_PUBLIC.as_bytes()),
+        )
+        .expect("signing");
+        assert!(
+            verifier.verify(&forged).is_err(),
+            "an HS256 token is refused when EdDSA is configured"
+        );
+        assert!(
+            verifier
+                .mint("a", "users:read", Duration::from_secs(1))
+                .is_err(),
+            "no secret, no minting"
+        );
+    }
+
     #[test]
     fn production_without_key_refuses_to_start() {
         let result = JwtVerifier::from_settings(&AuthSettings::default(), Environment::Production);

@@ -7,9 +7,10 @@
 //! - [`error`]: the error type and its contract body;
 //! - [`auth`]: bearer JWTs and scopes;
 //! - [`db`]: the pool, migrations, the embedded PostgreSQL (and test databases);
-//! - [`health`], [`shutdown`], [`metrics`].
+//! - [`health`], [`shutdown`], [`metrics`], [`child`] (child processes that die with us).
 
 pub mod auth;
+pub mod child;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -23,13 +23,13 @@ use std::os::unix::fs::chown;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, Uid, User};
 use sqlx::Connection;
+
+use crate::child::spawn_tied;
 
 /// Why the embedded PostgreSQL could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -332,15 +332,8 @@ impl EmbeddedPostgres {
         }
         command.stdin(Stdio::null()).stdout(log).stderr(log_err);
         self.run_as_server_user(&mut command);
-        // SAFETY: only async-signal-safe work (one prctl call) between fork and exec.
-        unsafe {
-            command.pre_exec(|| {
-                // Runs after the uid switch (std applies uid/gid first), which would
-                // otherwise clear the parent-death signal. SIGINT is a fast shutdown.
-                nix::sys::prctl::set_pdeathsig(Signal::SIGINT).map_err(io::Error::from)
-            });
-        }
-        let child = spawn_from_keeper_thread(command).map_err(io_error("starting postgres"))?;
+        // SIGINT is a fast shutdown: if we die, the server stops cleanly.
+        let child = spawn_tied(command, Signal::SIGINT).map_err(io_error("starting postgres"))?;
         self.child = Some(child);
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
@@ -509,43 +502,4 @@ fn sweep_abandoned(root: &Path) {
             let _ = fs::remove_dir_all(entry.path());
         }
     }
-}
-
-type SpawnRequest = (Command, mpsc::Sender<io::Result<Child>>);
-
-/// Spawns `command` from a thread that lives as long as the process. The parent-death
-/// signal fires when the *thread* that forked the child exits, so spawning from a
-/// short-lived runtime worker (a test's runtime, a blocking-pool thread) would stop the
-/// server under our feet.
-fn spawn_from_keeper_thread(command: Command) -> io::Result<Child> {
-    static KEEPER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
-    let keeper = KEEPER.get_or_init(|| {
-        let (requests, incoming) = mpsc::channel::<SpawnRequest>();
-        std::thread::Builder::new()
-            .name("embedded-postgres-keeper".into())
-            .spawn(move || {
-                for (mut command, reply) in incoming {
-                    let _ = reply.send(command.spawn());
-                }
-                // The senders live in a static, so the loop only ends at process exit;
-                // park to be safe rather than let the children see this thread die.
-                loop {
-                    std::thread::park();
-                }
-            })
-            .map(|_| ())
-            .unwrap_or_else(
-                |error| tracing::error!(%error, "cannot start the PostgreSQL keeper thread"),
-            );
-        Mutex::new(requests)
-    });
-    let (reply, answer) = mpsc::channel();
-    keeper
-        .lock()
-        .map_err(|_| io::Error::other("the PostgreSQL keeper lock is poisoned"))?
-        .send((command, reply))
-        .map_err(|_| io::Error::other("the PostgreSQL keeper thread is gone"))?;
-    answer
-        .recv()
-        .map_err(|_| io::Error::other("the PostgreSQL keeper thread is gone"))?
 }

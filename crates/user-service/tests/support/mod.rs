@@ -5,7 +5,6 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -123,15 +122,8 @@ fn start_node() -> Result<Target, String> {
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err);
-    // SAFETY: one async-signal-safe prctl call between fork and exec. SIGTERM lets the
-    // primary stop its workers when this test process (the keeper thread) goes away.
-    unsafe {
-        command.pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
-                .map_err(std::io::Error::from)
-        });
-    }
-    let mut child = spawn_from_keeper(command)
+    // SIGTERM lets the primary stop its workers when this test process goes away.
+    let mut child = kit::child::spawn_tied(command, nix::sys::signal::Signal::SIGTERM)
         .map_err(|error| format!("starting `node` (is Node.js 20+ on the PATH?): {error}"))?;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -179,36 +171,4 @@ fn ready(port: u16) -> bool {
     }
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).is_ok() && &head == b"HTTP/1.1 200"
-}
-
-type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
-
-/// Spawns from a thread that lives as long as the process: the parent-death signal
-/// fires when the thread that forked the child exits.
-fn spawn_from_keeper(command: Command) -> std::io::Result<Child> {
-    static KEEPER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
-    let keeper = KEEPER.get_or_init(|| {
-        let (requests, incoming) = mpsc::channel::<SpawnRequest>();
-        std::thread::Builder::new()
-            .name("contract-node-keeper".into())
-            .spawn(move || {
-                for (mut command, reply) in incoming {
-                    let _ = reply.send(command.spawn());
-                }
-                loop {
-                    std::thread::park();
-                }
-            })
-            .expect("spawning the keeper thread");
-        Mutex::new(requests)
-    });
-    let (reply, answer) = mpsc::channel();
-    keeper
-        .lock()
-        .map_err(|_| std::io::Error::other("keeper lock poisoned"))?
-        .send((command, reply))
-        .map_err(|_| std::io::Error::other("keeper thread gone"))?;
-    answer
-        .recv()
-        .map_err(|_| std::io::Error::other("keeper thread gone"))?
 }

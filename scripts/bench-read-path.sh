@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# The hot read path, measured side by side in one run (issue: "twice the best Node, and
+# past the database with a coherent cache"). On one throwaway PostgreSQL with N seeded
+# users (default 1,000,000), alternating the targets so machine drift cancels:
+#   1. GET /users/{random id}, closed model, 64 connections: Rust (cache off) vs Node,
+#      and pgbench -S -M prepared with 64 clients (the database's own ceiling);
+#   2. open model at half of Node's closed-model rate: p99 of each;
+#   3. Rust with the cache on, hot set (10,000 ids) vs the same server's /health/live;
+#   4. Rust's RSS with 100, then 10,000 idle keep-alive connections;
+#   5. the pipelined connection count (read_connections 1, 2, 4).
+# Results: out/bench-read-path/summary.md (and each run's ferry JSON beside it).
+#
+#   scripts/bench-read-path.sh [users] [seconds per run]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+users=${1:-1000000}
+secs=${2:-15}
+out=out/bench-read-path
+mkdir -p "$out"
+rm -f "$out"/*.json
+
+cargo build -q --release -p user-service -p ferry
+bin=target/release
+ferry() { "$bin/ferry" "$@"; }
+
+# A throwaway PostgreSQL, as the embedded harness would start it.
+pgbin=$(pg_config --bindir 2>/dev/null || true)
+[ -x "$pgbin/postgres" ] || pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+work=$(mktemp -d /tmp/bench-read-path.XXXXXX)
+chmod 755 "$work"
+as_pg=()
+if [ "$(id -u)" = 0 ]; then chown postgres "$work"; as_pg=(runuser -u postgres --); fi
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+pgport=$(free_port)
+"${as_pg[@]}" "$pgbin/initdb" -D "$work/data" -U postgres -A trust --no-sync >/dev/null
+"${as_pg[@]}" "$pgbin/pg_ctl" -D "$work/data" -l "$work/pg.log" -w start \
+  -o "-p $pgport -c listen_addresses=127.0.0.1 -k $work -c max_connections=300 -c shared_buffers=512MB" >/dev/null
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  "${as_pg[@]}" "$pgbin/pg_ctl" -D "$work/data" -m fast stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+db="postgres://postgres@127.0.0.1:$pgport/postgres"
+export JWT_SECRET=bench-$RANDOM$RANDOM
+
+echo "seeding $users users…" >&2
+DATABASE_URL=$db "$bin/user-service" migrate
+DATABASE_URL=$db "$bin/user-service" seed --users "$users" --ids-file "$work/ids.txt" >&2
+head -10000 "$work/ids.txt" > "$work/hot-ids.txt"
+DATABASE_URL=$db "$bin/user-service" token --scope users:read > "$work/token"
+psql -q "$db" -c "VACUUM ANALYZE users" >/dev/null
+"$pgbin/pgbench" -q -i -s 10 "$db" >/dev/null 2>&1
+
+rust_port=$(free_port); node_port=$(free_port)
+start_rust() { # extra env as arguments
+  env DATABASE_URL=$db PORT=$rust_port APP_LOG__FILTER=warn "$@" "$bin/user-service" serve >"$work/rust.log" 2>&1 &
+  rust_pid=$!; pids+=("$rust_pid")
+  until curl -sf "127.0.0.1:$rust_port/health/ready" >/dev/null; do sleep 0.1; done
+}
+stop_rust() { kill -TERM "$rust_pid"; wait "$rust_pid" 2>/dev/null || true; }
+(cd baselines/node && [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error)
+DATABASE_URL=$db PORT=$node_port node baselines/node/src/main.js >"$work/node.log" 2>&1 &
+node_pid=$!; pids+=("$node_pid")
+until curl -sf "127.0.0.1:$node_port/health/ready" >/dev/null; do sleep 0.1; done
+start_rust
+
+get() { # name port [ferry options…]
+  local name=$1 port=$2; shift 2
+  ferry load -q --warmup 3s -d "${secs}s" --bearer-file "$work/token" --values "id=$work/ids.txt" \
+    --json "$out/$name.json" "$@" "http://127.0.0.1:$port/users/{id}"
+}
+# Throughput counts successes only: a fast stream of errors is not throughput.
+rps() { python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["totals"]; print(round(t["successes"]/t["duration_s"]))' "$1"; }
+p99() { python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["latency"]["corrected"]["p99_us"]/1000, 2))' "$1"; }
+pgbench_tps() { "$pgbin/pgbench" -S -M prepared -c 64 -j 2 -T "$secs" "$db" 2>/dev/null | awk '/^tps/ {print int($3)}'; }
+
+echo "closed model, 64 connections, alternating…" >&2
+for round in 1 2; do
+  get "rust-closed-$round" "$rust_port" -c 64
+  get "node-closed-$round" "$node_port" -c 64
+  echo "pgbench round $round: $(pgbench_tps | tee "$out/pgbench-$round.txt") tps" >&2
+done
+best() { for f in "$@"; do rps "$f"; done | sort -n | tail -1; }
+rust_rps=$(best "$out"/rust-closed-*.json); node_rps=$(best "$out"/node-closed-*.json)
+pg_tps=$(cat "$out"/pgbench-*.txt | sort -n | tail -1)
+
+half=$((node_rps / 2))
+echo "open model at $half/s (half of Node's best)…" >&2
+get rust-open "$rust_port" -c 64 --rate "$half"
+get node-open "$node_port" -c 64 --rate "$half"
+
+stop_rust
+echo "pipelined connection count…" >&2
+declare -A by_conns
+for conns in 1 2 4; do
+  start_rust APP_DATABASE__READ_CONNECTIONS=$conns
+  get "rust-conns-$conns" "$rust_port" -c 64
+  by_conns[$conns]=$(rps "$out/rust-conns-$conns.json")
+  stop_rust
+done
+
+echo "cache on, hot set…" >&2
+start_rust APP_CACHE__ENABLED=true
+ferry load -q --warmup 3s -d "${secs}s" -c 64 --bearer-file "$work/token" --values "id=$work/hot-ids.txt" \
+  --json "$out/rust-cache-hot.json" "http://127.0.0.1:$rust_port/users/{id}"
+ferry load -q --warmup 3s -d "${secs}s" -c 64 --json "$out/rust-static.json" "http://127.0.0.1:$rust_port/health/live"
+cache_rps=$(rps "$out/rust-cache-hot.json"); static_rps=$(rps "$out/rust-static.json")
+
+echo "idle keep-alive connections…" >&2
+rss_with() { # connections → RSS in MB of the Rust service while they are open
+  python3 - "$rust_port" "$1" "$rust_pid" <<'EOF'
+import resource, socket, sys, time
+port, count, pid = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, count + 1024), hard))
+sockets = []
+for _ in range(count):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /health/live HTTP/1.1\r\nHost: bench\r\n\r\n")
+    sockets.append(s)
+for s in sockets:
+    s.recv(4096)
+time.sleep(1)
+rss = next(int(line.split()[1]) for line in open(f"/proc/{pid}/status") if line.startswith("VmRSS"))
+print(round(rss / 1024, 1))
+EOF
+}
+stop_rust
+ulimit -n 65536 2>/dev/null || true
+start_rust APP_SERVER__KEEP_ALIVE_SECS=60
+rss_100=$(rss_with 100)
+rss_10k=$(rss_with 10000)
+
+ratio() { python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2]):.2f}')" "$1" "$2"; }
+{
+  echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores: \`scripts/bench-read-path.sh $users $secs\`"
+  echo
+  echo "| measurement | value | target |"
+  echo "| --- | --- | --- |"
+  echo "| GET by id, 64 conns: Rust (cache off) / Node | $rust_rps / $node_rps = **$(ratio "$rust_rps" "$node_rps")×** | ≥ 2.0× |"
+  echo "| Rust / pgbench -S -M prepared (64 clients, $pg_tps tps) | **$(ratio "$rust_rps" "$pg_tps")** | ≥ 0.60 |"
+  echo "| open model at $half/s: p99 Rust / Node | $(p99 "$out/rust-open.json") ms / $(p99 "$out/node-open.json") ms = **$(ratio "$(p99 "$out/rust-open.json")" "$(p99 "$out/node-open.json")")** | ≤ 0.50 |"
+  echo "| cache on, hot set / same server's /health/live | $cache_rps / $static_rps = **$(ratio "$cache_rps" "$static_rps")** | ≥ 0.80 |"
+  echo "| RSS with 10,000 idle keep-alive connections vs 100 | $rss_10k MB vs $rss_100 MB (+$(python3 -c "print(round($rss_10k-$rss_100,1))") MB) | ≤ +64 MB |"
+  echo "| pipelined read connections 1 / 2 / 4 | ${by_conns[1]} / ${by_conns[2]} / ${by_conns[4]} req/s | |"
+} | tee "$out/summary.md"
