@@ -9,6 +9,9 @@
 //!
 //! Verification accepts only the configured algorithm (so `alg: none` and
 //! algorithm-confusion tokens fail), requires `exp`, and checks `nbf`, `iss` and `aud`.
+//! A verified token is remembered (bounded, keyed by the whole token, signature
+//! included), so a client that sends the same token on every request pays for the
+//! signature check once; `exp` and `nbf` are still checked on every use.
 //! A handler asks for a scope with the [`Authorized`] extractor:
 //! `Authorized<UsersRead>` answers 401 (missing or bad token) or 403 (missing scope)
 //! before the handler runs.
@@ -19,6 +22,7 @@ use std::io::Write;
 use std::marker::PhantomData;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::dev::Payload;
@@ -62,6 +66,8 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
@@ -89,10 +95,15 @@ enum KeyMaterial {
     PublicKey(DecodingKey),
 }
 
+/// How many verified tokens are remembered, and for how long at most.
+const VERIFIED_CAPACITY: u64 = 10_000;
+const VERIFIED_TTL: Duration = Duration::from_secs(300);
+
 /// Verifies bearer tokens; shared by every worker as app data.
 pub struct JwtVerifier {
     key: DecodingKey,
     validation: Validation,
+    verified: moka::sync::Cache<Box<str>, Arc<Claims>>,
     /// The HS256 secret, kept to mint local tokens.
     secret: Option<Vec<u8>>,
     issuer: Option<String>,
@@ -156,6 +167,10 @@ impl JwtVerifier {
         Ok(JwtVerifier {
             key,
             validation,
+            verified: moka::sync::Cache::builder()
+                .max_capacity(VERIFIED_CAPACITY)
+                .time_to_live(VERIFIED_TTL)
+                .build(),
             secret,
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
@@ -163,13 +178,39 @@ impl JwtVerifier {
     }
 
     /// The claims of a valid token.
-    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
-        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|_| ApiError::Unauthorized {
-                message: "Invalid token",
-                invalid_token: true,
-            })
+    pub fn verify(&self, token: &str) -> Result<Arc<Claims>, ApiError> {
+        let invalid = || ApiError::Unauthorized {
+            message: "Invalid token",
+            invalid_token: true,
+        };
+        if let Some(claims) = self.verified.get(token) {
+            // The signature was checked before; time is the only thing that changes.
+            return if self.is_current(&claims) {
+                Ok(claims)
+            } else {
+                Err(invalid())
+            };
+        }
+        let claims = Arc::new(
+            jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+                .map_err(|_| invalid())?
+                .claims,
+        );
+        self.verified.insert(token.into(), claims.clone());
+        Ok(claims)
+    }
+
+    /// `exp` not passed and `nbf` reached, with the configured leeway.
+    fn is_current(&self, claims: &Claims) -> bool {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let leeway = self.validation.leeway;
+        claims.exp.saturating_add(leeway) > now
+            && claims
+                .nbf
+                .is_none_or(|nbf| nbf <= now.saturating_add(leeway))
     }
 
     /// Mints an HS256 token (for local use: the `token` subcommand, tests).
@@ -193,6 +234,7 @@ impl JwtVerifier {
             sub: subject.to_owned(),
             exp: now + ttl.as_secs(),
             iat: Some(now),
+            nbf: None,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             scope: scopes.to_owned(),
@@ -273,7 +315,7 @@ fn bearer_token(request: &HttpRequest) -> Result<&str, ApiError> {
 
 /// The verified claims of a request that holds scope `S`.
 pub struct Authorized<S: Scope> {
-    pub claims: Claims,
+    pub claims: Arc<Claims>,
     scope: PhantomData<S>,
 }
 
@@ -326,6 +368,48 @@ mod tests {
     }
 
     #[test]
+    fn a_remembered_token_still_expires() {
+        let verifier = verifier("s3cret");
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs();
+        // exp just inside the 30 s leeway now; verified and remembered.
+        let claims = Claims {
+            sub: "a".into(),
+            exp: now - 29,
+            iat: None,
+            nbf: None,
+            iss: None,
+            aud: None,
+            scope: String::new(),
+        };
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"s3cret"),
+        )
+        .expect("signing");
+        assert!(verifier.verify(&token).is_ok());
+        // The same claims a little later are out of the leeway: the remembered entry
+        // must not keep the token alive.
+        let expired = Claims {
+            exp: now - 31,
+            ..claims
+        };
+        assert!(!verifier.is_current(&expired));
+        assert!(verifier.is_current(&Claims {
+            exp: now + 60,
+            ..expired.clone()
+        }));
+        assert!(!verifier.is_current(&Claims {
+            exp: now + 60,
+            nbf: Some(now + 120),
+            ..expired
+        }));
+    }
+
+    #[test]
     fn tokens_of_another_secret_fail() {
         let token = verifier("one")
             .mint("a", "users:read", Duration::from_secs(60))
@@ -357,6 +441,7 @@ mod tests {
                 .as_secs()
                 + 60,
             iat: None,
+            nbf: None,
             iss: None,
             aud: None,
             scope: "users:read".into(),
@@ -365,12 +450,10 @@ mod tests {
             EncodingKey::from_ed_pem(ED25519_PRIVATE.as_bytes()).expect("the test key parses");
         let token = jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &signing)
             .expect("signing");
-        assert_eq!(
-            verifier
-                .verify(&token)
-                .expect("a token signed by the key verifies"),
-            claims
-        );
+        let verified = verifier
+            .verify(&token)
+            .expect("a token signed by the key verifies");
+        assert_eq!(*verified, claims);
 
         // The classic confusion: HS256 "signed" with the public key as the secret.
         let forged = jsonwebtoken::encode(
