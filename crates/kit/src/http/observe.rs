@@ -4,7 +4,7 @@
 //! paths hold ids and would explode log indexes and metric series), `status`,
 //! `latency_ms` and `request_id`; events a handler logs inherit them. A finished request
 //! is logged at `debug` (an access log at 50,000 requests/s costs more than the request),
-//! a 5xx at `error`, so the default `info` filter shows failures only.
+//! a 500 at `error` and other 5xx at `warn`, so the default `info` filter shows failures only.
 
 use std::time::Instant;
 
@@ -80,8 +80,12 @@ pub async fn middleware(
     span.record("status", status.as_u16());
     span.record("latency_ms", elapsed.as_secs_f64() * 1000.0);
     span.in_scope(|| {
-        if status.is_server_error() {
+        if status == actix_web::http::StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!("request failed");
+        } else if status.is_server_error() {
+            // 503s come in floods while a dependency is down; the cause is logged once
+            // where it is detected.
+            tracing::warn!("request answered unavailable");
         } else {
             tracing::debug!("request completed");
         }

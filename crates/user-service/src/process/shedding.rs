@@ -12,8 +12,10 @@ use tokio::sync::Semaphore;
 
 use kit::ApiError;
 
-/// How many requests may wait per processing slot.
-pub const QUEUE_PER_SLOT: usize = 4;
+/// How many requests may wait per processing slot: 16, as each Node baseline worker
+/// (one per core) queues 16 behind its one running batch, so both shed at the same
+/// concurrency and a comparison under load compares like with like.
+pub const QUEUE_PER_SLOT: usize = 16;
 
 #[derive(Debug)]
 pub struct ProcessPool {
