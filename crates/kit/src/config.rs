@@ -177,7 +177,8 @@ pub struct DatabaseSettings {
     /// Connection budget of the SQLx pool (`DB_POOL_SIZE`): writes, lists, transactions.
     pub pool_size: u32,
     /// Long-lived pipelined connections for point reads (see `kit::db::pipelined`); on
-    /// top of `pool_size`.
+    /// top of `pool_size`. One measured best on a 2-core machine (one backend keeps one
+    /// core busy and leaves the other to the service): `scripts/bench-read-path.sh`.
     pub read_connections: usize,
     /// How long a request waits for a pooled connection before 503.
     pub acquire_timeout_ms: u64,
@@ -197,7 +198,7 @@ impl Default for DatabaseSettings {
             url: None,
             read_url: None,
             pool_size: 20,
-            read_connections: 2,
+            read_connections: 1,
             acquire_timeout_ms: 3000,
             statement_timeout_ms: 5000,
             idle_in_transaction_timeout_ms: 10_000,

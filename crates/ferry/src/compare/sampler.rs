@@ -67,6 +67,11 @@ fn sample_until(root: u32, stop: &AtomicBool) -> Vec<Sample> {
     let start = Instant::now();
     let mut samples = Vec::new();
     let mut tick = 0u32;
+    // CPU% from the tree's accumulated CPU time over the wall time between samples.
+    // (sysinfo's own `cpu_usage` refreshes the system's CPU times at most every 200 ms,
+    // so at a 100 ms cadence it divides one interval's process time by another's.)
+    let mut last_cpu_ms = totals(&system, &tree).0;
+    let mut last_at = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         let next = start + INTERVAL * (tick + 1);
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
@@ -81,7 +86,12 @@ fn sample_until(root: u32, stop: &AtomicBool) -> Vec<Sample> {
                 refresh_kind(),
             );
         }
-        let (cpu, rss) = totals(&system, &tree);
+        let (cpu_ms, rss) = totals(&system, &tree);
+        let now = Instant::now();
+        let wall_ms = now.duration_since(last_at).as_secs_f64() * 1000.0;
+        // A process leaving the tree takes its time with it: count that interval as 0.
+        let cpu = cpu_ms.saturating_sub(last_cpu_ms) as f64 / wall_ms.max(1.0) * 100.0;
+        (last_cpu_ms, last_at) = (cpu_ms, now);
         samples.push(Sample {
             t_s: start.elapsed().as_secs_f64(),
             cpu_percent: cpu,
@@ -111,11 +121,12 @@ fn tree_of(system: &System, root: Pid) -> Vec<Pid> {
     tree
 }
 
-fn totals(system: &System, tree: &[Pid]) -> (f64, u64) {
+/// The tree's accumulated CPU time (ms) and resident memory (bytes).
+fn totals(system: &System, tree: &[Pid]) -> (u64, u64) {
     tree.iter()
         .filter_map(|pid| system.process(*pid))
-        .fold((0.0, 0), |(cpu, rss), process| {
-            (cpu + f64::from(process.cpu_usage()), rss + process.memory())
+        .fold((0, 0), |(cpu, rss), process| {
+            (cpu + process.accumulated_cpu_time(), rss + process.memory())
         })
 }
 
@@ -184,6 +195,12 @@ mod tests {
             "busy child: mean CPU {cpu:.0}% over {} samples",
             samples.len()
         );
-        assert!(cpu > 0.0, "{samples:?}");
+        // A busy loop is about 100% of one core; well below half of that means the
+        // arithmetic is off (it once divided by the wrong interval and read ~50%), unless
+        // the machine is so loaded that it starves the loop.
+        assert!(
+            cpu > 30.0,
+            "busy child read as {cpu:.0}% of a core: {samples:?}"
+        );
     }
 }
