@@ -4,6 +4,8 @@
 //! renders in headless Chromium with its charts (screenshot kept in target/test-artifacts/).
 //! Timing is never asserted.
 
+mod browser;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -37,38 +39,6 @@ fn release_user_service() -> PathBuf {
         "cargo build --release -p user-service failed"
     );
     target_dir().join("release/user-service")
-}
-
-fn chromium() -> &'static str {
-    for candidate in ["chromium", "chromium-browser"] {
-        if Command::new(candidate)
-            .arg("--version")
-            .output()
-            .is_ok_and(|output| output.status.success())
-        {
-            return candidate;
-        }
-    }
-    panic!("headless Chromium is needed for this test: apt-get install -y chromium");
-}
-
-fn chromium_args(profile: &Path) -> Vec<String> {
-    [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--enable-logging=stderr",
-        "--v=0",
-        "--window-size=1200,3000",
-    ]
-    .iter()
-    .map(|arg| arg.to_string())
-    .chain([format!("--user-data-dir={}", profile.display())])
-    .collect()
 }
 
 #[test]
@@ -160,38 +130,7 @@ fn quick_compare_measures_every_scenario_for_both_targets() {
 
     // The report renders, with its charts drawn.
     let html = out.join("compare.html");
-    let page = std::fs::read_to_string(&html).unwrap();
-    assert!(!page.contains("<script"), "the report must need no script");
-    let browser = chromium();
-    let artifacts = target_dir().join("test-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let screenshot = artifacts.join("compare-report.png");
-    let _ = std::fs::remove_file(&screenshot);
-    let file_url = format!("file://{}", html.display());
-    let shot = Command::new(browser)
-        .args(chromium_args(&out.join("profile-shot")))
-        .arg(format!("--screenshot={}", screenshot.display()))
-        .arg(&file_url)
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&shot.stderr);
-    assert!(shot.status.success(), "chromium failed: {log}");
-    for line in log.lines() {
-        assert!(
-            !line.contains("CONSOLE") && !line.contains("Uncaught"),
-            "console message while rendering the report: {line}"
-        );
-    }
-    let size = std::fs::metadata(&screenshot).map_or(0, |meta| meta.len());
-    assert!(size > 20_000, "screenshot is only {size} bytes");
-    let dom = Command::new(browser)
-        .args(chromium_args(&out.join("profile-dom")))
-        .arg("--dump-dom")
-        .arg(&file_url)
-        .output()
-        .unwrap();
-    assert!(dom.status.success());
-    let dom = String::from_utf8_lossy(&dom.stdout);
+    let dom = browser::render(&html, "compare-report.png", "1200,3000");
     // 4 bar charts, then per scenario CPU, RSS and the load report's 4 charts.
     assert_eq!(
         dom.matches("<svg").count(),
