@@ -40,6 +40,20 @@ async fn email_of(client: &reqwest::Client, base: &str, id: &str) -> String {
     user["email"].as_str().expect("an email").to_owned()
 }
 
+/// PATCHes a fresh email starting with `prefix`; returns it.
+async fn set_email(client: &reqwest::Client, base: &str, id: &str, prefix: &str) -> String {
+    let email = format!("{prefix}-{}@example.com", uuid::Uuid::new_v4().simple());
+    let response = client
+        .patch(format!("{base}/users/{id}"))
+        .bearer_auth(token("users:write"))
+        .json(&serde_json::json!({ "email": email }))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), 200);
+    email
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn patch_then_get_reads_the_write_under_concurrent_reads() {
     let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
@@ -60,18 +74,7 @@ async fn patch_then_get_reads_the_write_under_concurrent_reads() {
         })
         .collect();
     for round in 0..60 {
-        let email = format!(
-            "round-{round}-{}@example.com",
-            uuid::Uuid::new_v4().simple()
-        );
-        let response = client
-            .patch(format!("{base}/users/{id}"))
-            .bearer_auth(token("users:write"))
-            .json(&serde_json::json!({ "email": email }))
-            .send()
-            .await
-            .expect("answer");
-        assert_eq!(response.status(), 200);
+        let email = set_email(&client, &base, &id, &format!("round-{round}")).await;
         assert_eq!(
             email_of(&client, &base, &id).await,
             email,
@@ -112,18 +115,7 @@ async fn a_write_through_one_instance_reaches_the_cache_of_another() {
         // Cached on the reader now: the same answer without a load.
         assert_eq!(email_of(&client, &reader, &id).await, before);
 
-        let email = format!(
-            "moved-{round}-{}@example.com",
-            uuid::Uuid::new_v4().simple()
-        );
-        let response = client
-            .patch(format!("{writer}/users/{id}"))
-            .bearer_auth(token("users:write"))
-            .json(&serde_json::json!({ "email": email }))
-            .send()
-            .await
-            .expect("answer");
-        assert_eq!(response.status(), 200);
+        let email = set_email(&client, &writer, &id, &format!("moved-{round}")).await;
         let written = Instant::now();
         loop {
             if email_of(&client, &reader, &id).await == email {

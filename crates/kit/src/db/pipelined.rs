@@ -120,21 +120,6 @@ impl PipelinedReader {
             .map_err(classify)
     }
 
-    /// Runs statement number `statement` and returns every row.
-    pub async fn query(
-        &self,
-        statement: usize,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>, ReadError> {
-        let prepared = self.pick().ok_or(ReadError::Unavailable)?;
-        let statement = &prepared.statements[statement];
-        prepared
-            .client
-            .query(statement, params)
-            .await
-            .map_err(classify)
-    }
-
     /// The next connected client, round-robin.
     fn pick(&self) -> Option<Arc<Prepared>> {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
