@@ -172,7 +172,9 @@ fn phases(
                 node_dir.display()
             );
         }
-        progress.phase("npm ci in the Node baseline (node_modules is missing)…");
+        if !node_dir.join("node_modules").is_dir() {
+            progress.phase("npm ci in the Node baseline (node_modules is missing)…");
+        }
         if targets::npm_ci_if_needed(&node_dir, &logs.join("npm-ci.log"))? {
             progress.note("ran npm ci in the Node baseline");
         }
