@@ -1,5 +1,6 @@
 //! A user as the API shows it, and the validated input that creates or changes one.
 
+use actix_web::web::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -23,6 +24,16 @@ pub struct User {
     #[serde(serialize_with = "rfc3339_millis")]
     #[schema(value_type = String, format = DateTime, example = "2026-11-28T12:34:56.789Z")]
     pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    /// The JSON body the API sends for this user, rendered once so the cache can keep
+    /// it (a cached read then costs no serialisation).
+    pub fn render(&self) -> Bytes {
+        serde_json::to_vec(self)
+            .expect("a User always serialises: plain fields, no maps, no fallible Serialize impl")
+            .into()
+    }
 }
 
 /// `2026-11-28T12:34:56.789Z`: UTC, `Z`, exactly three fraction digits (the contract's

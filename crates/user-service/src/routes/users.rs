@@ -13,7 +13,7 @@ use uuid::Uuid;
 use kit::ApiError;
 use kit::auth::{Authorized, Scope};
 use kit::http::json::JsonObject;
-use kit::http::{json_response, parse_hyphenated_uuid};
+use kit::http::{json_response, parse_hyphenated_uuid, rendered_json_response};
 
 use crate::domain::user::{NewUser, User, email_update};
 use crate::store::cursor::Cursor;
@@ -117,11 +117,11 @@ pub async fn get_user(
     UserId(id): UserId,
     store: web::Data<UserStore>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = store
-        .get(id)
+    let body = store
+        .get_rendered(id)
         .await?
         .ok_or(ApiError::NotFound("User not found"))?;
-    Ok(json_response(StatusCode::OK, &user))
+    Ok(rendered_json_response(StatusCode::OK, body))
 }
 
 #[utoipa::path(

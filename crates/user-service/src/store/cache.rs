@@ -22,11 +22,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use actix_web::web::Bytes;
+use foldhash::fast::RandomState;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::users::StoreError;
-use crate::domain::user::User;
 
 /// `[cache]` settings.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -50,7 +51,8 @@ impl Default for CacheSettings {
 }
 
 struct Entry {
-    user: User,
+    /// The user as the API renders it (`User::render`): a hit costs no serialisation.
+    body: Bytes,
     /// The invalidation epoch when the load began.
     loaded_at: u64,
 }
@@ -64,9 +66,11 @@ enum Miss {
 }
 
 pub struct UserCache {
-    entries: moka::future::Cache<Uuid, Arc<Entry>>,
+    // foldhash, seeded per process, rather than SipHash: only existing users are
+    // inserted, so the keys are not the attacker's to choose.
+    entries: moka::future::Cache<Uuid, Arc<Entry>, RandomState>,
     /// Id → the epoch of its latest invalidation (kept as long as entries live).
-    invalidated: moka::sync::Cache<Uuid, u64>,
+    invalidated: moka::sync::Cache<Uuid, u64, RandomState>,
     /// Loads that began before this epoch are stale (a cleared cache).
     cleared_at: AtomicU64,
     epoch: AtomicU64,
@@ -79,11 +83,11 @@ impl UserCache {
             entries: moka::future::Cache::builder()
                 .max_capacity(settings.max_entries)
                 .time_to_live(ttl)
-                .build(),
+                .build_with_hasher(RandomState::default()),
             invalidated: moka::sync::Cache::builder()
                 .max_capacity(settings.max_entries)
                 .time_to_live(ttl + Duration::from_secs(1))
-                .build(),
+                .build_with_hasher(RandomState::default()),
             cleared_at: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
         }
@@ -102,18 +106,18 @@ impl UserCache {
                 .is_some_and(|epoch| epoch > entry.loaded_at)
     }
 
-    /// The user with `id`, from the cache or from `load`.
-    pub async fn get_or_load<F, Fut>(&self, id: Uuid, load: F) -> Result<Option<User>, StoreError>
+    /// The rendered user with `id`, from the cache or from `load`.
+    pub async fn get_or_load<F, Fut>(&self, id: Uuid, load: F) -> Result<Option<Bytes>, StoreError>
     where
         F: Fn() -> Fut,
-        Fut: Future<Output = Result<Option<User>, StoreError>>,
+        Fut: Future<Output = Result<Option<Bytes>, StoreError>>,
     {
         // Fast path: a present, fresh entry, without setting up a coalesced load.
         if let Some(entry) = self.entries.get(&id).await
             && !self.is_stale(&id, &entry)
         {
             metrics::counter!("cache_hits_total").increment(1);
-            return Ok(Some(entry.user.clone()));
+            return Ok(Some(entry.body.clone()));
         }
         // A second stale entry in a row means writes are racing reads of this id; the
         // third try goes to the database directly.
@@ -125,7 +129,7 @@ impl UserCache {
                 .try_get_with(id, async {
                     loaded.store(true, Ordering::Relaxed);
                     match load().await {
-                        Ok(Some(user)) => Ok(Arc::new(Entry { user, loaded_at })),
+                        Ok(Some(body)) => Ok(Arc::new(Entry { body, loaded_at })),
                         Ok(None) => Err(Miss::NotFound),
                         Err(StoreError::Read(kit::db::pipelined::ReadError::Unavailable)) => {
                             Err(Miss::Unavailable)
@@ -144,7 +148,7 @@ impl UserCache {
                 Ok(entry) if self.is_stale(&id, &entry) => {
                     self.entries.invalidate(&id).await;
                 }
-                Ok(entry) => return Ok(Some(entry.user.clone())),
+                Ok(entry) => return Ok(Some(entry.body.clone())),
                 Err(miss) => {
                     return match miss.as_ref() {
                         Miss::NotFound => Ok(None),

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use actix_web::web::Bytes;
 use sqlx::postgres::PgConnection;
 use uuid::Uuid;
 
@@ -100,10 +101,13 @@ impl UserStore {
         }
     }
 
-    pub async fn get(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+    /// The user with `id` as the API renders it (`User::render`), from the cache when
+    /// it is on.
+    pub async fn get_rendered(&self, id: Uuid) -> Result<Option<Bytes>, StoreError> {
+        let read_rendered = || async { Ok(self.read(id).await?.map(|user| user.render())) };
         match &self.cache {
-            Some(cache) => cache.get_or_load(id, || self.read(id)).await,
-            None => self.read(id).await,
+            Some(cache) => cache.get_or_load(id, read_rendered).await,
+            None => read_rendered().await,
         }
     }
 
