@@ -110,24 +110,7 @@ ferry load -q --warmup 3s -d "${secs}s" -c 64 --json "$out/rust-static.json" "ht
 cache_rps=$(rps "$out/rust-cache-hot.json"); static_rps=$(rps "$out/rust-static.json")
 
 echo "idle keep-alive connections…" >&2
-rss_with() { # connections → RSS in MB of the Rust service while they are open
-  python3 - "$rust_port" "$1" "$rust_pid" <<'EOF'
-import resource, socket, sys, time
-port, count, pid = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, count + 1024), hard))
-sockets = []
-for _ in range(count):
-    s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(b"GET /health/live HTTP/1.1\r\nHost: bench\r\n\r\n")
-    sockets.append(s)
-for s in sockets:
-    s.recv(4096)
-time.sleep(1)
-rss = next(int(line.split()[1]) for line in open(f"/proc/{pid}/status") if line.startswith("VmRSS"))
-print(round(rss / 1024, 1))
-EOF
-}
+rss_with() { python3 scripts/idle-rss.py "$rust_port" "$1" "$rust_pid"; } # connections → MiB
 stop_rust
 ulimit -n 65536 2>/dev/null || true
 start_rust APP_SERVER__KEEP_ALIVE_SECS=60
@@ -144,6 +127,6 @@ ratio() { python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2])
   echo "| Rust / pgbench -S -M prepared (64 clients, $pg_tps tps) | **$(ratio "$rust_rps" "$pg_tps")** | ≥ 0.60 |"
   echo "| open model at $half/s: p99 Rust / Node | $(p99 "$out/rust-open.json") ms / $(p99 "$out/node-open.json") ms = **$(ratio "$(p99 "$out/rust-open.json")" "$(p99 "$out/node-open.json")")** | ≤ 0.50 |"
   echo "| cache on, hot set / same server's /health/live | $cache_rps / $static_rps = **$(ratio "$cache_rps" "$static_rps")** | ≥ 0.80 |"
-  echo "| RSS with 10,000 idle keep-alive connections vs 100 | $rss_10k MB vs $rss_100 MB (+$(python3 -c "print(round($rss_10k-$rss_100,1))") MB) | ≤ +64 MB |"
+  echo "| RSS with 10,000 idle keep-alive connections vs 100 | $rss_10k MiB vs $rss_100 MiB (+$(python3 -c "print(round($rss_10k-$rss_100,1))") MiB) | ≤ +64 MB |"
   echo "| pipelined read connections 1 / 2 / 4 | ${by_conns[1]} / ${by_conns[2]} / ${by_conns[4]} req/s | |"
 } | tee "$out/summary.md"
