@@ -95,15 +95,24 @@ enum KeyMaterial {
     PublicKey(DecodingKey),
 }
 
-/// How many verified tokens are remembered, and for how long at most.
+/// How many verified tokens are remembered. No time limit: a remembered token's `exp`
+/// and `nbf` are checked on every use.
 const VERIFIED_CAPACITY: u64 = 10_000;
-const VERIFIED_TTL: Duration = Duration::from_secs(300);
+
+/// Verified tokens by their whole text. foldhash, seeded per process: only verified
+/// tokens are inserted, so the keys are not the attacker's to choose.
+type VerifiedTokens = quick_cache::sync::Cache<
+    Box<str>,
+    Arc<Claims>,
+    quick_cache::UnitWeighter,
+    foldhash::fast::RandomState,
+>;
 
 /// Verifies bearer tokens; shared by every worker as app data.
 pub struct JwtVerifier {
     key: DecodingKey,
     validation: Validation,
-    verified: moka::sync::Cache<Box<str>, Arc<Claims>, foldhash::fast::RandomState>,
+    verified: VerifiedTokens,
     /// The HS256 secret, kept to mint local tokens.
     secret: Option<Vec<u8>>,
     issuer: Option<String>,
@@ -167,12 +176,13 @@ impl JwtVerifier {
         Ok(JwtVerifier {
             key,
             validation,
-            verified: moka::sync::Cache::builder()
-                .max_capacity(VERIFIED_CAPACITY)
-                .time_to_live(VERIFIED_TTL)
-                // Seeded per process; only verified tokens are inserted, so the keys
-                // are not the attacker's to choose.
-                .build_with_hasher(foldhash::fast::RandomState::default()),
+            verified: VerifiedTokens::with(
+                VERIFIED_CAPACITY as usize,
+                VERIFIED_CAPACITY,
+                quick_cache::UnitWeighter,
+                foldhash::fast::RandomState::default(),
+                Default::default(),
+            ),
             secret,
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),

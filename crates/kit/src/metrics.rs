@@ -27,6 +27,13 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
+/// A counter registered once, for a hot path that should not look its name up on every
+/// increment. Installs the recorder first, so the handle is never a no-op.
+pub fn counter(name: &'static str) -> metrics::Counter {
+    let _ = handle();
+    metrics::counter!(name)
+}
+
 /// The process-wide Prometheus handle, installing the recorder on first use.
 pub fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();

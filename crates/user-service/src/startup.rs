@@ -39,7 +39,7 @@ fn listen_for_changes(url: String, cache: Arc<UserCache>) -> Listening {
         async move {
             match event {
                 Event::Notification(payload) => match Uuid::parse_str(&payload) {
-                    Ok(id) => cache.invalidate(id).await,
+                    Ok(id) => cache.invalidate(id),
                     Err(_) => cache.clear(),
                 },
                 Event::Gap => cache.clear(),

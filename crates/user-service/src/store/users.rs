@@ -127,9 +127,9 @@ impl UserStore {
             .map_err(ReadError::Query)?)
     }
 
-    async fn invalidate(&self, id: Uuid) {
+    fn invalidate(&self, id: Uuid) {
         if let Some(cache) = &self.cache {
-            cache.invalidate(id).await;
+            cache.invalidate(id);
         }
     }
 
@@ -232,7 +232,7 @@ impl UserStore {
             }
         })?;
         // Committed: forget the old row before the client hears of the new one.
-        self.invalidate(id).await;
+        self.invalidate(id);
         Ok(updated)
     }
 
@@ -242,7 +242,7 @@ impl UserStore {
         let deleted = sqlx::query!("DELETE FROM users WHERE id = $1", id)
             .execute(&mut *connection)
             .await?;
-        self.invalidate(id).await;
+        self.invalidate(id);
         Ok(deleted.rows_affected() == 1)
     }
 }
