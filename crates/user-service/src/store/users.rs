@@ -30,9 +30,6 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     Read(#[from] ReadError),
-    /// A coalesced load failed for another caller; its cause was logged there.
-    #[error("loading into the cache failed: {0}")]
-    Cache(String),
 }
 
 impl From<StoreError> for ApiError {
@@ -48,7 +45,6 @@ impl From<StoreError> for ApiError {
                 retry_after_secs: 1,
             },
             StoreError::Read(error) => ApiError::internal(error),
-            StoreError::Cache(message) => ApiError::internal(anyhow::anyhow!(message)),
         }
     }
 }
