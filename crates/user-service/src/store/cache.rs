@@ -142,8 +142,10 @@ impl UserCache {
                     self.hits.increment(1);
                     return Ok(Some(entry.body.clone()));
                 }
-                Ok(_) => {
-                    self.entries.remove(&id);
+                Ok(unservable) => {
+                    // Only this entry: another caller may have loaded a fresh one since.
+                    self.entries
+                        .remove_if(&id, |current| Arc::ptr_eq(current, &unservable));
                 }
                 Err(guard) => {
                     self.misses.increment(1);
