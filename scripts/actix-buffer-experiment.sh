@@ -11,9 +11,9 @@
 #   scripts/actix-buffer-experiment.sh      (about 10 minutes: two release builds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 root=$PWD
-work=$(mktemp -d /tmp/actix-buffers.XXXXXX)
-chmod 755 "$work" # the embedded PostgreSQL runs as the postgres user when we are root
+work=$(scratch_dir actix-buffers)
 pid=
 cleanup() {
   [ -n "$pid" ] && { kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
@@ -46,17 +46,14 @@ cargo build -q --release -p user-service && cp "$CARGO_TARGET_DIR/release/user-s
 export APP_CONFIG_DIR=$root/config APP_DATABASE__DATA_DIR=$work/pg JWT_SECRET=experiment APP_LOG__FILTER=warn
 export APP_SERVER__KEEP_ALIVE_SECS=60
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 {
   echo "| actix-http buffers | RSS, 100 idle connections | RSS, 10,000 | difference | per connection |"
   echo "| --- | --- | --- | --- | --- |"
   for build in as-released small-buffers; do
     PORT=$port "$work/$build" serve >"$work/$build.log" 2>&1 &
     pid=$!
-    until curl -sf "127.0.0.1:$port/health/ready" >/dev/null; do
-      kill -0 "$pid" 2>/dev/null || { cat "$work/$build.log" >&2; exit 1; }
-      sleep 0.2
-    done
+    wait_ready "$port" "$pid" "$work/$build.log"
     small=$(python3 scripts/idle-rss.py "$port" 100 "$pid")
     large=$(python3 scripts/idle-rss.py "$port" 10000 "$pid")
     kill -TERM "$pid"; wait "$pid" || true; pid=

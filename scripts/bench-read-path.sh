@@ -13,6 +13,7 @@
 #   scripts/bench-read-path.sh [users] [seconds per run]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 users=${1:-1000000}
 secs=${2:-15}
 out=out/bench-read-path
@@ -24,26 +25,18 @@ bin=target/release
 ferry() { "$bin/ferry" "$@"; }
 
 # A throwaway PostgreSQL, as the embedded harness would start it.
-pgbin=$(pg_config --bindir 2>/dev/null || true)
-[ -x "$pgbin/postgres" ] || pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-work=$(mktemp -d /tmp/bench-read-path.XXXXXX)
-chmod 755 "$work"
-as_pg=()
-if [ "$(id -u)" = 0 ]; then chown postgres "$work"; as_pg=(runuser -u postgres --); fi
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-pgport=$(free_port)
-"${as_pg[@]}" "$pgbin/initdb" -D "$work/data" -U postgres -A trust --no-sync >/dev/null
-"${as_pg[@]}" "$pgbin/pg_ctl" -D "$work/data" -l "$work/pg.log" -w start \
-  -o "-p $pgport -c listen_addresses=127.0.0.1 -k $work -c max_connections=300 -c shared_buffers=512MB" >/dev/null
+work=$(scratch_dir bench-read-path)
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  "${as_pg[@]}" "$pgbin/pg_ctl" -D "$work/data" -m fast stop >/dev/null 2>&1 || true
+  stop_throwaway_postgres
   rm -rf "$work"
 }
 trap cleanup EXIT
-db="postgres://postgres@127.0.0.1:$pgport/postgres"
+start_throwaway_postgres "$work" -c max_connections=300 -c shared_buffers=512MB
+pgbin=$pg_bindir
+db=$pg_url
 export JWT_SECRET=bench-$RANDOM$RANDOM
 
 echo "seeding $users users…" >&2
@@ -58,13 +51,13 @@ rust_port=$(free_port); node_port=$(free_port)
 start_rust() { # extra env as arguments
   env DATABASE_URL=$db PORT=$rust_port APP_LOG__FILTER=warn "$@" "$bin/user-service" serve >"$work/rust.log" 2>&1 &
   rust_pid=$!; pids+=("$rust_pid")
-  until curl -sf "127.0.0.1:$rust_port/health/ready" >/dev/null; do sleep 0.1; done
+  wait_ready "$rust_port" "$rust_pid" "$work/rust.log"
 }
 stop_rust() { kill -TERM "$rust_pid"; wait "$rust_pid" 2>/dev/null || true; }
 (cd baselines/node && [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error)
 DATABASE_URL=$db PORT=$node_port node baselines/node/src/main.js >"$work/node.log" 2>&1 &
 node_pid=$!; pids+=("$node_pid")
-until curl -sf "127.0.0.1:$node_port/health/ready" >/dev/null; do sleep 0.1; done
+wait_ready "$node_port" "$node_pid" "$work/node.log"
 start_rust
 
 get() { # name port [ferry options…]

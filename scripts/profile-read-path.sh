@@ -9,6 +9,7 @@
 #   scripts/profile-read-path.sh [requests]     (needs valgrind: apt-get install valgrind)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 root=$PWD
 requests=${1:-5000}
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
@@ -17,8 +18,7 @@ bin=$root/target/release
 out=$root/out/profile-read-path
 mkdir -p "$out"
 rm -f "$out"/callgrind.*
-work=$(mktemp -d /tmp/profile-read-path.XXXXXX)
-chmod 755 "$work" # the embedded PostgreSQL runs as the postgres user when we are root
+work=$(scratch_dir profile-read-path)
 pid=
 cleanup() {
   [ -n "$pid" ] && { kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
@@ -28,16 +28,13 @@ trap cleanup EXIT
 
 export APP_CONFIG_DIR=$root/config APP_DATABASE__DATA_DIR=$work/pg JWT_SECRET=profile APP_LOG__FILTER=warn
 export APP_CACHE__ENABLED=true
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 "$bin/user-service" seed --users 100 --ids-file "$work/ids.txt" >/dev/null
 "$bin/user-service" token --scope users:read >"$work/token"
 PORT=$port valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out" \
   "$bin/user-service" serve >"$work/service.log" 2>&1 &
 pid=$!
-until curl -sf "127.0.0.1:$port/health/ready" >/dev/null; do
-  kill -0 "$pid" 2>/dev/null || { cat "$work/service.log" >&2; exit 1; }
-  sleep 0.5
-done
+wait_ready "$port" "$pid" "$work/service.log"
 cached=(--bearer-file "$work/token" --values "id=$work/ids.txt" "http://127.0.0.1:$port/users/{id}")
 static=("http://127.0.0.1:$port/health/live")
 load() { "$bin/ferry" load -q -c 2 -t 1 "$@" >/dev/null; }

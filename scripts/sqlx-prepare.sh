@@ -5,21 +5,12 @@
 # the machine's server binaries, applies migrations/, and re-checks the crate online.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
-bindir=${PG_BINDIR:-$(pg_config --bindir 2>/dev/null || true)}
-[ -x "$bindir/postgres" ] || bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-[ -x "$bindir/initdb" ] || { echo "no PostgreSQL server binaries (apt-get install postgresql)" >&2; exit 1; }
-
-work=$(mktemp -d /tmp/sqlx-prepare.XXXXXX)
-chmod 755 "$work"
-as_pg=()
-if [ "$(id -u)" = 0 ]; then chown postgres "$work"; as_pg=(runuser -u postgres --); fi
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"${as_pg[@]}" "$bindir/initdb" -D "$work/data" -U postgres -A trust --no-sync >/dev/null
-"${as_pg[@]}" "$bindir/pg_ctl" -D "$work/data" -o "-p $port -c listen_addresses=127.0.0.1 -k $work" -l "$work/log" -w start >/dev/null
-trap '"${as_pg[@]}" "$bindir/pg_ctl" -D "$work/data" -m fast stop >/dev/null; rm -rf "$work"' EXIT
-
-url="postgres://postgres@127.0.0.1:$port/postgres"
+work=$(scratch_dir sqlx-prepare)
+trap 'stop_throwaway_postgres; rm -rf "$work"' EXIT
+start_throwaway_postgres "$work"
+url=$pg_url
 for migration in migrations/*.sql; do psql -q -v ON_ERROR_STOP=1 "$url" -f "$migration"; done
 
 rm -rf crates/user-service/.sqlx
