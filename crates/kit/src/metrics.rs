@@ -34,6 +34,12 @@ pub fn counter(name: &'static str) -> metrics::Counter {
     metrics::counter!(name)
 }
 
+/// A gauge registered once (see [`counter`]).
+pub fn gauge(name: &'static str) -> metrics::Gauge {
+    let _ = handle();
+    metrics::gauge!(name)
+}
+
 /// The process-wide Prometheus handle, installing the recorder on first use.
 pub fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();

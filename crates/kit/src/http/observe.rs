@@ -6,6 +6,7 @@
 //! is logged at `debug` (an access log at 50,000 requests/s costs more than the request),
 //! a 500 at `error` and other 5xx at `warn`, so the default `info` filter shows failures only.
 
+use std::sync::LazyLock;
 use std::time::Instant;
 
 use actix_web::HttpMessage;
@@ -18,20 +19,24 @@ use tracing::field::Empty;
 
 use super::request_id::RequestId;
 
+/// Registered once: every request moves it twice.
+static IN_FLIGHT: LazyLock<metrics::Gauge> =
+    LazyLock::new(|| crate::metrics::gauge("http_requests_in_flight"));
+
 /// Decrements the in-flight gauge however the request ends (a client that disconnects
 /// drops the future mid-way).
 struct InFlight;
 
 impl InFlight {
     fn enter() -> Self {
-        metrics::gauge!("http_requests_in_flight").increment(1.0);
+        IN_FLIGHT.increment(1.0);
         InFlight
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        metrics::gauge!("http_requests_in_flight").decrement(1.0);
+        IN_FLIGHT.decrement(1.0);
     }
 }
 
