@@ -12,17 +12,9 @@ set -euo pipefail
 requests=${1:-20000}
 wrk_seconds=${2:-3}
 port=${FERRY_BENCH_PORT:-18183}
-here=$(cd "$(dirname "$0")" && pwd)
-target_dir=${CARGO_TARGET_DIR:-$here/../../../target}
 scratch=$(mktemp -d)
-
-cargo build --release -p ferry --manifest-path "$here/../Cargo.toml" >&2
-ferry="$target_dir/release/ferry"
-"$ferry" serve-plaintext --addr "127.0.0.1:$port" --threads 1 >/dev/null &
-server=$!
-trap 'kill $server; rm -rf "$scratch"' EXIT
-sleep 0.5
-url="http://127.0.0.1:$port/"
+on_exit='rm -rf "$scratch"'
+. "$(dirname "$0")/plaintext-server.sh"
 
 instructions() { # callgrind's total for the command in "$@"
     valgrind --tool=callgrind --callgrind-out-file="$scratch/cg.out" "$@" 2>&1 >/dev/null \

@@ -13,18 +13,8 @@ seconds=${2:-10}
 connections=${3:-50}
 threads=${4:-1}
 port=${FERRY_BENCH_PORT:-18181}
-here=$(cd "$(dirname "$0")" && pwd)
-target_dir=${CARGO_TARGET_DIR:-$here/../../../target}
-
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
-cargo build --release -p ferry --manifest-path "$here/../Cargo.toml" >&2
-ferry="$target_dir/release/ferry"
-
-"$ferry" serve-plaintext --addr "127.0.0.1:$port" --threads 1 >/dev/null &
-server=$!
-trap 'kill $server' EXIT
-sleep 0.5
-url="http://127.0.0.1:$port/"
+. "$(dirname "$0")/plaintext-server.sh"
 
 # A short warm-up of the server's caches and the kernel's sockets, not measured.
 wrk -t"$threads" -c"$connections" -d2s "$url" >/dev/null
