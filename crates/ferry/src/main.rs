@@ -1,7 +1,6 @@
 //! The `ferry` command; all the work is in the library.
 
 mod cli;
-mod compare_cli;
 
 fn main() -> std::process::ExitCode {
     cli::main()

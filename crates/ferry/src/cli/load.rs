@@ -1,7 +1,6 @@
-//! Command-line interface: `ferry compare`, `ferry load`, `ferry report`, `ferry serve-plaintext`.
+//! `ferry load`: the command line of [`ferry::load`].
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,42 +8,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, ValueEnum};
 
 use ferry::load::settings::default_threads;
 use ferry::load::target::{load_target_file, read_values};
-use ferry::load::{HttpVersion, LoadSettings, Model, RateSchedule, RunResult, Target, ValueOrder};
-use ferry::report::{self, NamedRun};
-use ferry::slo;
+use ferry::load::{HttpVersion, LoadSettings, Model, RateSchedule, Target, ValueOrder};
+use ferry::report;
 use ferry::units::parse_duration;
 
-/// Exit status when a `--slo` bound is breached.
-const EXIT_SLO_BREACHED: u8 = 3;
-
-#[derive(Parser)]
-#[command(
-    name = "ferry",
-    version,
-    about = "HTTP load generator: closed and open models, latency without coordinated omission, reports",
-    propagate_version = true
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Compare the Rust user-service with the Node.js baseline: cold start, identical load,
-    /// CPU and memory, capacity at an SLO, instances; a matrix, JSON and an HTML report.
-    Compare(Box<crate::compare_cli::CompareArgs>),
-    /// Put load on an HTTP server and measure it.
-    Load(Box<LoadArgs>),
-    /// Compare runs saved with `ferry load --json`: tables and a self-contained HTML report.
-    Report(ReportArgs),
-    /// Serve `Hello, World!` over keep-alive HTTP/1.1: a calibration target for ferry itself.
-    ServePlaintext(ServeArgs),
-}
+use super::slo_gate::{Objectives, check_slo, parse_objectives};
 
 const LOAD_HELP: &str = "\
 MODELS
@@ -89,7 +61,7 @@ EXAMPLES
 
 #[derive(Args)]
 #[command(after_long_help = LOAD_HELP)]
-struct LoadArgs {
+pub struct LoadArgs {
     /// `http://host:port/path` (may hold `{name}` placeholders filled by --values), or a JSON
     /// target file with several weighted requests.
     target: String,
@@ -182,72 +154,13 @@ struct LoadArgs {
     no_progress: bool,
 }
 
-/// The bounds of one `--slo` flag.
-#[derive(Clone)]
-struct Objectives(Vec<slo::Bound>);
-
-fn parse_objectives(text: &str) -> Result<Objectives> {
-    slo::parse(text).map(Objectives)
-}
-
 #[derive(Clone, Copy, ValueEnum)]
 enum OrderArg {
     Random,
     RoundRobin,
 }
 
-#[derive(Args)]
-struct ReportArgs {
-    /// Result files written by `ferry load --json`; ratios are against the first.
-    #[arg(required = true)]
-    runs: Vec<PathBuf>,
-    /// Table format on stdout.
-    #[arg(long, value_enum, default_value_t = TableFormat::Text)]
-    format: TableFormat,
-    /// Also write a self-contained HTML report (charts as inline SVG, no network).
-    #[arg(long, value_name = "PATH")]
-    html: Option<PathBuf>,
-    /// Title of the HTML report.
-    #[arg(long, default_value = "ferry report")]
-    title: String,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum TableFormat {
-    Text,
-    Markdown,
-}
-
-#[derive(Args)]
-struct ServeArgs {
-    /// Address to listen on (port 0 picks a free one and prints it).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    addr: SocketAddr,
-    /// Worker threads.
-    #[arg(short = 't', long, default_value_t = 1)]
-    threads: usize,
-}
-
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let outcome = match cli.command {
-        Command::Compare(args) => crate::compare_cli::compare(*args),
-        Command::Load(args) => load(*args),
-        Command::Report(args) => report(args).map(|()| ExitCode::SUCCESS),
-        Command::ServePlaintext(args) => {
-            ferry::serve::serve_plaintext(args.addr, args.threads).map(|()| ExitCode::SUCCESS)
-        }
-    };
-    match outcome {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("ferry: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn load(args: LoadArgs) -> Result<ExitCode> {
+pub fn load(args: LoadArgs) -> Result<ExitCode> {
     let settings = settings_from(&args)?;
     let stop = Arc::new(AtomicBool::new(false));
     let handler_stop = stop.clone();
@@ -275,35 +188,6 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
         &result,
         args.quiet,
     ))
-}
-
-fn check_slo(bounds: Option<&[slo::Bound]>, result: &RunResult, quiet: bool) -> ExitCode {
-    let Some(bounds) = bounds else {
-        return ExitCode::SUCCESS;
-    };
-    let outcomes = slo::evaluate(bounds, result);
-    let breached: Vec<_> = outcomes.iter().filter(|outcome| !outcome.passed).collect();
-    if !quiet || !breached.is_empty() {
-        println!();
-        for outcome in &outcomes {
-            println!(
-                "  SLO {:<6} {} (measured {})",
-                if outcome.passed { "ok" } else { "BREACH" },
-                outcome.bound,
-                outcome.actual
-            );
-        }
-    }
-    if breached.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        let names: Vec<&str> = breached
-            .iter()
-            .map(|outcome| outcome.bound.as_str())
-            .collect();
-        eprintln!("ferry: SLO breached: {}", names.join(", "));
-        ExitCode::from(EXIT_SLO_BREACHED)
-    }
 }
 
 fn settings_from(args: &LoadArgs) -> Result<LoadSettings> {
@@ -411,22 +295,4 @@ fn single_placeholder(url: &str) -> Result<String> {
         [] => Ok("id".to_string()),
         _ => bail!("the URL has several placeholders; name each: --values NAME=FILE"),
     }
-}
-
-fn report(args: ReportArgs) -> Result<()> {
-    let runs = args
-        .runs
-        .iter()
-        .map(|path| NamedRun::from_json_file(path))
-        .collect::<Result<Vec<_>>>()?;
-    let table = match args.format {
-        TableFormat::Text => report::table::render_text(&runs),
-        TableFormat::Markdown => report::table::render_markdown(&runs),
-    };
-    print!("{table}");
-    if let Some(path) = &args.html {
-        std::fs::write(path, report::html::render(&args.title, &runs))
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(())
 }

@@ -1,0 +1,53 @@
+//! Command-line interface: `ferry compare`, `ferry load`, `ferry report`, `ferry serve-plaintext`.
+
+mod compare;
+mod load;
+mod report;
+mod serve;
+mod slo_gate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "ferry",
+    version,
+    about = "HTTP load generator: closed and open models, latency without coordinated omission, reports",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compare the Rust user-service with the Node.js baseline: cold start, identical load,
+    /// CPU and memory, capacity at an SLO, instances; a matrix, JSON and an HTML report.
+    Compare(Box<compare::CompareArgs>),
+    /// Put load on an HTTP server and measure it.
+    Load(Box<load::LoadArgs>),
+    /// Compare runs saved with `ferry load --json`: tables and a self-contained HTML report.
+    Report(report::ReportArgs),
+    /// Serve `Hello, World!` over keep-alive HTTP/1.1: a calibration target for ferry itself.
+    ServePlaintext(serve::ServeArgs),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Compare(args) => compare::compare(*args),
+        Command::Load(args) => load::load(*args),
+        Command::Report(args) => report::report(args).map(|()| ExitCode::SUCCESS),
+        Command::ServePlaintext(args) => serve::serve(args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("ferry: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
