@@ -24,7 +24,8 @@ pub(super) fn unique_name() -> String {
     format!("{}-{nanos:x}-{call}", std::process::id())
 }
 
-/// Removes throwaway clusters whose owning process is gone (a test run that was killed).
+/// Removes throwaway clusters (data directories and their logs) whose owning process is
+/// gone (a test run that was killed).
 pub(super) fn sweep_abandoned(root: &Path) {
     let Ok(entries) = fs::read_dir(root) else {
         return;
@@ -39,7 +40,10 @@ pub(super) fn sweep_abandoned(root: &Path) {
         };
         // Signal 0 asks whether the process exists without touching it.
         if kill(Pid::from_raw(pid), None).is_err() {
-            let _ = fs::remove_dir_all(entry.path());
+            let _ = match entry.file_type() {
+                Ok(kind) if kind.is_dir() => fs::remove_dir_all(entry.path()),
+                _ => fs::remove_file(entry.path()),
+            };
         }
     }
 }
