@@ -105,3 +105,34 @@ fn bad_configuration_names_the_key() {
         );
     }
 }
+
+#[test]
+fn production_refuses_the_embedded_database() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let output = command(
+        directory.path(),
+        &["migrate"],
+        &[
+            ("APP_ENV", "production".to_owned()),
+            (
+                "JWT_SECRET",
+                "a-production-secret-of-at-least-32-bytes".to_owned(),
+            ),
+        ],
+    )
+    .output()
+    .expect("running the binary");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "production started on the embedded PostgreSQL"
+    );
+    assert!(
+        stderr.contains("DATABASE_URL") && stderr.contains("production"),
+        "the message names DATABASE_URL and production:\n{stderr}"
+    );
+    assert!(
+        !directory.path().join(".data/postgres").exists(),
+        "no cluster is created in production"
+    );
+}
