@@ -19,6 +19,7 @@ use std::fs;
 use std::hash::Hasher;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use super::error::{EmbeddedError, io_error};
@@ -46,9 +47,12 @@ pub(super) fn reachable_data_dir(
         // We are the server user: nobody else's permissions are involved.
         return Ok(requested.to_path_buf());
     };
+    // 0700: the clusters' logs, written by us, sit beside their data directories.
     let relocated_root = home.join("pg-embedded");
     if !relocated_root.is_dir() {
-        fs::create_dir(&relocated_root)
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&relocated_root)
             .map_err(io_error(format!("creating {}", relocated_root.display())))?;
         user.give(&relocated_root)?;
     }
