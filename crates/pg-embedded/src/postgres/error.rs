@@ -24,6 +24,11 @@ pub enum EmbeddedError {
          data directory"
     )]
     UnreachableDataDir { data_dir: PathBuf },
+    #[error(
+        "{dir} is not a directory of ours that only we can write, so it cannot hold our \
+         clusters safely; remove it"
+    )]
+    UntrustedDirectory { dir: PathBuf },
     #[error("{action}: {source}")]
     Io {
         action: String,

@@ -152,8 +152,7 @@ impl EmbeddedPostgres {
     /// A fresh cluster in a temporary directory, removed when dropped. Fast and not
     /// durable: for tests and labs.
     pub async fn throwaway() -> Result<Self, EmbeddedError> {
-        let root = throwaway::throwaway_root();
-        fs::create_dir_all(&root).map_err(io_error(format!("creating {}", root.display())))?;
+        let root = throwaway::throwaway_root()?;
         throwaway::sweep_abandoned(&root);
         let mut options = EmbeddedOptions::persistent(root.join(throwaway::unique_name()));
         options.ephemeral = true;
@@ -162,6 +161,7 @@ impl EmbeddedPostgres {
         EmbeddedPostgres::start(options).await
     }
 
+    /// The port in the socket's name (`.s.PGSQL.<port>`); nothing listens on TCP.
     pub fn port(&self) -> u16 {
         self.port
     }
