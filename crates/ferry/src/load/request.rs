@@ -222,34 +222,35 @@ pub struct RequestPicker {
     order: ValueOrder,
     /// Round-robin position per target per value list.
     cursors: Vec<Vec<usize>>,
-    /// How far a round-robin cursor moves per use: the worker count, so workers interleave.
+    /// How far a round-robin cursor moves per use: the lane count, so lanes interleave.
     stride: usize,
     /// Scratch space for the value index drawn for each list.
     drawn: Vec<usize>,
 }
 
 impl RequestPicker {
-    /// A picker for worker `worker` of `workers`.
+    /// A picker for lane `lane` of `lanes`: a worker of one run, or of one share of a load
+    /// split over hosts (`Share::lane`), so that every lane walks its own values.
     pub fn new(
         plan: Arc<RequestPlan>,
         order: ValueOrder,
         seed: u64,
-        worker: usize,
-        workers: usize,
+        lane: usize,
+        lanes: usize,
     ) -> Self {
         let cursors = plan
             .targets
             .iter()
-            .map(|target| vec![worker; target.values.len()])
+            .map(|target| vec![lane; target.values.len()])
             .collect();
         RequestPicker {
             plan,
             rng: fastrand::Rng::with_seed(
-                seed ^ (worker as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                seed ^ (lane as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
             ),
             order,
             cursors,
-            stride: workers.max(1),
+            stride: lanes.max(1),
             drawn: Vec::new(),
         }
     }
