@@ -99,7 +99,12 @@ fn settings_record(settings: &LoadSettings, threads: usize) -> SettingsRecord {
 }
 
 /// The totals of a measured run of length `measured` from its tally.
-pub fn totals(tally: &Tally, warmup_requests: u64, measured: Duration, interrupted: bool) -> Totals {
+pub fn totals(
+    tally: &Tally,
+    warmup_requests: u64,
+    measured: Duration,
+    interrupted: bool,
+) -> Totals {
     let seconds = measured.as_secs_f64();
     let per_second = |count: u64| {
         if seconds > 0.0 {

@@ -155,7 +155,9 @@ mod tests {
         let mut collector = Collector::new(workers);
         let later = start + Duration::from_secs(60);
         for recorder in &mut recorders {
-            collector.accept(recorder.take_complete(later, true)).unwrap();
+            collector
+                .accept(recorder.take_complete(later, true))
+                .unwrap();
         }
         assert!(collector.all_finished());
         collector.finalise_all(7).unwrap();
@@ -202,7 +204,9 @@ mod tests {
         }
         let mut collector = Collector::new(2);
         for recorder in &mut recorders {
-            collector.accept(recorder.take_complete(start, true)).unwrap();
+            collector
+                .accept(recorder.take_complete(start, true))
+                .unwrap();
         }
         collector.finalise_all(3).unwrap();
         assert_eq!(collector.corrected, single);
@@ -227,12 +231,18 @@ mod tests {
         let pending = slow.begin(start);
         let mut collector = Collector::new(2);
         let two_seconds_in = start + Duration::from_secs(2);
-        collector.accept(fast.take_complete(two_seconds_in, false)).unwrap();
-        collector.accept(slow.take_complete(two_seconds_in, false)).unwrap();
+        collector
+            .accept(fast.take_complete(two_seconds_in, false))
+            .unwrap();
+        collector
+            .accept(slow.take_complete(two_seconds_in, false))
+            .unwrap();
         // The slow worker's request of second 0 is still in flight.
         assert!(collector.series.is_empty());
         slow.record_response(pending, start, start, two_seconds_in, 200, 0);
-        collector.accept(slow.take_complete(two_seconds_in, false)).unwrap();
+        collector
+            .accept(slow.take_complete(two_seconds_in, false))
+            .unwrap();
         assert_eq!(collector.series.len(), 2);
         assert_eq!(collector.series[0].responses, 2);
     }

@@ -245,9 +245,7 @@ impl RequestPicker {
             .collect();
         RequestPicker {
             plan,
-            rng: fastrand::Rng::with_seed(
-                seed ^ (lane as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            ),
+            rng: fastrand::Rng::with_seed(seed ^ (lane as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             order,
             cursors,
             stride: lanes.max(1),

@@ -258,7 +258,10 @@ impl SecondHistograms {
 
     /// Decodes both: (corrected, service).
     pub fn decode(&self) -> Result<(Histogram<u64>, Histogram<u64>)> {
-        Ok((decode_histogram(&self.corrected)?, decode_histogram(&self.service)?))
+        Ok((
+            decode_histogram(&self.corrected)?,
+            decode_histogram(&self.service)?,
+        ))
     }
 }
 

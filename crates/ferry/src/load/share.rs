@@ -94,7 +94,10 @@ mod tests {
 
     #[test]
     fn shares_parse_and_refuse_nonsense() {
-        assert_eq!("2/3".parse::<Share>().unwrap(), Share { index: 2, count: 3 });
+        assert_eq!(
+            "2/3".parse::<Share>().unwrap(),
+            Share { index: 2, count: 3 }
+        );
         for bad in ["0/2", "3/2", "1/0", "1", "a/b", "-1/2"] {
             assert!(bad.parse::<Share>().is_err(), "{bad}");
         }

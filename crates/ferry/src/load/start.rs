@@ -23,9 +23,7 @@ pub fn parse_start_at(text: &str) -> Result<SystemTime> {
         return Ok(UNIX_EPOCH + Duration::from_secs_f64(seconds));
     }
     let time = chrono::DateTime::parse_from_rfc3339(text).with_context(|| {
-        format!(
-            "`{text}` is neither Unix seconds nor an RFC 3339 time (2026-01-01T00:00:00Z)"
-        )
+        format!("`{text}` is neither Unix seconds nor an RFC 3339 time (2026-01-01T00:00:00Z)")
     })?;
     Ok(SystemTime::from(time))
 }

@@ -45,6 +45,26 @@ pub fn render(result: &RunResult) -> String {
         };
         let _ = writeln!(out, "  {} {}{weight}", target.method, target.url);
     }
+    if !result.merged_from.is_empty() {
+        let _ = writeln!(out, "  merged from {} runs:", result.merged_from.len());
+        for part in &result.merged_from {
+            let _ = writeln!(
+                out,
+                "    share {} on {} from {}: {} requests, second 0 at +{} s",
+                part.share,
+                part.host,
+                part.file,
+                format_count(part.requests),
+                part.second_offset
+            );
+        }
+    } else if !result.share.is_whole() {
+        let _ = writeln!(
+            out,
+            "  share {} of the load, on {}",
+            result.share, result.host
+        );
+    }
     if totals.interrupted {
         let _ = writeln!(out, "  interrupted: the run was stopped early");
     }
