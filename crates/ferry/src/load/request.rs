@@ -334,6 +334,41 @@ mod tests {
     }
 
     #[test]
+    fn shares_walk_disjoint_values_that_together_are_the_file() {
+        let plan =
+            Arc::new(RequestPlan::new(&[target_with_ids(&["a", "b", "c", "d"])], false).unwrap());
+        let walk = |share: &str| -> Vec<String> {
+            let (lane, lanes) = share.parse::<crate::load::Share>().unwrap().lane(0, 1);
+            let mut picker = RequestPicker::new(
+                plan.clone(),
+                ValueOrder::RoundRobin,
+                1,
+                lane as usize,
+                lanes as usize,
+            );
+            (0..4)
+                .map(|_| picker.next_request().unwrap().1.uri().to_string())
+                .collect()
+        };
+        assert_eq!(
+            walk("1/2"),
+            ["/users/a", "/users/c", "/users/a", "/users/c"]
+        );
+        assert_eq!(
+            walk("2/2"),
+            ["/users/b", "/users/d", "/users/b", "/users/d"]
+        );
+        // Random picks are seeded per share, so two hosts do not draw the same sequence.
+        let draws = |lane: usize| -> Vec<String> {
+            let mut picker = RequestPicker::new(plan.clone(), ValueOrder::Random, 1, lane, 2);
+            (0..32)
+                .map(|_| picker.next_request().unwrap().1.uri().to_string())
+                .collect()
+        };
+        assert_ne!(draws(0), draws(1));
+    }
+
+    #[test]
     fn the_same_value_fills_url_and_body() {
         let plan = Arc::new(RequestPlan::new(&[target_with_ids(&["x", "y"])], false).unwrap());
         let mut picker = RequestPicker::new(plan, ValueOrder::Random, 7, 0, 1);
