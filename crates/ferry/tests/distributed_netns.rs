@@ -202,7 +202,7 @@ fn two_namespaced_hosts_merge_exactly_and_a_cut_link_shows() {
 
     // Host 2's link cut halfway through: its requests time out from then on.
     let seconds = 6;
-    let (first, second) = both_shares(&lab, "cut", seconds, &["--timeout", "500ms"], |start| {
+    let (first, second) = both_shares(&lab, "cut", seconds, &["--timeout", "1s"], |start| {
         let halfway = start + Duration::from_secs(seconds / 2);
         if let Ok(wait) = halfway.duration_since(SystemTime::now()) {
             std::thread::sleep(wait);

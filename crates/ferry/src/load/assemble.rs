@@ -65,7 +65,12 @@ fn settings_record(settings: &LoadSettings, threads: usize) -> SettingsRecord {
             "open",
             Some(schedule.to_string()),
             None,
-            Some(settings.backlog_limit()),
+            // This part's bound: the whole load's is divided like its connections.
+            Some(
+                settings
+                    .backlog_limit()
+                    .div_ceil(settings.share.count as usize),
+            ),
         ),
     };
     SettingsRecord {

@@ -24,9 +24,14 @@ pub fn render(result: &RunResult) -> String {
             format!("HTTP/2 × {} streams", settings.streams_per_connection)
         }
     };
+    let command = if result.merged_from.is_empty() {
+        "ferry load"
+    } else {
+        "ferry report --merge"
+    };
     let _ = writeln!(
         out,
-        "ferry load: {model}, {} measured after {} warm-up",
+        "{command}: {model}, {} measured after {} warm-up",
         format_seconds(totals.duration_s),
         format_seconds(settings.warmup_s)
     );
