@@ -30,7 +30,7 @@ netns_lab_down "$lab"
 netns_lab_up "$lab"
 ip netns exec "$lab-target" "$ferry" serve-plaintext --addr "$NETNS_LAB_TARGET:8080" -t 1 >/dev/null &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; netns_lab_down "$lab"; rm -rf "$out"' EXIT
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; netns_lab_down "$lab"; rm -rf "$out"' EXIT
 url="http://$NETNS_LAB_TARGET:8080/"
 until ip netns exec "$lab-h1" bash -c "exec 3<>/dev/tcp/$NETNS_LAB_TARGET/8080" 2>/dev/null; do sleep 0.1; done
 
@@ -63,12 +63,28 @@ row() {
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'round\tmodel\thosts\tthroughput_rps\tp99_us\tservice_p99_us\terrors\tdropped\n'
+rows=$out/rows.tsv
+: > "$rows"
 for round in $(seq "$rounds"); do
   closed=(-c "$connections" -d "${seconds}s")
   open=(--rate "$rate" -c "$connections" -d "${seconds}s")
-  run_two closed-two "${closed[@]}";  row "$round" two closed closed-two
-  run_one closed-one "${closed[@]}";  row "$round" one closed closed-one
-  run_two open-two "${open[@]}";      row "$round" two open open-two
-  run_one open-one "${open[@]}";      row "$round" one open open-one
+  run_two closed-two "${closed[@]}";  row "$round" two closed closed-two | tee -a "$rows"
+  run_one closed-one "${closed[@]}";  row "$round" one closed closed-one | tee -a "$rows"
+  run_two open-two "${open[@]}";      row "$round" two open open-two | tee -a "$rows"
+  run_one open-one "${open[@]}";      row "$round" one open open-one | tee -a "$rows"
 done
+# Medians per model and host count, and two hosts over one.
+python3 - "$rows" <<'PY'
+import statistics, sys
+rows = [line.split("\t") for line in open(sys.argv[1]) if line.strip()]
+for model in ("closed", "open"):
+    median = {}
+    for hosts in ("two", "one"):
+        picked = [r for r in rows if r[1] == model and r[2] == hosts]
+        median[hosts] = (statistics.median(float(r[3]) for r in picked),
+                         statistics.median(float(r[4]) for r in picked))
+    (t2, p2), (t1, p1) = median["two"], median["one"]
+    print(f"median {model}: throughput two {t2:.0f} / one {t1:.0f} = {t2 / t1:.3f}; "
+          f"p99 two {p2 / 1000:.2f} ms / one {p1 / 1000:.2f} ms = {p2 / p1:.3f}")
+PY
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
