@@ -14,6 +14,7 @@
 mod assemble;
 mod collector;
 mod connection;
+mod encoded;
 pub mod histogram;
 pub mod outcome;
 mod progress;

@@ -37,7 +37,6 @@ pub fn merge(runs: &[NamedRun]) -> Result<Merged> {
         .iter()
         .map(|run| ((run.result.started_at_unix_ms - earliest) as f64 / 1000.0).round() as u64)
         .collect();
-    let time_series = merge_timeline(runs, &offsets)?;
 
     let mut corrected = new_latency_histogram();
     let mut service = new_latency_histogram();
@@ -56,6 +55,8 @@ pub fn merge(runs: &[NamedRun]) -> Result<Merged> {
             .max(result.started_at_unix_ms + (result.totals.duration_s * 1000.0).round() as u64);
     }
     let measured = Duration::from_millis(end_ms - earliest);
+    // After the run histograms, whose decoding checks each file's encoding.
+    let time_series = merge_timeline(runs, &offsets)?;
 
     let mut merged_from = Vec::new();
     for (run, offset) in runs.iter().zip(&offsets) {
