@@ -11,7 +11,9 @@ use anyhow::{Context, Result};
 use hdrhistogram::Histogram;
 
 use crate::load::histogram::new_latency_histogram;
-use crate::load::result::{self, MergedPart, RunResult, SecondPoint, SerializedHistograms};
+use crate::load::result::{
+    self, MergedPart, RunResult, SecondPoint, SerializedHistograms, SettingsRecord,
+};
 use crate::load::{Share, Tally, latency, totals};
 
 use super::NamedRun;
@@ -58,8 +60,28 @@ pub fn merge(runs: &[NamedRun]) -> Result<Merged> {
     // After the run histograms, whose decoding checks each file's encoding.
     let time_series = merge_timeline(runs, &offsets)?;
 
+    let (merged_from, host) = parts(runs, &offsets);
+    let result = RunResult {
+        schema_version: result::SCHEMA_VERSION,
+        ferry_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at_unix_ms: earliest,
+        host,
+        share: Share::WHOLE,
+        merged_from,
+        settings: summed_settings(runs),
+        totals: totals(&tally, warmup_requests, measured, interrupted),
+        latency: latency(&corrected, &service),
+        time_series,
+        histograms: SerializedHistograms::encode(&corrected, &service)?,
+    };
+    Ok(Merged { result, warnings })
+}
+
+/// The parts of the merge (a merged input brings its own parts), placed on the merged
+/// timeline, and the hosts' names joined by `+`.
+fn parts(runs: &[NamedRun], offsets: &[u64]) -> (Vec<MergedPart>, String) {
     let mut merged_from = Vec::new();
-    for (run, offset) in runs.iter().zip(&offsets) {
+    for (run, offset) in runs.iter().zip(offsets) {
         merged_from.extend(checks::parts_of(run).into_iter().map(|part| MergedPart {
             second_offset: part.second_offset + offset,
             ..part
@@ -71,8 +93,14 @@ pub fn merge(runs: &[NamedRun]) -> Result<Merged> {
             hosts.push(&part.host);
         }
     }
-    let first = &runs[0].result;
-    let mut settings = first.settings.clone();
+    let host = hosts.join("+");
+    (merged_from, host)
+}
+
+/// The first run's settings (the checks made them the same load's), with what the shares
+/// divided added back up.
+fn summed_settings(runs: &[NamedRun]) -> SettingsRecord {
+    let mut settings = runs[0].result.settings.clone();
     let sum = |value: fn(&RunResult) -> Option<u64>| -> Option<u64> {
         runs.iter().map(|run| value(&run.result)).sum()
     };
@@ -81,20 +109,7 @@ pub fn merge(runs: &[NamedRun]) -> Result<Merged> {
     settings.request_limit = sum(|result| result.settings.request_limit);
     settings.backlog_limit = sum(|result| result.settings.backlog_limit.map(|limit| limit as u64))
         .map(|limit| limit as usize);
-    let result = RunResult {
-        schema_version: result::SCHEMA_VERSION,
-        ferry_version: env!("CARGO_PKG_VERSION").to_string(),
-        started_at_unix_ms: earliest,
-        host: hosts.join("+"),
-        share: Share::WHOLE,
-        merged_from,
-        settings,
-        totals: totals(&tally, warmup_requests, measured, interrupted),
-        latency: latency(&corrected, &service),
-        time_series,
-        histograms: SerializedHistograms::encode(&corrected, &service)?,
-    };
-    Ok(Merged { result, warnings })
+    settings
 }
 
 /// One point per merged second: the sum of the runs' points that fall in it.
