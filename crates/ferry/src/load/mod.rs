@@ -77,26 +77,7 @@ pub fn run_until_stopped(settings: &LoadSettings, stop: Arc<AtomicBool>) -> Resu
         settings.http == HttpVersion::Http2,
     )?);
     let duration = settings.measured_duration();
-    let pace = match &settings.model {
-        Model::Closed { requests } => Pace::Closed {
-            limit: requests.map(|requests| settings.share.portion(requests)),
-            budget: AtomicU64::new(0),
-        },
-        Model::Open { schedule, .. } => {
-            if schedule.peak_rate() <= 0.0 {
-                bail!("the rate schedule `{schedule}` never sends anything");
-            }
-            Pace::Open {
-                schedule: schedule.clone(),
-                warmup_ticks: (settings.warmup.as_secs_f64() * schedule.initial_rate()).ceil()
-                    as u64,
-                warmup: settings.warmup,
-                backlog_limit: settings
-                    .backlog_limit()
-                    .div_ceil(threads * settings.share.count as usize),
-            }
-        }
-    };
+    let pace = pace_of(settings, threads)?;
     if let Some(start_at) = settings.start_at {
         start::wait_for_start(start_at, settings.warmup, &stop, settings.progress)?;
     }
@@ -179,4 +160,28 @@ pub fn run_until_stopped(settings: &LoadSettings, stop: Arc<AtomicBool>) -> Resu
         interrupted: stopped_at.is_some(),
     };
     assemble(settings, &facts, &collector)
+}
+
+/// How this run's requests are started: its share of the model's pace.
+fn pace_of(settings: &LoadSettings, threads: usize) -> Result<Pace> {
+    Ok(match &settings.model {
+        Model::Closed { requests } => Pace::Closed {
+            limit: requests.map(|requests| settings.share.portion(requests)),
+            budget: AtomicU64::new(0),
+        },
+        Model::Open { schedule, .. } => {
+            if schedule.peak_rate() <= 0.0 {
+                bail!("the rate schedule `{schedule}` never sends anything");
+            }
+            Pace::Open {
+                schedule: schedule.clone(),
+                warmup_ticks: (settings.warmup.as_secs_f64() * schedule.initial_rate()).ceil()
+                    as u64,
+                warmup: settings.warmup,
+                backlog_limit: settings
+                    .backlog_limit()
+                    .div_ceil(threads * settings.share.count as usize),
+            }
+        }
+    })
 }
