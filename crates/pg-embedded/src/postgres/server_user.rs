@@ -32,8 +32,10 @@ impl ServerUser {
     pub(super) fn apply(&self, command: &mut Command) {
         if let Some(user) = &self.0 {
             command.uid(user.uid.as_raw()).gid(user.gid.as_raw());
-            // HOME of root is not readable by postgres; some tools look there.
-            command.env("HOME", &user.dir);
+            // HOME of root is not readable by postgres; some tools look there. Nor may
+            // our working directory be (a checkout in /root): every path we pass is
+            // absolute, so the child starts in `/`.
+            command.env("HOME", &user.dir).current_dir("/");
         }
     }
 
