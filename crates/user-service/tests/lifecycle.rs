@@ -347,3 +347,52 @@ async fn recovers_by_itself_when_postgresql_crashes_and_starts_again_under_read_
         .expect("answer");
     assert_eq!(ready.status(), 200, "ready again without a restart");
 }
+
+/// A second SIGTERM during the drain stops the service at once, with a non-zero status,
+/// although a request is still in flight.
+#[tokio::test]
+async fn a_second_sigterm_during_the_drain_exits_at_once_non_zero() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
+    let env = [
+        ("DATABASE_URL", database_url.clone()),
+        ("JWT_SECRET", JWT_SECRET.to_owned()),
+        ("APP_SERVER__DRAIN_TIMEOUT_SECS", "30".to_owned()),
+        ("APP_SERVER__DRAIN_GRACE_MS", "200".to_owned()),
+    ];
+    let mut service = RunningService::start(directory.path(), &env).await;
+    let client = reqwest::Client::new();
+    let id = create_user(&client, &service).await;
+    // A write held in flight by a lock (until the 5 s statement timeout).
+    let mut blocker = PgConnection::connect(&database_url)
+        .await
+        .expect("connecting to the test database");
+    blocker.execute("BEGIN").await.expect("BEGIN");
+    blocker
+        .execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("locking users");
+    let in_flight = tokio::spawn(
+        client
+            .patch(service.url(&format!("/users/{id}")))
+            .bearer_auth(token("users:write"))
+            .json(&serde_json::json!({ "email": format!("second-{}@example.com", uuid::Uuid::new_v4()) }))
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    service.signal(Signal::SIGTERM);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        service.exited().is_none(),
+        "the first signal drains, it does not stop"
+    );
+    let signalled = Instant::now();
+    service.signal(Signal::SIGTERM);
+    let status = service.wait_exit(Duration::from_secs(3)).await;
+    assert!(
+        !status.success(),
+        "a second signal exits non-zero, got {status} after {:?}",
+        signalled.elapsed()
+    );
+    in_flight.abort();
+}

@@ -1,6 +1,10 @@
 //! HTTP plumbing every service shares: request ids, spans and metrics, limits, JSON
-//! bodies, and the server itself.
+//! bodies and their budget, deadlines for slow clients, the connection cap, and the
+//! server itself.
 
+pub mod body_budget;
+pub mod connection_cap;
+pub mod head_deadline;
 pub mod json;
 pub mod limits;
 pub mod observe;

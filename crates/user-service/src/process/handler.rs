@@ -1,5 +1,7 @@
-//! The route: shed load first (before reading the body), then the kit's body checks
-//! (415, 413 over 8 MiB), then the computation on the bounded pool.
+//! The route: the kit's body checks (415, 413 over 8 MiB), the body read within its
+//! deadline (408) and the body budget (503), then a slot of the bounded pool (503 when
+//! full), then the computation. The body is read before a slot is taken, so a client
+//! that is slow to send it holds no slot.
 
 use std::collections::BTreeMap;
 
@@ -112,10 +114,13 @@ pub async fn process(
     payload: web::Payload,
     pool: web::Data<ProcessPool>,
 ) -> Result<HttpResponse, ApiError> {
+    let JsonBytes(body, reservation) =
+        JsonBytes::from_request(&request, &mut payload.into_inner()).await?;
     let admission = pool.try_admit().ok_or_else(overloaded)?;
-    let JsonBytes(body) = JsonBytes::from_request(&request, &mut payload.into_inner()).await?;
     let outcome = admission.run(move || process_body(&body)).await?;
     drop(admission);
+    // The body's bytes are gone with the work; give their budget back.
+    drop(reservation);
     Ok(match outcome {
         Ok(body) => HttpResponse::Ok()
             .insert_header((CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE)))

@@ -1,8 +1,9 @@
 //! The bounded pool of `/api/v1/process`: the CPU work runs on tokio's blocking pool,
 //! at most `slots` batches at once (a semaphore; one slot per core), with at most `queue`
-//! more requests admitted and waiting (receiving their body or waiting for a slot).
-//! Anything beyond that is refused at once: 503 `Overloaded` with `Retry-After: 1`,
-//! before its body is read (as the Node baseline does).
+//! more requests admitted and waiting for a slot. A request is admitted once its body
+//! has been read (a slow sender holds no slot; bodies being read are bounded by the
+//! kit's body budget instead). Anything beyond that is refused at once: 503
+//! `Overloaded` with `Retry-After: 1`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -20,7 +21,7 @@ pub const QUEUE_PER_SLOT: usize = 16;
 #[derive(Debug)]
 pub struct ProcessPool {
     slots: Arc<Semaphore>,
-    /// Requests admitted and not yet finished: computing, waiting or reading a body.
+    /// Requests admitted and not yet finished: computing or waiting for a slot.
     admitted: AtomicUsize,
     /// slots + queue.
     limit: usize,
