@@ -24,9 +24,12 @@ pub fn free_port() -> u16 {
 }
 
 /// A `user-service` subcommand with the test's environment: no inherited database or
-/// secret settings, the repo's config directory, logs to a file.
+/// secret settings, the repo's config directory, logs to a file. `USER_SERVICE_BIN`
+/// runs another build of the binary (an older one, to see a test fail before a fix).
 pub fn command(cwd: &Path, args: &[&str], env: &[(&str, String)]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_user-service"));
+    let binary = std::env::var_os("USER_SERVICE_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_user-service").into());
+    let mut command = Command::new(binary);
     command
         .args(args)
         .current_dir(cwd)
@@ -90,6 +93,15 @@ impl RunningService {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory of the service process.
+    pub fn rss_bytes(&self) -> Option<u64> {
+        rss_of(self.child.id())
+    }
+
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -128,6 +140,20 @@ impl Drop for RunningService {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Resident memory of process `pid`, from `/proc`.
+pub fn rss_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(kib * 1024)
 }
 
 /// A token for the test secret.
