@@ -9,7 +9,7 @@
 //                  connection) → 408, connection closed
 //   body deadline  5 s, then at least 256 KiB/s (routes/body.js) → 408, connection closed;
 //                  requestTimeout (60 s) bounds the whole request on top
-//   body budget    64 MiB over the workers for bodies being received (routes/body.js) → 503
+//   body budget    32 MiB over the workers for bodies being received (routes/body.js) → 503
 //   connections    no maxConnections: Node accepts a connection over it and then
 //                  destroys it (a reset), which is worse than the listen backlog
 //   JSON bodies    64 KiB, `/api/v1/process` 8 MiB → 413 `Payload too large`

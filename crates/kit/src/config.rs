@@ -182,7 +182,7 @@ impl Default for ServerSettings {
             head_timeout_ms: 5000,
             body_timeout_ms: 5000,
             body_min_bytes_per_sec: 256 * 1024,
-            body_budget_bytes: 64 * 1024 * 1024,
+            body_budget_bytes: 32 * 1024 * 1024,
             max_connections: 0,
             backlog: 4096,
             linger_ms: 1000,

@@ -15,7 +15,7 @@ import { MSG, HttpError, sendError } from '../errors.js';
 
 export const BODY_GRACE_MS = 5_000;
 export const BODY_MIN_BYTES_PER_SEC = 256 * 1024;
-const PROCESS_BODY_BUDGET_BYTES = 64 * 1024 * 1024;
+const PROCESS_BODY_BUDGET_BYTES = 32 * 1024 * 1024;
 
 let budgetBytes = PROCESS_BODY_BUDGET_BYTES;
 let budgetUsed = 0;

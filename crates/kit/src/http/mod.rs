@@ -3,6 +3,7 @@
 //! server itself.
 
 pub mod body_budget;
+pub mod body_memory;
 pub mod connection_cap;
 pub mod head_deadline;
 pub mod json;

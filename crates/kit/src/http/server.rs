@@ -37,7 +37,7 @@ use crate::{health, metrics};
 use super::body_budget::BodyBudget;
 use super::head_deadline::{ConnectionClock, DeadlineStream, track_requests};
 use super::json::BodyDeadline;
-use super::{connection_cap, limits, observe, request_id};
+use super::{body_memory, connection_cap, limits, observe, request_id};
 
 /// What the shared routes need, given to every worker.
 #[derive(Clone)]
@@ -69,7 +69,8 @@ pub fn bind(settings: &ServerSettings) -> std::io::Result<TcpListener> {
 }
 
 /// Starts serving on `listener`; `configure` adds the service's routes and app data.
-/// Raises the descriptor limit first (see `connection_cap`).
+/// Raises the descriptor limit first (see `connection_cap`) and fixes the allocator's
+/// mmap threshold (see `body_memory`).
 pub fn serve<F>(
     listener: TcpListener,
     settings: &ServerSettings,
@@ -87,6 +88,7 @@ where
         settings.workers
     };
     let descriptor_limit = connection_cap::raise_descriptor_limit()?;
+    body_memory::return_large_blocks_to_the_os();
     let per_worker =
         connection_cap::per_worker(settings.max_connections, descriptor_limit, workers);
     tracing::debug!(

@@ -1,7 +1,7 @@
-//! The route: the kit's body checks (415, 413 over 8 MiB), the body read within its
-//! deadline (408) and the body budget (503), then a slot of the bounded pool (503 when
-//! full), then the computation. The body is read before a slot is taken, so a client
-//! that is slow to send it holds no slot.
+//! The route: 503 at once when the bounded pool is full; the kit's body checks (415, 413
+//! over 8 MiB); the body read within its deadline (408) and the body budget (503); then
+//! a place in the pool (503 when it filled up meanwhile), then the computation. The body
+//! is read before a place is taken, so a client that is slow to send it holds none.
 
 use std::collections::BTreeMap;
 
@@ -114,6 +114,11 @@ pub async fn process(
     payload: web::Payload,
     pool: web::Data<ProcessPool>,
 ) -> Result<HttpResponse, ApiError> {
+    // A full pool sheds before the body is read (no memory spent on a body that would be
+    // refused); one that fills up while the body arrives sheds after.
+    if pool.is_full() {
+        return Err(overloaded());
+    }
     let JsonBytes(body, reservation) =
         JsonBytes::from_request(&request, &mut payload.into_inner()).await?;
     let admission = pool.try_admit().ok_or_else(overloaded)?;

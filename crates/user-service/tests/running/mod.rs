@@ -25,7 +25,8 @@ pub fn free_port() -> u16 {
 
 /// A `user-service` subcommand with the test's environment: no inherited database or
 /// secret settings, the repo's config directory, logs to a file. `USER_SERVICE_BIN`
-/// runs another build of the binary (an older one, to see a test fail before a fix).
+/// runs another build of the binary (an older one, to see a test fail before a fix),
+/// with `USER_SERVICE_CONFIG_DIR` as its config directory when set.
 pub fn command(cwd: &Path, args: &[&str], env: &[(&str, String)]) -> Command {
     let binary = std::env::var_os("USER_SERVICE_BIN")
         .unwrap_or_else(|| env!("CARGO_BIN_EXE_user-service").into());
@@ -35,7 +36,11 @@ pub fn command(cwd: &Path, args: &[&str], env: &[(&str, String)]) -> Command {
         .current_dir(cwd)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("APP_CONFIG_DIR", repo_root().join("config"))
+        .env(
+            "APP_CONFIG_DIR",
+            std::env::var_os("USER_SERVICE_CONFIG_DIR")
+                .unwrap_or_else(|| repo_root().join("config").into()),
+        )
         .env("APP_LOG__FORMAT", "json")
         .env("APP_ENV", "test");
     for (key, value) in env {
