@@ -13,20 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use kit::db::embedded::EmbeddedPostgres;
-use running::{JWT_SECRET, RunningService, token};
-
-async fn create_user(client: &reqwest::Client, service: &RunningService) -> String {
-    let response = client
-        .post(service.url("/users"))
-        .bearer_auth(token("users:write"))
-        .json(&serde_json::json!({ "email": format!("{}@example.com", uuid::Uuid::new_v4()) }))
-        .send()
-        .await
-        .expect("the service answers");
-    assert_eq!(response.status(), 201, "creating a user");
-    let body: serde_json::Value = response.json().await.expect("a JSON user");
-    body["id"].as_str().expect("the user has an id").to_owned()
-}
+use running::{JWT_SECRET, RunningService, create_user, token};
 
 /// Sends one request on an open keep-alive connection and reads the whole response.
 async fn request_on(connection: &mut TcpStream, path: &str) -> String {
@@ -65,6 +52,19 @@ async fn request_on(connection: &mut TcpStream, path: &str) -> String {
     }
 }
 
+/// A connection in a transaction holding `users` locked, so that requests on it wait.
+async fn lock_users_table(database_url: &str) -> PgConnection {
+    let mut blocker = PgConnection::connect(database_url)
+        .await
+        .expect("connecting to the test database");
+    blocker.execute("BEGIN").await.expect("BEGIN");
+    blocker
+        .execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("locking users");
+    blocker
+}
+
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
     let directory = tempfile::tempdir().expect("a temporary directory");
@@ -92,14 +92,7 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
     );
 
     // Hold the table so that requests stay in flight until we let go.
-    let mut blocker = PgConnection::connect(&database_url)
-        .await
-        .expect("connecting to the test database");
-    blocker.execute("BEGIN").await.expect("BEGIN");
-    blocker
-        .execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
-        .await
-        .expect("locking users");
+    let mut blocker = lock_users_table(&database_url).await;
     // Writes: each holds its own pooled connection, so all eight can be seen waiting at
     // the server (pipelined reads would share two connections).
     let in_flight: Vec<_> = (0..8)
@@ -364,14 +357,7 @@ async fn a_second_sigterm_during_the_drain_exits_at_once_non_zero() {
     let client = reqwest::Client::new();
     let id = create_user(&client, &service).await;
     // A write held in flight by a lock (until the 5 s statement timeout).
-    let mut blocker = PgConnection::connect(&database_url)
-        .await
-        .expect("connecting to the test database");
-    blocker.execute("BEGIN").await.expect("BEGIN");
-    blocker
-        .execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
-        .await
-        .expect("locking users");
+    let _blocker = lock_users_table(&database_url).await;
     let in_flight = tokio::spawn(
         client
             .patch(service.url(&format!("/users/{id}")))

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use running::{JWT_SECRET, RunningService, token};
+use running::{JWT_SECRET, RunningService, create_user, token};
 
 const RSS_LIMIT: u64 = 256 * 1024 * 1024;
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -149,6 +149,24 @@ fn watch_rss(service: &RunningService, stop: Arc<AtomicBool>) -> tokio::task::Jo
     })
 }
 
+/// Waits for the clients, stops the RSS watcher, and checks the answers and the peak.
+async fn finish_load(
+    what: &str,
+    clients: Vec<tokio::task::JoinHandle<()>>,
+    stop: &AtomicBool,
+    rss: tokio::task::JoinHandle<u64>,
+    tally: &Tally,
+) {
+    for client in clients {
+        client.await.expect("a client task");
+    }
+    stop.store(true, Ordering::Relaxed);
+    let peak = rss.await.expect("the RSS watcher");
+    println!("{what}: peak RSS {} MiB", peak >> 20);
+    tally.assert_clean(what);
+    assert!(peak < RSS_LIMIT, "{what}: peak RSS {} MiB", peak >> 20);
+}
+
 /// Within a second of the load ending, readiness and `path` answer 200.
 async fn assert_recovers(service: &RunningService, path: &str, bearer: Option<&str>) {
     let client = reqwest::Client::new();
@@ -186,15 +204,7 @@ async fn create_users(service: &RunningService, count: usize) -> Vec<String> {
     let client = reqwest::Client::new();
     let mut ids = Vec::new();
     for _ in 0..count {
-        let response = client
-            .post(service.url("/users"))
-            .bearer_auth(token("users:write"))
-            .json(&serde_json::json!({ "email": format!("{}@example.com", uuid::Uuid::new_v4()) }))
-            .send()
-            .await
-            .expect("the service answers");
-        let user: serde_json::Value = response.json().await.expect("a JSON user");
-        ids.push(user["id"].as_str().expect("an id").to_owned());
+        ids.push(create_user(&client, service).await);
     }
     ids
 }
@@ -246,17 +256,14 @@ async fn two_thousand_connections_reading_users() {
             })
         })
         .collect();
-    for client in clients {
-        client.await.expect("a client task");
-    }
-    stop.store(true, Ordering::Relaxed);
-    let peak = rss.await.expect("the RSS watcher");
-    println!(
-        "2,000 connections on GET /users/{{id}}: peak RSS {} MiB",
-        peak >> 20
-    );
-    tally.assert_clean("2,000 connections on GET /users/{id}");
-    assert!(peak < RSS_LIMIT, "peak RSS {} MiB", peak >> 20);
+    finish_load(
+        "2,000 connections on GET /users/{id}",
+        clients,
+        &stop,
+        rss,
+        &tally,
+    )
+    .await;
     assert_recovers(&service, &format!("/users/{}", ids[0]), Some(&bearer)).await;
 }
 
@@ -312,17 +319,14 @@ async fn three_hundred_connections_sending_big_batches() {
             })
         })
         .collect();
-    for client in clients {
-        client.await.expect("a client task");
-    }
-    stop.store(true, Ordering::Relaxed);
-    let peak = rss.await.expect("the RSS watcher");
-    println!(
-        "300 connections sending 10,000-record batches: peak RSS {} MiB",
-        peak >> 20
-    );
-    tally.assert_clean("300 connections sending 10,000-record batches");
-    assert!(peak < RSS_LIMIT, "peak RSS {} MiB", peak >> 20);
+    finish_load(
+        "300 connections sending 10,000-record batches",
+        clients,
+        &stop,
+        rss,
+        &tally,
+    )
+    .await;
     assert_recovers(&service, "/health/live", None).await;
     let small = reqwest::Client::new()
         .post(service.url("/api/v1/process"))

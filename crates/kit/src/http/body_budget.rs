@@ -69,7 +69,7 @@ impl BodyReservation {
                 used.checked_add(more)
                     .filter(|total| *total <= budget.limit)
             })
-            .map_err(|_| over_budget())?;
+            .map_err(|_| super::overloaded())?;
         self.bytes += more;
         Ok(())
     }
@@ -80,14 +80,6 @@ impl Drop for BodyReservation {
         if let Some(budget) = &self.budget {
             budget.used.fetch_sub(self.bytes, Ordering::AcqRel);
         }
-    }
-}
-
-/// The 503 of a spent budget.
-pub fn over_budget() -> ApiError {
-    ApiError::Unavailable {
-        message: "Overloaded",
-        retry_after_secs: 1,
     }
 }
 

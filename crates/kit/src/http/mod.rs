@@ -34,6 +34,15 @@ pub fn rendered_json_response(status: StatusCode, body: actix_web::web::Bytes) -
         .body(body)
 }
 
+/// The 503 of a server shedding load (a spent body budget, a full pool): `Overloaded`
+/// with `Retry-After: 1`.
+pub fn overloaded() -> crate::ApiError {
+    crate::ApiError::Unavailable {
+        message: "Overloaded",
+        retry_after_secs: 1,
+    }
+}
+
 /// Parses an id in the only form the contract accepts in a path: hyphenated
 /// 8-4-4-4-12 hex digits, either case (no braces, `urn:uuid:`, or bare hex).
 pub fn parse_hyphenated_uuid(text: &str) -> Option<uuid::Uuid> {

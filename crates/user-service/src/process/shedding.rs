@@ -13,6 +13,7 @@ use actix_web::web;
 use tokio::sync::Semaphore;
 
 use kit::ApiError;
+pub use kit::http::overloaded;
 
 /// How many requests may wait per processing slot: 16, as each Node baseline worker
 /// (one per core) queues 16 behind its one running batch, so both shed at the same
@@ -118,14 +119,6 @@ impl Admission<'_> {
 impl Drop for Admission<'_> {
     fn drop(&mut self) {
         self.pool.admitted.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// The 503 of a full pool.
-pub fn overloaded() -> ApiError {
-    ApiError::Unavailable {
-        message: "Overloaded",
-        retry_after_secs: 1,
     }
 }
 

@@ -192,3 +192,17 @@ pub async fn spawn_app(
     tokio::spawn(application.run_until_stopped());
     base
 }
+
+/// Creates a user with a unique email; returns its id.
+pub async fn create_user(client: &reqwest::Client, service: &RunningService) -> String {
+    let response = client
+        .post(service.url("/users"))
+        .bearer_auth(token("users:write"))
+        .json(&serde_json::json!({ "email": format!("{}@example.com", uuid::Uuid::new_v4()) }))
+        .send()
+        .await
+        .expect("the service answers");
+    assert_eq!(response.status(), 201, "creating a user");
+    let body: serde_json::Value = response.json().await.expect("a JSON user");
+    body["id"].as_str().expect("the user has an id").to_owned()
+}
