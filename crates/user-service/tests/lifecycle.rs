@@ -12,7 +12,7 @@ use sqlx::{Connection, Executor, PgConnection};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use kit::db::embedded::EmbeddedPostgres;
+use pg_embedded::EmbeddedPostgres;
 use running::{JWT_SECRET, RunningService, create_user, token};
 
 /// Sends one request on an open keep-alive connection and reads the whole response.
