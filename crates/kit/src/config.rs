@@ -180,12 +180,20 @@ pub struct DatabaseSettings {
     /// top of `pool_size`. One measured best on a 2-core machine (one backend keeps one
     /// core busy and leaves the other to the service): `scripts/bench-read-path.sh`.
     pub read_connections: usize,
+    /// Queries in flight at once on each pipelined connection; past it a point read is
+    /// answered 503 at once rather than queued without bound behind a stalled server.
+    pub read_queue_depth: usize,
     /// How long a request waits for a pooled connection before 503.
     pub acquire_timeout_ms: u64,
     /// Server-side `statement_timeout` of every pooled connection.
     pub statement_timeout_ms: u64,
     /// Server-side `idle_in_transaction_session_timeout` of every pooled connection.
     pub idle_in_transaction_timeout_ms: u64,
+    /// Client-side deadline of every database call (a point read, or a store call's
+    /// acquire and queries together): past it the answer is 503, even when the server
+    /// never answers (a blackholed network). Above `statement_timeout_ms`, so that the
+    /// server's own timeout normally ends a slow statement first.
+    pub query_timeout_ms: u64,
     /// Where the embedded PostgreSQL keeps its cluster (when `url` is empty).
     pub data_dir: PathBuf,
     /// Apply pending migrations when the service starts.
@@ -199,9 +207,11 @@ impl Default for DatabaseSettings {
             read_url: None,
             pool_size: 20,
             read_connections: 1,
+            read_queue_depth: 1024,
             acquire_timeout_ms: 3000,
             statement_timeout_ms: 5000,
             idle_in_transaction_timeout_ms: 10_000,
+            query_timeout_ms: 6000,
             data_dir: PathBuf::from(".data/postgres"),
             migrate_on_start: true,
         }
@@ -316,11 +326,17 @@ impl Validate for DatabaseSettings {
                 });
             }
         }
-        if self.pool_size == 0 {
-            return Err(ConfigError::Value {
-                key: "database.pool_size",
-                problem: "is 0; expected at least 1 connection".into(),
-            });
+        for (key, value) in [
+            ("database.pool_size", u64::from(self.pool_size)),
+            ("database.read_queue_depth", self.read_queue_depth as u64),
+            ("database.query_timeout_ms", self.query_timeout_ms),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Value {
+                    key,
+                    problem: "is 0; expected at least 1".into(),
+                });
+            }
         }
         Ok(())
     }

@@ -1,0 +1,191 @@
+//! The database failing in the ways the crash test does not cover: a statement timeout
+//! (57014), a server that never answers within the client's deadline, a full
+//! pipelined queue. Each answers 503 with `Retry-After` quickly (bounded generously
+//! here: a hang is what fails) and recovers by itself.
+
+mod running;
+
+use std::time::{Duration, Instant};
+
+use sqlx::{Connection, Executor, PgConnection};
+
+use running::{spawn_app, token};
+use user_service::settings::Settings;
+
+/// Creates a user; returns its id.
+async fn create(client: &reqwest::Client, base: &str) -> String {
+    let response = client
+        .post(format!("{base}/users"))
+        .bearer_auth(token("users:write"))
+        .json(&serde_json::json!({ "email": format!("{}@example.com", uuid::Uuid::new_v4()) }))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), 201);
+    let user: serde_json::Value = response.json().await.expect("a JSON user");
+    user["id"].as_str().expect("an id").to_owned()
+}
+
+/// Holds an ACCESS EXCLUSIVE lock on `users` until dropped (or `release`d): every
+/// statement on the table waits at the server, as under a long migration.
+struct TableLock(PgConnection);
+
+impl TableLock {
+    async fn take(database_url: &str) -> TableLock {
+        let mut connection = PgConnection::connect(database_url)
+            .await
+            .expect("connecting");
+        connection.execute("BEGIN").await.expect("BEGIN");
+        connection
+            .execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+            .await
+            .expect("locking users");
+        TableLock(connection)
+    }
+
+    async fn release(mut self) {
+        self.0.execute("ROLLBACK").await.expect("ROLLBACK");
+    }
+}
+
+/// The request's status, its `Retry-After`, and how long the answer took; no answer
+/// within `bound` fails the test.
+async fn timed(
+    request: reqwest::RequestBuilder,
+    bound: Duration,
+) -> (u16, Option<String>, Duration) {
+    let started = Instant::now();
+    let response = request
+        .timeout(bound)
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("no answer within {bound:?}: {error}"));
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    (response.status().as_u16(), retry_after, started.elapsed())
+}
+
+fn reads(client: &reqwest::Client, base: &str, id: &str) -> [reqwest::RequestBuilder; 2] {
+    [
+        client.get(format!("{base}/users/{id}")),
+        client.get(format!("{base}/users?limit=5")),
+    ]
+    .map(|request| request.bearer_auth(token("users:read")))
+}
+
+fn patch(client: &reqwest::Client, base: &str, id: &str) -> reqwest::RequestBuilder {
+    client
+        .patch(format!("{base}/users/{id}"))
+        .bearer_auth(token("users:write"))
+        .json(&serde_json::json!({ "email": format!("{}@example.com", uuid::Uuid::new_v4()) }))
+}
+
+/// A statement timeout is the same 503 on the point read (tokio-postgres) as on a list
+/// or a write (SQLx): one classifier for both drivers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_timeout_is_a_503_on_every_path_and_recovers() {
+    let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
+    let base = spawn_app(&database_url, |settings: &mut Settings| {
+        settings.database.statement_timeout_ms = 300;
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let id = create(&client, &base).await;
+
+    let lock = TableLock::take(&database_url).await;
+    let [get, list] = reads(&client, &base, &id);
+    for (name, request) in [
+        ("get", get),
+        ("list", list),
+        ("patch", patch(&client, &base, &id)),
+    ] {
+        let (status, retry_after, _) = timed(request, Duration::from_secs(10)).await;
+        assert_eq!(
+            (name, status),
+            (name, 503),
+            "a statement timeout is unavailability"
+        );
+        assert_eq!(retry_after.as_deref(), Some("1"), "{name}");
+    }
+    lock.release().await;
+    for request in reads(&client, &base, &id) {
+        let (status, _, _) = timed(request, Duration::from_secs(10)).await;
+        assert_eq!(status, 200, "served again once the lock is gone");
+    }
+}
+
+/// A server that does not answer at all (the statement timeout far away) meets the
+/// client-side deadline instead: 503 on every path, not a wait for the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_does_not_answer_meets_the_query_deadline() {
+    let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
+    let base = spawn_app(&database_url, |settings: &mut Settings| {
+        settings.database.statement_timeout_ms = 120_000;
+        settings.database.query_timeout_ms = 400;
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let id = create(&client, &base).await;
+
+    let lock = TableLock::take(&database_url).await;
+    let [get, list] = reads(&client, &base, &id);
+    for (name, request) in [
+        ("get", get),
+        ("list", list),
+        ("patch", patch(&client, &base, &id)),
+    ] {
+        // Far below the 120 s statement timeout: only the client deadline can answer.
+        let (status, retry_after, took) = timed(request, Duration::from_secs(10)).await;
+        assert_eq!(
+            (name, status),
+            (name, 503),
+            "past the deadline after {took:?}"
+        );
+        assert_eq!(retry_after.as_deref(), Some("1"), "{name}");
+    }
+    lock.release().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for request in reads(&client, &base, &id) {
+        let (status, _, _) = timed(request, Duration::from_secs(10)).await;
+        assert_eq!(status, 200, "served again once the server answers");
+    }
+    assert!(Instant::now() < deadline);
+}
+
+/// One pipelined connection with room for one query: while that query waits at the
+/// server, a second point read is refused at once rather than queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_pipelined_queue_answers_503_at_once() {
+    let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
+    let base = spawn_app(&database_url, |settings: &mut Settings| {
+        settings.database.read_connections = 1;
+        settings.database.read_queue_depth = 1;
+        settings.database.statement_timeout_ms = 120_000;
+        settings.database.query_timeout_ms = 30_000;
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let id = create(&client, &base).await;
+
+    let lock = TableLock::take(&database_url).await;
+    let [first, _] = reads(&client, &base, &id);
+    let waiting = tokio::spawn(timed(first, Duration::from_secs(60)));
+    // The first read reaches the server and waits on the lock.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let [second, _] = reads(&client, &base, &id);
+    // Far below the 30 s deadline: the refusal does not wait for the first read.
+    let (status, retry_after, took) = timed(second, Duration::from_secs(10)).await;
+    assert_eq!(status, 503, "refused after {took:?}");
+    assert_eq!(retry_after.as_deref(), Some("1"));
+    lock.release().await;
+    let (status, _, _) = waiting.await.expect("the first read's task");
+    assert_eq!(
+        status, 200,
+        "the queued read is answered once the lock is gone"
+    );
+    let [again, _] = reads(&client, &base, &id);
+    assert_eq!(timed(again, Duration::from_secs(10)).await.0, 200);
+}
