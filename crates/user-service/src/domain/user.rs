@@ -53,8 +53,12 @@ fn rfc3339_millis<S: Serializer>(
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)] // read by utoipa only
 pub struct CreateUserBody {
-    /// Optional client-chosen id: repeating the same body with the same id is a safe retry.
+    /// Optional client-chosen id, a hyphenated UUID: repeating the same body with the
+    /// same id is a safe retry.
+    #[schema(value_type = Option<String>, format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
     id: Option<Uuid>,
+    /// An addr-spec, at most 254 characters; compared case-insensitively.
+    #[schema(format = Email, min_length = 3, max_length = 254, example = "ada@example.com")]
     email: String,
 }
 
@@ -62,6 +66,8 @@ pub struct CreateUserBody {
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)] // read by utoipa only
 pub struct UpdateUserBody {
+    /// An addr-spec, at most 254 characters; compared case-insensitively.
+    #[schema(format = Email, min_length = 3, max_length = 254, example = "ada@example.com")]
     email: String,
 }
 
