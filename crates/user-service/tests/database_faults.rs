@@ -1,14 +1,17 @@
 //! The database failing in the ways the crash test does not cover: a statement timeout
-//! (57014), a server that never answers within the client's deadline, a full
+//! (57014), a server that never answers within the client's deadline, a blackholed
+//! network (a proxy that stops forwarding), the connection limit (53300), a full
 //! pipelined queue. Each answers 503 with `Retry-After` quickly (bounded generously
 //! here: a hang is what fails) and recovers by itself.
 
+mod proxy;
 mod running;
 
 use std::time::{Duration, Instant};
 
 use sqlx::{Connection, Executor, PgConnection};
 
+use proxy::BlackholeProxy;
 use running::{spawn_app, token};
 use user_service::settings::Settings;
 
@@ -188,4 +191,118 @@ async fn a_full_pipelined_queue_answers_503_at_once() {
     );
     let [again, _] = reads(&client, &base, &id);
     assert_eq!(timed(again, Duration::from_secs(10)).await.0, 200);
+}
+
+/// Every status of `requests`, each answered within `bound`.
+async fn statuses(
+    requests: impl IntoIterator<Item = reqwest::RequestBuilder>,
+    bound: Duration,
+) -> Vec<(u16, Option<String>)> {
+    let mut answers = Vec::new();
+    for request in requests {
+        let (status, retry_after, _) = timed(request, bound).await;
+        answers.push((status, retry_after));
+    }
+    answers
+}
+
+/// Polls until every read answers 200, or fails after `within`.
+async fn recovers(client: &reqwest::Client, base: &str, id: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let answers = statuses(reads(client, base, id), Duration::from_secs(10)).await;
+        if answers.iter().all(|(status, _)| *status == 200) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "not recovered: {answers:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The network to the database goes silent (no reset, no answer): reads and writes
+/// answer 503 at their deadline instead of hanging until TCP gives up, and the service
+/// serves again by itself when the network comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blackholed_database_answers_503_at_the_deadline_and_recovers() {
+    let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
+    let proxy = BlackholeProxy::start(&database_url, None).await;
+    let base = spawn_app(&proxy.url, |settings: &mut Settings| {
+        settings.database.query_timeout_ms = 500;
+        settings.database.acquire_timeout_ms = 500;
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let id = create(&client, &base).await;
+
+    proxy.blackhole(true);
+    for _round in 0..3 {
+        let [get, list] = reads(&client, &base, &id);
+        let answers = statuses(
+            [get, list, patch(&client, &base, &id)],
+            Duration::from_secs(10),
+        )
+        .await;
+        for (status, retry_after) in answers {
+            assert_eq!(status, 503, "blackholed: unavailable, not a hang");
+            assert_eq!(retry_after.as_deref(), Some("1"));
+        }
+    }
+    proxy.blackhole(false);
+    recovers(&client, &base, &id, Duration::from_secs(30)).await;
+    let (status, _, _) = timed(patch(&client, &base, &id), Duration::from_secs(10)).await;
+    assert_eq!(status, 200, "writes recover too");
+}
+
+/// The server refuses new connections with 53300 (here: the role's connection limit,
+/// taken by the pipelined read connection): calls that need a new pooled connection
+/// answer 503, and the service recovers by itself once connections are allowed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connection_limit_answers_503_and_recovers() {
+    let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
+    let role = format!("limited_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = PgConnection::connect(&database_url)
+        .await
+        .expect("connecting");
+    for statement in [
+        format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT 1"),
+        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON users TO {role}"),
+    ] {
+        admin.execute(statement.as_str()).await.expect(&statement);
+    }
+    // Through the proxy, so that the role's URL works whatever the server listens on.
+    let proxy = BlackholeProxy::start(&database_url, Some(&role)).await;
+    let base = spawn_app(&proxy.url, |settings: &mut Settings| {
+        settings.database.migrate_on_start = false;
+        settings.database.read_connections = 1;
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let write = || {
+        client
+            .post(format!("{base}/users"))
+            .bearer_auth(token("users:write"))
+            .json(&serde_json::json!({ "email": format!("{}@example.com", uuid::Uuid::new_v4()) }))
+    };
+    let list = || {
+        client
+            .get(format!("{base}/users?limit=5"))
+            .bearer_auth(token("users:read"))
+    };
+    for (status, retry_after) in statuses([write(), list()], Duration::from_secs(10)).await {
+        assert_eq!(status, 503, "no connection to be had: unavailable");
+        assert_eq!(retry_after.as_deref(), Some("1"));
+    }
+    admin
+        .execute(format!("ALTER ROLE {role} CONNECTION LIMIT -1").as_str())
+        .await
+        .expect("lifting the limit");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let answers = statuses([write(), list()], Duration::from_secs(10)).await;
+        if answers.iter().map(|(status, _)| *status).eq([201, 200]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not recovered: {answers:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
