@@ -51,3 +51,10 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$schemathesis_ver
     "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$schemathesis_version"
   fi
 fi
+
+# cargo-fuzz for scripts/ci/fuzz.sh (pinned; libFuzzer itself comes with libfuzzer-sys).
+cargo_fuzz_version=0.13.1
+if ! cargo fuzz --version 2>/dev/null | grep -q "$cargo_fuzz_version"; then
+  echo "setup: cargo install cargo-fuzz $cargo_fuzz_version" >&2
+  cargo install --quiet --locked cargo-fuzz --version "$cargo_fuzz_version"
+fi

@@ -29,16 +29,8 @@ pub fn rendered_json_response(status: StatusCode, body: actix_web::web::Bytes) -
         .body(body)
 }
 
-/// Parses an id in the only form the contract accepts in a path: hyphenated
-/// 8-4-4-4-12 hex digits, either case (no braces, `urn:uuid:`, or bare hex).
-pub fn parse_hyphenated_uuid(text: &str) -> Option<uuid::Uuid> {
-    // At 36 bytes, `uuid` accepts only the hyphenated form (braced is 38, URN 45,
-    // simple 32), checking hyphen positions and digits in one pass.
-    if text.len() != 36 {
-        return None;
-    }
-    uuid::Uuid::try_parse(text).ok()
-}
+/// An id in the only form the contract accepts in a path (the fuzzed `parsing` crate's).
+pub use parsing::id::parse_hyphenated_uuid;
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,7 @@
 //! A user as the API shows it, and the validated input that creates or changes one.
 
 use actix_web::web::Bytes;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -36,11 +36,7 @@ impl User {
     }
 }
 
-/// `2026-11-28T12:34:56.789Z`: UTC, `Z`, exactly three fraction digits (the contract's
-/// shared rendering; the database keeps milliseconds).
-pub fn format_millis(instant: &DateTime<Utc>) -> String {
-    instant.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
+pub use parsing::cursor::format_millis;
 
 fn rfc3339_millis<S: Serializer>(
     instant: &DateTime<Utc>,
