@@ -12,22 +12,8 @@ use std::time::{Duration, Instant};
 use sqlx::{Connection, Executor, PgConnection};
 
 use proxy::BlackholeProxy;
-use running::{spawn_app, token};
+use running::{create_user_at as create, spawn_app, token};
 use user_service::settings::Settings;
-
-/// Creates a user; returns its id.
-async fn create(client: &reqwest::Client, base: &str) -> String {
-    let response = client
-        .post(format!("{base}/users"))
-        .bearer_auth(token("users:write"))
-        .json(&serde_json::json!({ "email": format!("{}@example.com", uuid::Uuid::new_v4()) }))
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(response.status(), 201);
-    let user: serde_json::Value = response.json().await.expect("a JSON user");
-    user["id"].as_str().expect("an id").to_owned()
-}
 
 /// Holds an ACCESS EXCLUSIVE lock on `users` until dropped (or `release`d): every
 /// statement on the table waits at the server, as under a long migration.
@@ -86,6 +72,25 @@ fn patch(client: &reqwest::Client, base: &str, id: &str) -> reqwest::RequestBuil
         .json(&serde_json::json!({ "email": format!("{}@example.com", uuid::Uuid::new_v4()) }))
 }
 
+/// The point read (tokio-postgres), a list and a write (SQLx) each answer 503 with
+/// `Retry-After: 1`, every one within `bound` (a hang fails).
+async fn every_path_answers_503(client: &reqwest::Client, base: &str, id: &str, bound: Duration) {
+    let [get, list] = reads(client, base, id);
+    for (name, request) in [
+        ("get", get),
+        ("list", list),
+        ("patch", patch(client, base, id)),
+    ] {
+        let (status, retry_after, took) = timed(request, bound).await;
+        assert_eq!(
+            (name, status),
+            (name, 503),
+            "unavailable, answered after {took:?}"
+        );
+        assert_eq!(retry_after.as_deref(), Some("1"), "{name}");
+    }
+}
+
 /// A statement timeout is the same 503 on the point read (tokio-postgres) as on a list
 /// or a write (SQLx): one classifier for both drivers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,25 +104,9 @@ async fn a_statement_timeout_is_a_503_on_every_path_and_recovers() {
     let id = create(&client, &base).await;
 
     let lock = TableLock::take(&database_url).await;
-    let [get, list] = reads(&client, &base, &id);
-    for (name, request) in [
-        ("get", get),
-        ("list", list),
-        ("patch", patch(&client, &base, &id)),
-    ] {
-        let (status, retry_after, _) = timed(request, Duration::from_secs(10)).await;
-        assert_eq!(
-            (name, status),
-            (name, 503),
-            "a statement timeout is unavailability"
-        );
-        assert_eq!(retry_after.as_deref(), Some("1"), "{name}");
-    }
+    every_path_answers_503(&client, &base, &id, Duration::from_secs(10)).await;
     lock.release().await;
-    for request in reads(&client, &base, &id) {
-        let (status, _, _) = timed(request, Duration::from_secs(10)).await;
-        assert_eq!(status, 200, "served again once the lock is gone");
-    }
+    recovers(&client, &base, &id, Duration::from_secs(10)).await;
 }
 
 /// A server that does not answer at all (the statement timeout far away) meets the
@@ -134,28 +123,10 @@ async fn a_database_that_does_not_answer_meets_the_query_deadline() {
     let id = create(&client, &base).await;
 
     let lock = TableLock::take(&database_url).await;
-    let [get, list] = reads(&client, &base, &id);
-    for (name, request) in [
-        ("get", get),
-        ("list", list),
-        ("patch", patch(&client, &base, &id)),
-    ] {
-        // Far below the 120 s statement timeout: only the client deadline can answer.
-        let (status, retry_after, took) = timed(request, Duration::from_secs(10)).await;
-        assert_eq!(
-            (name, status),
-            (name, 503),
-            "past the deadline after {took:?}"
-        );
-        assert_eq!(retry_after.as_deref(), Some("1"), "{name}");
-    }
+    // Far below the 120 s statement timeout: only the client deadline can answer.
+    every_path_answers_503(&client, &base, &id, Duration::from_secs(10)).await;
     lock.release().await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    for request in reads(&client, &base, &id) {
-        let (status, _, _) = timed(request, Duration::from_secs(10)).await;
-        assert_eq!(status, 200, "served again once the server answers");
-    }
-    assert!(Instant::now() < deadline);
+    recovers(&client, &base, &id, Duration::from_secs(10)).await;
 }
 
 /// One pipelined connection with room for one query: while that query waits at the
@@ -236,16 +207,7 @@ async fn a_blackholed_database_answers_503_at_the_deadline_and_recovers() {
 
     proxy.blackhole(true);
     for _round in 0..3 {
-        let [get, list] = reads(&client, &base, &id);
-        let answers = statuses(
-            [get, list, patch(&client, &base, &id)],
-            Duration::from_secs(10),
-        )
-        .await;
-        for (status, retry_after) in answers {
-            assert_eq!(status, 503, "blackholed: unavailable, not a hang");
-            assert_eq!(retry_after.as_deref(), Some("1"));
-        }
+        every_path_answers_503(&client, &base, &id, Duration::from_secs(10)).await;
     }
     proxy.blackhole(false);
     recovers(&client, &base, &id, Duration::from_secs(30)).await;
