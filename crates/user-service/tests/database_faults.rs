@@ -91,15 +91,11 @@ async fn every_path_answers_503(client: &reqwest::Client, base: &str, id: &str, 
     }
 }
 
-/// A statement timeout is the same 503 on the point read (tokio-postgres) as on a list
-/// or a write (SQLx): one classifier for both drivers.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_statement_timeout_is_a_503_on_every_path_and_recovers() {
+/// With `adjust`ed settings and the users table locked, every path answers 503; once
+/// the lock is gone, the service serves again.
+async fn a_locked_table_answers_503_and_recovers(adjust: impl FnOnce(&mut Settings)) {
     let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
-    let base = spawn_app(&database_url, |settings: &mut Settings| {
-        settings.database.statement_timeout_ms = 300;
-    })
-    .await;
+    let base = spawn_app(&database_url, adjust).await;
     let client = reqwest::Client::new();
     let id = create(&client, &base).await;
 
@@ -109,24 +105,26 @@ async fn a_statement_timeout_is_a_503_on_every_path_and_recovers() {
     recovers(&client, &base, &id, Duration::from_secs(10)).await;
 }
 
+/// A statement timeout is the same 503 on the point read (tokio-postgres) as on a list
+/// or a write (SQLx): one classifier for both drivers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_timeout_is_a_503_on_every_path_and_recovers() {
+    a_locked_table_answers_503_and_recovers(|settings| {
+        settings.database.statement_timeout_ms = 300;
+    })
+    .await;
+}
+
 /// A server that does not answer at all (the statement timeout far away) meets the
 /// client-side deadline instead: 503 on every path, not a wait for the server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_that_does_not_answer_meets_the_query_deadline() {
-    let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
-    let base = spawn_app(&database_url, |settings: &mut Settings| {
+    a_locked_table_answers_503_and_recovers(|settings| {
+        // Far below the 120 s statement timeout: only the client deadline can answer.
         settings.database.statement_timeout_ms = 120_000;
         settings.database.query_timeout_ms = 400;
     })
     .await;
-    let client = reqwest::Client::new();
-    let id = create(&client, &base).await;
-
-    let lock = TableLock::take(&database_url).await;
-    // Far below the 120 s statement timeout: only the client deadline can answer.
-    every_path_answers_503(&client, &base, &id, Duration::from_secs(10)).await;
-    lock.release().await;
-    recovers(&client, &base, &id, Duration::from_secs(10)).await;
 }
 
 /// One pipelined connection with room for one query: while that query waits at the
