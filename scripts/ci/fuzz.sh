@@ -9,6 +9,10 @@
 # rustc accepts only with it. Nothing else in the project uses it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# Bounded: the whole script is killed after 480 s (8 min).
+if [ -z "${FUZZ_BOUNDED:-}" ]; then
+  FUZZ_BOUNDED=1 exec timeout --kill-after=10 480 "$0" "$@"
+fi
 seconds=${1:-15}
 command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz is not installed: run scripts/setup.sh" >&2; exit 1; }
 export RUSTC_BOOTSTRAP=1

@@ -15,6 +15,10 @@
 # service is the debug binary (built here; the test step built it already in CI).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# Bounded: the whole script is killed after 300 s (5 min).
+if [ -z "${SCHEMATHESIS_BOUNDED:-}" ]; then
+  SCHEMATHESIS_BOUNDED=1 exec timeout --kill-after=10 300 "$0" "$@"
+fi
 . scripts/lib.sh
 examples=${1:-250}
 st=${SCHEMATHESIS:-.data/venv-schemathesis/bin/schemathesis}
@@ -31,6 +35,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 124' INT TERM
 start_throwaway_postgres "$work" -c max_connections=200
 export JWT_SECRET=schemathesis-secret-$RANDOM$RANDOM-0123456789abcdef
 for db in rust node; do psql -q "$pg_url" -c "CREATE DATABASE $db" >/dev/null; done
