@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 # Bounded: the whole script is killed after 480 s (8 min).
 if [ -z "${FUZZ_BOUNDED:-}" ]; then
-  FUZZ_BOUNDED=1 exec timeout --kill-after=10 480 "$0" "$@"
+  FUZZ_BOUNDED=1 exec timeout --kill-after=10 480 bash "$PWD/scripts/ci/fuzz.sh" "$@"
 fi
 seconds=${1:-15}
 command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz is not installed: run scripts/setup.sh" >&2; exit 1; }

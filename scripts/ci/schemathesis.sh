@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 # Bounded: the whole script is killed after 300 s (5 min).
 if [ -z "${SCHEMATHESIS_BOUNDED:-}" ]; then
-  SCHEMATHESIS_BOUNDED=1 exec timeout --kill-after=10 300 "$0" "$@"
+  SCHEMATHESIS_BOUNDED=1 exec timeout --kill-after=10 300 bash "$PWD/scripts/ci/schemathesis.sh" "$@"
 fi
 . scripts/lib.sh
 examples=${1:-250}
