@@ -88,6 +88,7 @@ async fn every_path_answers_503(client: &reqwest::Client, base: &str, id: &str, 
             "unavailable, answered after {took:?}"
         );
         assert_eq!(retry_after.as_deref(), Some("1"), "{name}");
+        eprintln!("{name}: 503 after {took:?}");
     }
 }
 
@@ -151,6 +152,7 @@ async fn a_full_pipelined_queue_answers_503_at_once() {
     // Far below the 30 s deadline: the refusal does not wait for the first read.
     let (status, retry_after, took) = timed(second, Duration::from_secs(10)).await;
     assert_eq!(status, 503, "refused after {took:?}");
+    eprintln!("full queue: 503 after {took:?}");
     assert_eq!(retry_after.as_deref(), Some("1"));
     lock.release().await;
     let (status, _, _) = waiting.await.expect("the first read's task");
@@ -177,10 +179,12 @@ async fn statuses(
 
 /// Polls until every read answers 200, or fails after `within`.
 async fn recovers(client: &reqwest::Client, base: &str, id: &str, within: Duration) {
-    let deadline = Instant::now() + within;
+    let started = Instant::now();
+    let deadline = started + within;
     loop {
         let answers = statuses(reads(client, base, id), Duration::from_secs(10)).await;
         if answers.iter().all(|(status, _)| *status == 200) {
+            eprintln!("recovered {:?} after the fault ended", started.elapsed());
             return;
         }
         assert!(Instant::now() < deadline, "not recovered: {answers:?}");
