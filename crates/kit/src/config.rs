@@ -20,12 +20,18 @@
 //! Settings every service shares live here ([`ServerSettings`], [`DatabaseSettings`],
 //! [`AuthSettings`], [`LogSettings`]); a service wraps them in its own struct.
 
+mod redact;
+mod secret;
+mod validate;
+
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+pub use secret::Secret;
 
 /// Why configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -190,8 +196,8 @@ impl Default for ServerSettings {
     }
 }
 
-/// `[database]`: which PostgreSQL to use and how.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// `[database]`: which PostgreSQL to use and how. `Debug` hides the URLs' passwords.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `DATABASE_URL`. Empty: start the embedded PostgreSQL in `data_dir`.
@@ -204,12 +210,20 @@ pub struct DatabaseSettings {
     /// top of `pool_size`. One measured best on a 2-core machine (one backend keeps one
     /// core busy and leaves the other to the service): `scripts/bench-read-path.sh`.
     pub read_connections: usize,
+    /// Queries in flight at once on each pipelined connection; past it a point read is
+    /// answered 503 at once rather than queued without bound behind a stalled server.
+    pub read_queue_depth: usize,
     /// How long a request waits for a pooled connection before 503.
     pub acquire_timeout_ms: u64,
     /// Server-side `statement_timeout` of every pooled connection.
     pub statement_timeout_ms: u64,
     /// Server-side `idle_in_transaction_session_timeout` of every pooled connection.
     pub idle_in_transaction_timeout_ms: u64,
+    /// Client-side deadline of every database call (a point read, or a store call's
+    /// acquire and queries together): past it the answer is 503, even when the server
+    /// never answers (a blackholed network). Above `statement_timeout_ms`, so that the
+    /// server's own timeout normally ends a slow statement first.
+    pub query_timeout_ms: u64,
     /// Where the embedded PostgreSQL keeps its cluster (when `url` is empty).
     pub data_dir: PathBuf,
     /// Apply pending migrations when the service starts.
@@ -223,33 +237,57 @@ impl Default for DatabaseSettings {
             read_url: None,
             pool_size: 20,
             read_connections: 1,
+            read_queue_depth: 1024,
             acquire_timeout_ms: 3000,
             statement_timeout_ms: 5000,
             idle_in_transaction_timeout_ms: 10_000,
+            query_timeout_ms: 6000,
             data_dir: PathBuf::from(".data/postgres"),
             migrate_on_start: true,
         }
     }
 }
 
+/// The JWT signature algorithm: HS256 with a shared secret, or EdDSA / RS256 with a
+/// public key file. An enum, so that a misspelt name stops start-up rather than
+/// silently verifying with another algorithm.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    HS256,
+    EdDSA,
+    RS256,
+}
+
+impl JwtAlgorithm {
+    /// Whether this algorithm verifies with a public key (else with a shared secret).
+    pub fn uses_public_key(self) -> bool {
+        !matches!(self, JwtAlgorithm::HS256)
+    }
+}
+
+/// The shortest HS256 secret accepted: 256 bits, the size of the HMAC-SHA256 output
+/// (RFC 7518 §3.2).
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// `[auth]`: how bearer tokens are verified.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
-    /// HS256 shared secret (`JWT_SECRET`).
-    pub jwt_secret: Option<String>,
-    /// PEM public key file for EdDSA or RS256 (instead of a secret).
+    /// HS256 shared secret (`JWT_SECRET`), at least [`MIN_SECRET_BYTES`] bytes.
+    pub jwt_secret: Option<Secret>,
+    /// PEM public key file for EdDSA or RS256 (instead of a secret: not both).
     pub public_key_file: Option<PathBuf>,
     /// `HS256`, `EdDSA` or `RS256`.
-    pub algorithm: String,
-    /// Required `iss`, when set.
+    pub algorithm: JwtAlgorithm,
+    /// Required `iss`, when set: a token without it is refused.
     pub issuer: Option<String>,
-    /// Required `aud`, when set.
+    /// Required `aud`, when set: a token without it is refused; an `aud` array is
+    /// accepted when it contains this audience.
     pub audience: Option<String>,
     /// Clock skew allowed on `exp` and `nbf`, in seconds.
     pub leeway_secs: u64,
     /// With no secret and no key outside production, create a development secret once
-    /// and keep it in this file.
+    /// and keep it in this file (written atomically, owner-only; checked when read).
     pub dev_secret_file: PathBuf,
 }
 
@@ -258,7 +296,7 @@ impl Default for AuthSettings {
         AuthSettings {
             jwt_secret: None,
             public_key_file: None,
-            algorithm: "HS256".into(),
+            algorithm: JwtAlgorithm::HS256,
             issuer: None,
             audience: None,
             leeway_secs: 30,
@@ -295,77 +333,5 @@ impl Default for LogSettings {
     }
 }
 
-impl Validate for ServerSettings {
-    fn validate(&self) -> Result<(), ConfigError> {
-        if self.host.parse::<std::net::IpAddr>().is_err() && self.host != "localhost" {
-            return Err(ConfigError::Value {
-                key: "server.host",
-                problem: format!(
-                    "is {:?}; expected an IP address such as 127.0.0.1 or 0.0.0.0",
-                    self.host
-                ),
-            });
-        }
-        if self.drain_grace_ms >= self.drain_timeout_secs * 1000 {
-            return Err(ConfigError::Value {
-                key: "server.drain_grace_ms",
-                problem: format!(
-                    "is {} ms, not less than server.drain_timeout_secs ({} s); the grace period is part of the drain",
-                    self.drain_grace_ms, self.drain_timeout_secs
-                ),
-            });
-        }
-        if self.drain_timeout_secs == 0 {
-            return Err(ConfigError::Value {
-                key: "server.drain_timeout_secs",
-                problem: "is 0; expected at least 1 second".into(),
-            });
-        }
-        Ok(())
-    }
-}
-
-impl Validate for DatabaseSettings {
-    fn validate(&self) -> Result<(), ConfigError> {
-        for (key, url) in [
-            ("database.url", &self.url),
-            ("database.read_url", &self.read_url),
-        ] {
-            if let Some(url) = url
-                && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
-            {
-                return Err(ConfigError::Value {
-                    key,
-                    problem: "is not a PostgreSQL URL; expected postgres://user:password@host:port/database".into(),
-                });
-            }
-        }
-        if self.pool_size == 0 {
-            return Err(ConfigError::Value {
-                key: "database.pool_size",
-                problem: "is 0; expected at least 1 connection".into(),
-            });
-        }
-        Ok(())
-    }
-}
-
-impl Validate for AuthSettings {
-    fn validate(&self) -> Result<(), ConfigError> {
-        match self.algorithm.as_str() {
-            "HS256" => Ok(()),
-            "EdDSA" | "RS256" if self.public_key_file.is_some() => Ok(()),
-            "EdDSA" | "RS256" => Err(ConfigError::Value {
-                key: "auth.public_key_file",
-                problem: format!(
-                    "is not set; algorithm {} needs a PEM public key file",
-                    self.algorithm
-                ),
-            }),
-            other => Err(ConfigError::Value {
-                key: "auth.algorithm",
-                problem: format!("is {other:?}; expected HS256, EdDSA or RS256"),
-            }),
-        }
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -13,6 +13,10 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::db::deadline::DeadlineExceeded;
+use crate::db::pipelined::ReadError;
+use crate::db::unavailable::Unavailability;
+
 /// What went wrong, in terms a client can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -59,6 +63,22 @@ pub enum ApiError {
 impl ApiError {
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
         ApiError::Internal(cause.into())
+    }
+
+    /// The 503 of a dependency that is down or a load we shed: every 503 is built here,
+    /// so each carries the same `Retry-After`.
+    pub fn unavailable(message: &'static str) -> Self {
+        ApiError::Unavailable {
+            message,
+            retry_after_secs: 1,
+        }
+    }
+
+    /// The database cannot answer now ([`crate::db::unavailable`]); `cause` is logged,
+    /// never sent.
+    pub fn database_unavailable(cause: &dyn std::error::Error) -> Self {
+        tracing::warn!(error = %cause, "database unavailable");
+        ApiError::unavailable("Database unavailable")
     }
 
     /// A 422 naming one field.
@@ -166,17 +186,30 @@ impl fmt::Display for DisplayChain<'_> {
     }
 }
 
-/// Database failures: unavailability is a 503 the client may retry; the rest is a bug.
+/// Database failures, whichever driver met them: unavailability is a 503 the client may
+/// retry; the rest is a bug.
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        if crate::db::is_unavailable(&error) {
-            tracing::warn!(error = %error, "database unavailable");
-            ApiError::Unavailable {
-                message: "Database unavailable",
-                retry_after_secs: 1,
-            }
+        if error.is_unavailable() {
+            ApiError::database_unavailable(&error)
         } else {
             ApiError::internal(error)
         }
+    }
+}
+
+impl From<ReadError> for ApiError {
+    fn from(error: ReadError) -> Self {
+        if error.is_unavailable() {
+            ApiError::database_unavailable(&error)
+        } else {
+            ApiError::internal(error)
+        }
+    }
+}
+
+impl From<DeadlineExceeded> for ApiError {
+    fn from(error: DeadlineExceeded) -> Self {
+        ApiError::database_unavailable(&error)
     }
 }

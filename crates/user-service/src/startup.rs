@@ -61,19 +61,21 @@ impl Application {
             database.migrate(&MIGRATOR).await?;
         }
         let verifier = web::Data::new(JwtVerifier::from_settings(&settings.auth, environment)?);
-        let read_url = database_server
-            .read_url
-            .as_deref()
-            .unwrap_or(&database_server.url);
+        // With the cache on, point reads fill it, so they go to the primary: a miss
+        // right after a write, read from a lagging replica, would cache the old row for
+        // the whole TTL. (The cache takes the read load a replica would have taken.)
+        let point_read_url = match &database_server.read_url {
+            Some(replica) if !settings.cache.enabled => replica,
+            _ => &database_server.url,
+        };
         let read_database = match &database_server.read_url {
             Some(url) => Database::connect_lazy(url, &settings.database)?,
             None => database.clone(),
         };
         let reader = Arc::new(PipelinedReader::start(
-            read_url,
-            settings.database.read_connections,
+            point_read_url,
             READ_STATEMENTS,
-            settings.database.statement_timeout_ms,
+            &settings.database,
         )?);
         // Serve from the first request on rather than answer 503 while connecting.
         reader.wait_connected(Duration::from_secs(5)).await;

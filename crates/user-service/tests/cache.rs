@@ -6,26 +6,13 @@ mod running;
 
 use std::time::{Duration, Instant};
 
-use running::{spawn_app, token};
+use running::{create_user_at as create, spawn_app, token};
 
 fn with_cache(ttl_secs: u64) -> impl FnOnce(&mut user_service::settings::Settings) {
     move |settings| {
         settings.cache.enabled = true;
         settings.cache.ttl_secs = ttl_secs;
     }
-}
-
-async fn create(client: &reqwest::Client, base: &str) -> String {
-    let response = client
-        .post(format!("{base}/users"))
-        .bearer_auth(token("users:write"))
-        .json(&serde_json::json!({ "email": format!("{}@example.com", uuid::Uuid::new_v4()) }))
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(response.status(), 201);
-    let user: serde_json::Value = response.json().await.expect("a JSON user");
-    user["id"].as_str().expect("an id").to_owned()
 }
 
 async fn email_of(client: &reqwest::Client, base: &str, id: &str) -> String {
@@ -158,4 +145,41 @@ async fn a_write_through_one_instance_reaches_the_cache_of_another() {
     }
     delays.sort();
     eprintln!("cross-instance invalidation delays: {delays:?}");
+}
+
+/// A read replica that never catches up (the limit of replication lag): a second
+/// database holding the same user as it was before the write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_lagging_replica_the_cache_is_filled_from_the_primary() {
+    use sqlx::{Connection, Executor};
+    let primary = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
+    let replica = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
+    let id = uuid::Uuid::now_v7();
+    for url in [&primary, &replica] {
+        let mut connection = sqlx::PgConnection::connect(url).await.expect("connecting");
+        connection
+            .execute(
+                format!(
+                    "INSERT INTO users (id, email, created_at, updated_at) \
+                     VALUES ('{id}', 'before@example.com', '2026-01-01Z', '2026-01-01Z')"
+                )
+                .as_str(),
+            )
+            .await
+            .expect("the same user on both");
+    }
+    let base = spawn_app(&primary, move |settings| {
+        with_cache(600)(settings);
+        settings.database.read_url = Some(replica);
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let id = id.to_string();
+    assert_eq!(email_of(&client, &base, &id).await, "before@example.com");
+    let written = set_email(&client, &base, &id, "after").await;
+    // The PATCH invalidated the entry; the miss that follows must not cache the
+    // replica's old row for the 600 s TTL.
+    for _ in 0..3 {
+        assert_eq!(email_of(&client, &base, &id).await, written);
+    }
 }

@@ -24,7 +24,7 @@ async fn dropped_reads_and_writes_leave_connections_usable() {
     };
     let database = Database::connect_lazy(&database_url, &settings).expect("a pool");
     let reader = Arc::new(
-        PipelinedReader::start(&database_url, 1, READ_STATEMENTS, 5000).expect("a reader"),
+        PipelinedReader::start(&database_url, READ_STATEMENTS, &settings).expect("a reader"),
     );
     assert!(reader.wait_connected(Duration::from_secs(10)).await);
     let store = UserStore::new(database.clone(), database, reader, None);

@@ -5,24 +5,31 @@
 //! `acquire_timeout_ms` (how long a request waits for a connection before 503),
 //! `statement_timeout_ms` and `idle_in_transaction_timeout_ms` (set on every connection
 //! as startup parameters, so a runaway query or a forgotten transaction cannot hold a
-//! connection forever).
+//! connection forever), `query_timeout_ms` (the client-side deadline of every call, see
+//! [`deadline`]).
+//!
+//! Failures mean one thing whichever driver met them: [`unavailable`] classifies both.
 //!
 //! The embedded server itself is the `pg-embedded` crate's, shared with ferry and the tests.
 
+pub mod deadline;
 pub mod notify;
 pub mod pipelined;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod unavailable;
 
+use std::future::Future;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use sqlx::Postgres;
 use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Postgres, error::DatabaseError};
 
 use crate::config::{DatabaseSettings, Environment};
+use deadline::DeadlineExceeded;
 use pg_embedded::{EmbeddedError, EmbeddedOptions, EmbeddedPostgres};
 
 /// Why the database could not be set up.
@@ -87,6 +94,8 @@ impl DatabaseServer {
 #[derive(Clone, Debug)]
 pub struct Database {
     pool: PgPool,
+    /// The client-side deadline of every call made through [`Database::within`].
+    query_deadline: Duration,
 }
 
 impl Database {
@@ -110,7 +119,18 @@ impl Database {
             .min_connections(0)
             .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
             .connect_lazy_with(options);
-        Ok(Database { pool })
+        Ok(Database {
+            pool,
+            query_deadline: Duration::from_millis(settings.query_timeout_ms),
+        })
+    }
+
+    /// Runs one store call (acquire and queries) within `[database] query_timeout_ms`.
+    pub async fn within<T, E>(&self, call: impl Future<Output = Result<T, E>>) -> Result<T, E>
+    where
+        E: From<DeadlineExceeded>,
+    {
+        deadline::within(self.query_deadline, call).await
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -144,32 +164,6 @@ impl Database {
     pub fn pool_state(&self) -> (u32, usize) {
         (self.pool.size(), self.pool.num_idle())
     }
-}
-
-/// Whether an error means "the database is not reachable right now" (a 503 the client
-/// may retry) rather than a bug.
-pub fn is_unavailable(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => true,
-        sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Protocol(_) => true,
-        sqlx::Error::Database(database) => is_unavailable_code(database.as_ref()),
-        _ => false,
-    }
-}
-
-/// SQLSTATE classes of a server that is going away, starting, or out of capacity.
-fn is_unavailable_code(error: &dyn DatabaseError) -> bool {
-    let Some(code) = error.code() else {
-        return false;
-    };
-    code.starts_with("08") // connection exception
-        || code.starts_with("57P") // admin/crash shutdown, cannot connect now
-        || code == "53300" // too many connections
-        || code == "57014" // statement timeout: overloaded
 }
 
 /// Connects once to check a URL, with a clear error naming the target.

@@ -8,12 +8,20 @@
 //! writes and transactions.
 //!
 //! Settings (`[database]`): `read_connections` (how many pipelined connections; the
-//! read load is spread round-robin) and `read_url` (a replica; else `url`).
+//! read load is spread round-robin), `read_url` (a replica; else `url`),
+//! `read_queue_depth` (queries in flight per connection) and `query_timeout_ms`.
+//!
+//! Bounded: each connection takes at most `read_queue_depth` queries at a time; when
+//! every connection is full a read fails at once with [`ReadError::QueueFull`] (a 503),
+//! so a stalled server cannot collect an unbounded queue of waiting requests. Each read
+//! has the client-side deadline `query_timeout_ms` ([`super::deadline`]), and the
+//! connection's `TCP_USER_TIMEOUT` is the same, so a blackholed connection is closed
+//! by the kernel and replaced rather than waited on for many minutes.
 //!
 //! Self-healing: each connection has a supervisor task that connects, prepares, publishes
 //! the client, and when the connection ends (server restart, network, a killed backend)
 //! withdraws it and reconnects with a capped backoff. While no connection is up a read
-//! fails at once with [`ReadError::Unavailable`] (a fast 503), never a hang.
+//! fails at once with [`ReadError::NotConnected`] (a fast 503), never a hang.
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,32 +29,56 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row, Statement};
+
+use super::deadline::{self, DeadlineExceeded};
+use super::unavailable::Unavailability;
+use crate::config::DatabaseSettings;
 
 /// Why a pipelined read failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    /// No connection is up, or it broke mid-query: the client may retry.
+    /// No connection is up: the client may retry.
     #[error("no database connection for reads")]
-    Unavailable,
-    /// The server answered with an error.
+    NotConnected,
+    /// Every connection has its `read_queue_depth` queries in flight.
+    #[error("every read connection has {0} queries in flight")]
+    QueueFull(usize),
+    #[error(transparent)]
+    Deadline(#[from] DeadlineExceeded),
+    /// The connection broke mid-query, or the server cannot answer now (the
+    /// [`super::unavailable`] classes).
+    #[error("database unavailable for reads: {0}")]
+    Unavailable(#[source] tokio_postgres::Error),
+    /// The server answered with an error: a bug in the query or the data.
     #[error(transparent)]
     Query(tokio_postgres::Error),
     #[error("invalid database URL for pipelined reads: {0}")]
     Url(tokio_postgres::Error),
 }
 
+impl Unavailability for ReadError {
+    fn is_unavailable(&self) -> bool {
+        !matches!(self, ReadError::Query(_) | ReadError::Url(_))
+    }
+}
+
 /// A connected, prepared client.
 struct Prepared {
     client: Client,
     statements: Vec<Statement>,
+    /// `read_queue_depth` permits: one per query in flight on this connection.
+    in_flight: Semaphore,
 }
 
 /// The pipelined connections for a fixed list of statements.
 pub struct PipelinedReader {
     slots: Arc<[ArcSwapOption<Prepared>]>,
     next: AtomicUsize,
+    queue_depth: usize,
+    query_deadline: Duration,
 }
 
 const BACKOFF_FIRST: Duration = Duration::from_millis(50);
@@ -54,33 +86,44 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl PipelinedReader {
-    /// Starts `connections` supervisors on the current runtime; they keep connecting in
-    /// the background. `statement_timeout_ms` is set on each connection.
+    /// Starts `settings.read_connections` supervisors on the current runtime; they keep
+    /// connecting to `url` in the background. The settings' `statement_timeout_ms` is
+    /// set on each connection.
     pub fn start(
         url: &str,
-        connections: usize,
         statements: &'static [&'static str],
-        statement_timeout_ms: u64,
+        settings: &DatabaseSettings,
     ) -> Result<Self, ReadError> {
+        let query_deadline = Duration::from_millis(settings.query_timeout_ms);
         let mut config = tokio_postgres::Config::from_str(url).map_err(ReadError::Url)?;
         config
             .connect_timeout(CONNECT_TIMEOUT)
-            .options(format!("-c statement_timeout={statement_timeout_ms}"))
+            .tcp_user_timeout(query_deadline)
+            .options(format!(
+                "-c statement_timeout={}",
+                settings.statement_timeout_ms
+            ))
             .application_name("pipelined-reads");
-        let slots: Arc<[ArcSwapOption<Prepared>]> = (0..connections.max(1))
+        let slots: Arc<[ArcSwapOption<Prepared>]> = (0..settings.read_connections.max(1))
             .map(|_| ArcSwapOption::empty())
             .collect();
+        let queue_depth = settings.read_queue_depth.max(1);
         for index in 0..slots.len() {
             tokio::spawn(supervise(
-                index,
+                Slot {
+                    index,
+                    queue_depth,
+                    slots: Arc::downgrade(&slots),
+                },
                 config.clone(),
                 statements,
-                Arc::downgrade(&slots),
             ));
         }
         Ok(PipelinedReader {
             slots,
             next: AtomicUsize::new(0),
+            queue_depth,
+            query_deadline,
         })
     }
 
@@ -105,50 +148,83 @@ impl PipelinedReader {
     }
 
     /// Runs statement number `statement` (its index in the list given to `start`) and
-    /// returns at most one row.
+    /// returns at most one row, within the query deadline.
     pub async fn query_opt(
         &self,
         statement: usize,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, ReadError> {
-        let prepared = self.pick().ok_or(ReadError::Unavailable)?;
+        let prepared = self.pick()?;
+        let _in_flight = prepared
+            .admit()
+            .ok_or(ReadError::QueueFull(self.queue_depth))?;
         let statement = &prepared.statements[statement];
-        prepared
-            .client
-            .query_opt(statement, params)
-            .await
-            .map_err(classify)
+        deadline::within(self.query_deadline, async {
+            prepared
+                .client
+                .query_opt(statement, params)
+                .await
+                .map_err(classify)
+        })
+        .await
     }
 
-    /// The next connected client, round-robin.
-    fn pick(&self) -> Option<Arc<Prepared>> {
+    /// The next connected client with room in its queue, round-robin.
+    fn pick(&self) -> Result<Arc<Prepared>, ReadError> {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
-        (0..self.slots.len())
-            .find_map(|offset| self.slots[(start + offset) % self.slots.len()].load_full())
+        let mut any_connected = false;
+        for offset in 0..self.slots.len() {
+            if let Some(prepared) = self.slots[(start + offset) % self.slots.len()].load_full() {
+                if prepared.in_flight.available_permits() > 0 {
+                    return Ok(prepared);
+                }
+                any_connected = true;
+            }
+        }
+        Err(if any_connected {
+            ReadError::QueueFull(self.queue_depth)
+        } else {
+            ReadError::NotConnected
+        })
     }
 }
 
-/// A closed connection or a server going away is unavailability, not a bug.
+impl Prepared {
+    /// A place in this connection's queue, if it has one free.
+    fn admit(&self) -> Option<SemaphorePermit<'_>> {
+        self.in_flight.try_acquire().ok()
+    }
+}
+
+/// Unavailability ([`super::unavailable`]) rather than a bug.
 fn classify(error: tokio_postgres::Error) -> ReadError {
-    let unavailable = error.is_closed()
-        || error
-            .code()
-            .is_some_and(|code| code.code().starts_with("08") || code.code().starts_with("57P"));
-    if unavailable {
-        ReadError::Unavailable
+    if error.is_unavailable() {
+        ReadError::Unavailable(error)
     } else {
         ReadError::Query(error)
     }
 }
 
-/// Keeps slot `index` connected until the reader is dropped (then the slots are gone,
-/// the client with them, its connection ends, and the loop finds nothing to fill).
-async fn supervise(
+/// The slot a supervisor keeps filled.
+struct Slot {
     index: usize,
+    queue_depth: usize,
+    /// Weak: the reader owns the slots; when it is dropped the supervisor stops.
+    slots: Weak<[ArcSwapOption<Prepared>]>,
+}
+
+/// Keeps `slot` connected until the reader is dropped (then the slots are gone, the
+/// client with them, its connection ends, and the loop finds nothing to fill).
+async fn supervise(
+    slot: Slot,
     config: tokio_postgres::Config,
     statements: &'static [&'static str],
-    slots: Weak<[ArcSwapOption<Prepared>]>,
 ) {
+    let Slot {
+        index,
+        queue_depth,
+        slots,
+    } = slot;
     let mut backoff = BACKOFF_FIRST;
     while slots.strong_count() > 0 {
         match config.connect(NoTls).await {
@@ -173,6 +249,7 @@ async fn supervise(
                         live[index].store(Some(Arc::new(Prepared {
                             client,
                             statements: prepared,
+                            in_flight: Semaphore::new(queue_depth),
                         })));
                         // Hold only the slot's cell while connected, not the reader.
                         drop(live);

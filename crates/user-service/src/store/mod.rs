@@ -1,7 +1,7 @@
 //! Persistence of users in PostgreSQL.
 
 pub mod cache;
-pub mod cursor;
+pub use parsing::cursor;
 pub mod users;
 
 pub use users::{CreateOutcome, StoreError, UserStore};

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use kit::ApiError;
 use kit::db::Database;
+use kit::db::deadline::DeadlineExceeded;
 use kit::db::pipelined::{PipelinedReader, ReadError};
 
 use super::cache::UserCache;
@@ -30,6 +31,8 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     Read(#[from] ReadError),
+    #[error(transparent)]
+    Deadline(#[from] DeadlineExceeded),
 }
 
 impl From<StoreError> for ApiError {
@@ -40,11 +43,8 @@ impl From<StoreError> for ApiError {
                 ApiError::Conflict("User id exists with another email")
             }
             StoreError::Database(error) => error.into(),
-            StoreError::Read(ReadError::Unavailable) => ApiError::Unavailable {
-                message: "Database unavailable",
-                retry_after_secs: 1,
-            },
-            StoreError::Read(error) => ApiError::internal(error),
+            StoreError::Read(error) => error.into(),
+            StoreError::Deadline(error) => error.into(),
         }
     }
 }
@@ -136,6 +136,10 @@ impl UserStore {
         email: &Email,
     ) -> Result<CreateOutcome, StoreError> {
         let id = id.unwrap_or_else(Uuid::now_v7);
+        self.database.within(self.insert_or_find(id, email)).await
+    }
+
+    async fn insert_or_find(&self, id: Uuid, email: &Email) -> Result<CreateOutcome, StoreError> {
         let mut connection = self.database.acquire().await?;
         let inserted = sqlx::query_as!(
             User,
@@ -163,6 +167,14 @@ impl UserStore {
 
     /// A page of users newest first, after `after`, and the cursor of the next page.
     pub async fn list(
+        &self,
+        limit: u32,
+        after: Option<Cursor>,
+    ) -> Result<(Vec<User>, Option<Cursor>), StoreError> {
+        self.read_database.within(self.page(limit, after)).await
+    }
+
+    async fn page(
         &self,
         limit: u32,
         after: Option<Cursor>,
@@ -209,6 +221,14 @@ impl UserStore {
 
     /// Sets a user's email; `None` when there is no such user.
     pub async fn update_email(&self, id: Uuid, email: &Email) -> Result<Option<User>, StoreError> {
+        let updated = self.database.within(self.update(id, email)).await;
+        // Forget the old row before the client hears of the new one, and also when the
+        // outcome is unknown (a deadline or a lost connection after the commit).
+        self.invalidate(id);
+        updated
+    }
+
+    async fn update(&self, id: Uuid, email: &Email) -> Result<Option<User>, StoreError> {
         let mut connection = self.database.acquire().await?;
         let updated = sqlx::query_as!(
             User,
@@ -227,19 +247,23 @@ impl UserStore {
                 StoreError::Database(error)
             }
         })?;
-        // Committed: forget the old row before the client hears of the new one.
-        self.invalidate(id);
         Ok(updated)
     }
 
     /// Deletes a user; false when there was none.
     pub async fn delete(&self, id: Uuid) -> Result<bool, StoreError> {
-        let mut connection = self.database.acquire().await?;
-        let deleted = sqlx::query!("DELETE FROM users WHERE id = $1", id)
-            .execute(&mut *connection)
-            .await?;
+        let deleted = self
+            .database
+            .within(async {
+                let mut connection = self.database.acquire().await?;
+                let deleted = sqlx::query!("DELETE FROM users WHERE id = $1", id)
+                    .execute(&mut *connection)
+                    .await?;
+                Ok::<_, StoreError>(deleted.rows_affected() == 1)
+            })
+            .await;
         self.invalidate(id);
-        Ok(deleted.rows_affected() == 1)
+        deleted
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-pub const JWT_SECRET: &str = "lifecycle-test-secret";
+pub const JWT_SECRET: &str = "lifecycle-test-secret-0123456789abcdef";
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -185,10 +185,10 @@ pub async fn spawn_app(
     base
 }
 
-/// Creates a user with a unique email; returns its id.
-pub async fn create_user(client: &reqwest::Client, service: &RunningService) -> String {
+/// Creates a user with a unique email at `base`; returns its id.
+pub async fn create_user_at(client: &reqwest::Client, base: &str) -> String {
     let response = client
-        .post(service.url("/users"))
+        .post(format!("{base}/users"))
         .bearer_auth(token("users:write"))
         .json(&serde_json::json!({ "email": format!("{}@example.com", uuid::Uuid::new_v4()) }))
         .send()
@@ -197,4 +197,9 @@ pub async fn create_user(client: &reqwest::Client, service: &RunningService) -> 
     assert_eq!(response.status(), 201, "creating a user");
     let body: serde_json::Value = response.json().await.expect("a JSON user");
     body["id"].as_str().expect("the user has an id").to_owned()
+}
+
+/// Creates a user with a unique email on a running service; returns its id.
+pub async fn create_user(client: &reqwest::Client, service: &RunningService) -> String {
+    create_user_at(client, service.url("").trim_end_matches('/')).await
 }
