@@ -9,13 +9,13 @@ use shadow_servers::{Flavour, noise, regressions, scratch, shadow, start, url, w
 
 fn mix() -> Vec<String> {
     let mut lines = vec!["# a generated mix of reads, and writes that must be skipped".to_string()];
-    for id in 1..=80 {
+    for id in 1..=80u32 {
         lines.push(format!("GET /users/{id}"));
         lines.push(format!("GET /orders/{id}"));
-        if id % 2 == 0 {
+        if id.is_multiple_of(2) {
             lines.push("GET /health".to_string());
         }
-        if id % 10 == 0 {
+        if id.is_multiple_of(10) {
             lines.push(format!("DELETE /users/{id}"));
         }
     }

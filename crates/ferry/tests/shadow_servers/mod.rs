@@ -5,7 +5,6 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
-use std::convert::Infallible;
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -122,7 +121,11 @@ fn answer(flavour: Flavour, path: &str) -> Response<Full<Bytes>> {
             (200, "application/json", body.to_string().into_bytes())
         }
         "orders" => {
-            let status = if different && id % 4 == 0 { 500 } else { 200 };
+            let status = if different && id.is_multiple_of(4) {
+                500
+            } else {
+                200
+            };
             let body = serde_json::json!({"order": id, "total": 10});
             (status, "application/json", body.to_string().into_bytes())
         }
