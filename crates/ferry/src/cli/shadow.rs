@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 
-use ferry::shadow::client::{Endpoint, Role, SendOptions};
+use ferry::shadow::client::{Role, SendOptions, Upstream};
 use ferry::shadow::proxy::{self, ProxySettings};
 use ferry::shadow::replay::{self, ReplaySettings};
 use ferry::shadow::report::{ShadowReport, terminal};
@@ -153,7 +153,7 @@ pub fn shadow(args: ShadowArgs) -> Result<ExitCode> {
         Some(ShadowCommand::Proxy(proxy_args)) => run_proxy(*proxy_args)?,
         None => run_replay(args.replay)?,
     };
-    print!("{}", terminal::render(&report));
+    print!("{}", terminal::render_terminal(&report));
     Ok(ExitCode::from(report.exit_status))
 }
 
@@ -178,7 +178,7 @@ fn run_replay(args: ReplayArgs) -> Result<ShadowReport> {
             format.name()
         );
     }
-    replay::run(ReplaySettings {
+    replay::run_replay(ReplaySettings {
         shadow,
         requests,
         rate: args.rate,
@@ -193,7 +193,7 @@ fn run_proxy(args: ProxyArgs) -> Result<ShadowReport> {
         bail!("--report-every must be above 0");
     }
     let shadow = shadow_settings(&args.common)?;
-    proxy::run(
+    proxy::run_proxy(
         ProxySettings {
             shadow,
             listen: args.listen,
@@ -217,13 +217,13 @@ fn shadow_settings(args: &CommonArgs) -> Result<ShadowSettings> {
     }
     Ok(ShadowSettings {
         targets: ShadowTargets {
-            primary: Endpoint::new(Role::Primary, primary, &args.header_primary)?,
+            primary: Upstream::new(Role::Primary, primary, &args.header_primary)?,
             secondary: args
                 .secondary
                 .as_deref()
-                .map(|url| Endpoint::new(Role::Secondary, url, &args.header_secondary))
+                .map(|url| Upstream::new(Role::Secondary, url, &args.header_secondary))
                 .transpose()?,
-            candidate: Endpoint::new(Role::Candidate, candidate, &args.header_candidate)?,
+            candidate: Upstream::new(Role::Candidate, candidate, &args.header_candidate)?,
         },
         send: SendOptions {
             timeout: args.timeout,

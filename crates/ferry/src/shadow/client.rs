@@ -39,7 +39,7 @@ impl Role {
 
 /// One target: where it is and what it adds to every request.
 #[derive(Debug, Clone)]
-pub struct Endpoint {
+pub struct Upstream {
     pub role: Role,
     /// As given: `http://127.0.0.1:8080` or `https://host/prefix`.
     pub url: String,
@@ -50,9 +50,9 @@ pub struct Endpoint {
     extra_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
-impl Endpoint {
+impl Upstream {
     /// Parses `url` and the `Name: value` headers given for this target.
-    pub fn new(role: Role, url: &str, headers: &[String]) -> Result<Endpoint> {
+    pub fn new(role: Role, url: &str, headers: &[String]) -> Result<Upstream> {
         let uri: Uri = url
             .parse()
             .with_context(|| format!("--{}: `{url}` is not a URL", role.name()))?;
@@ -72,7 +72,7 @@ impl Endpoint {
             .iter()
             .map(|header| parse_header(header, role))
             .collect::<Result<_>>()?;
-        Ok(Endpoint {
+        Ok(Upstream {
             role,
             url: url.to_string(),
             scheme,
@@ -171,12 +171,14 @@ impl ShadowClient {
     /// Sends `request` to `target` and reads the response, body limited as configured.
     pub async fn send(
         &self,
-        target: &Endpoint,
+        target: &Upstream,
         request: &ShadowRequest,
     ) -> Result<Captured, Failure> {
         let limit = self.options.body_limit;
         let (parts, body) = self
-            .exchange(target, request, |body| BodyReader::new(limit).read(body))
+            .exchange(target, request, |body| {
+                BodyReader::new(limit).read_body(body)
+            })
             .await?;
         Ok(Captured {
             status: parts.status.as_u16(),
@@ -189,7 +191,7 @@ impl ShadowClient {
     /// answer to its client, status, headers and body bytes unchanged.
     pub async fn send_whole(
         &self,
-        target: &Endpoint,
+        target: &Upstream,
         request: &ShadowRequest,
     ) -> Result<(Parts, Bytes), Failure> {
         self.exchange(target, request, |body| async {
@@ -201,7 +203,7 @@ impl ShadowClient {
     /// One exchange under the timeout: connect, send, receive the head, `read_body`.
     async fn exchange<T, F, Fut>(
         &self,
-        target: &Endpoint,
+        target: &Upstream,
         request: &ShadowRequest,
         read_body: F,
     ) -> Result<(Parts, T), Failure>
@@ -214,7 +216,11 @@ impl ShadowClient {
         let http_request =
             build(target, request, self.options.keep_host).map_err(|_| Failure::Reset)?;
         let exchange = async {
-            let response = self.client.request(http_request).await.map_err(classify)?;
+            let response = self
+                .client
+                .request(http_request)
+                .await
+                .map_err(failure_of)?;
             let (parts, body) = response.into_parts();
             let body = read_body(body).await.map_err(|_| Failure::Reset)?;
             Ok((parts, body))
@@ -225,7 +231,7 @@ impl ShadowClient {
     }
 }
 
-fn classify(error: hyper_util::client::legacy::Error) -> Failure {
+fn failure_of(error: hyper_util::client::legacy::Error) -> Failure {
     if error.is_connect() {
         Failure::Connect
     } else {
@@ -236,7 +242,7 @@ fn classify(error: hyper_util::client::legacy::Error) -> Failure {
 /// The request as `target` gets it: its URL, its `Host` (or the original with `keep_host`),
 /// the request's headers and then the target's own.
 fn build(
-    target: &Endpoint,
+    target: &Upstream,
     request: &ShadowRequest,
     keep_host: bool,
 ) -> Result<Request<Full<Bytes>>> {
@@ -270,7 +276,7 @@ fn build(
 
 /// Whether a TCP connection to `target` can be made within `timeout`: checked before a run,
 /// so that a wrong URL stops it at once instead of counting errors.
-pub async fn reachable(target: &Endpoint, timeout: Duration) -> Result<()> {
+pub async fn reachable(target: &Upstream, timeout: Duration) -> Result<()> {
     let authority = target.socket_authority();
     let connect = tokio::net::TcpStream::connect(authority.as_str());
     match tokio::time::timeout(timeout, connect).await {

@@ -14,7 +14,7 @@ use super::response::{Captured, CapturedBody};
 /// How a field differs from the primary's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Kind {
+pub enum DiffKind {
     /// Same type, another value (or other bytes, for a non-JSON body).
     Value,
     /// Another JSON type (string instead of number, JSON instead of text).
@@ -29,27 +29,27 @@ pub enum Kind {
     Order,
 }
 
-impl Kind {
+impl DiffKind {
     pub fn name(self) -> &'static str {
         match self {
-            Kind::Value => "value",
-            Kind::Type => "type",
-            Kind::Missing => "missing",
-            Kind::Extra => "extra",
-            Kind::Length => "length",
-            Kind::Order => "order",
+            DiffKind::Value => "value",
+            DiffKind::Type => "type",
+            DiffKind::Missing => "missing",
+            DiffKind::Extra => "extra",
+            DiffKind::Length => "length",
+            DiffKind::Order => "order",
         }
     }
 }
 
 /// The differing fields of one comparison, each with its first kind.
-pub type Differences = BTreeMap<String, Kind>;
+pub type Differences = BTreeMap<String, DiffKind>;
 
 /// Every difference of `other` against `primary`.
-pub fn compare(primary: &Captured, other: &Captured) -> Differences {
+pub fn differences(primary: &Captured, other: &Captured) -> Differences {
     let mut out = Differences::new();
     if primary.status != other.status {
-        out.insert("status".to_string(), Kind::Value);
+        out.insert("status".to_string(), DiffKind::Value);
     }
     compare_headers(primary, other, &mut out);
     compare_bodies(&primary.body, &other.body, &mut out);
@@ -61,15 +61,15 @@ fn compare_headers(primary: &Captured, other: &Captured, out: &mut Differences) 
     let right = other.header_map();
     for (name, value) in &left {
         match right.get(name) {
-            None => note(out, format!("header.{name}"), Kind::Missing),
+            None => note(out, format!("header.{name}"), DiffKind::Missing),
             Some(other_value) if other_value != value => {
-                note(out, format!("header.{name}"), Kind::Value);
+                note(out, format!("header.{name}"), DiffKind::Value);
             }
             Some(_) => {}
         }
     }
     for name in right.keys().filter(|name| !left.contains_key(*name)) {
-        note(out, format!("header.{name}"), Kind::Extra);
+        note(out, format!("header.{name}"), DiffKind::Extra);
     }
 }
 
@@ -86,14 +86,14 @@ fn compare_bodies(primary: &CapturedBody, other: &CapturedBody, out: &mut Differ
                     compare_json(&mut path, &left, &right, out);
                     // Same JSON, other bytes (spacing, key order): the bytes are not compared.
                 }
-                (None, None) => note(out, "body".to_string(), Kind::Value),
-                _ => note(out, "body".to_string(), Kind::Type),
+                (None, None) => note(out, "body".to_string(), DiffKind::Value),
+                _ => note(out, "body".to_string(), DiffKind::Type),
             }
         }
         // Over the limit on either side: the digests of the whole bodies decide.
         (left, right) => {
             if left.digest() != right.digest() {
-                note(out, "body".to_string(), Kind::Value);
+                note(out, "body".to_string(), DiffKind::Value);
             }
         }
     }
@@ -109,20 +109,20 @@ fn compare_json(path: &mut String, left: &Value, right: &Value, out: &mut Differ
                 path.push_str(key);
                 match right.get(key) {
                     Some(other) => compare_json(path, value, other, out),
-                    None => note(out, path.clone(), Kind::Missing),
+                    None => note(out, path.clone(), DiffKind::Missing),
                 }
                 path.truncate(mark);
             }
             for key in right.keys().filter(|key| !left.contains_key(*key)) {
-                note(out, format!("{path}.{key}"), Kind::Extra);
+                note(out, format!("{path}.{key}"), DiffKind::Extra);
             }
         }
         (Value::Array(left), Value::Array(right)) => {
             if left.len() != right.len() {
-                note(out, path.clone(), Kind::Length);
+                note(out, path.clone(), DiffKind::Length);
             } else if left != right {
                 if same_elements(left, right) {
-                    note(out, path.clone(), Kind::Order);
+                    note(out, path.clone(), DiffKind::Order);
                 } else {
                     path.push_str("[]");
                     for (value, other) in left.iter().zip(right) {
@@ -134,10 +134,10 @@ fn compare_json(path: &mut String, left: &Value, right: &Value, out: &mut Differ
         }
         (left, right) if std::mem::discriminant(left) == std::mem::discriminant(right) => {
             if left != right {
-                note(out, path.clone(), Kind::Value);
+                note(out, path.clone(), DiffKind::Value);
             }
         }
-        _ => note(out, path.clone(), Kind::Type),
+        _ => note(out, path.clone(), DiffKind::Type),
     }
 }
 
@@ -152,7 +152,7 @@ fn same_elements(left: &[Value], right: &[Value]) -> bool {
 }
 
 /// Keeps the first kind seen for a field.
-fn note(out: &mut Differences, field: String, kind: Kind) {
+fn note(out: &mut Differences, field: String, kind: DiffKind) {
     out.entry(field).or_insert(kind);
 }
 
@@ -187,7 +187,7 @@ mod tests {
             r#"{"id": "1", "email": "b@x", "tags": ["b", "a"], "items": [{"email": "p"}, {"email": "r"}], "n": 1, "new": null, "list": [1, 2]}"#,
         );
         assert_eq!(
-            fields(&compare(&primary, &candidate)),
+            fields(&differences(&primary, &candidate)),
             [
                 ("body.email", "value"),
                 ("body.gone", "missing"),
@@ -199,10 +199,10 @@ mod tests {
                 ("status", "value"),
             ]
         );
-        assert!(compare(&primary, &primary).is_empty());
+        assert!(differences(&primary, &primary).is_empty());
         // Same JSON in other bytes is equal.
         assert!(
-            compare(
+            differences(
                 &json(200, r#"{"a":1,"b":2}"#),
                 &json(200, r#"{ "b": 2, "a": 1 }"#)
             )
@@ -223,7 +223,7 @@ mod tests {
             Bytes::from_static(b"\xff\x00binarY"),
         );
         assert_eq!(
-            fields(&compare(&primary, &other)),
+            fields(&differences(&primary, &other)),
             [
                 ("body", "value"),
                 ("header.x-a", "value"),
@@ -236,6 +236,6 @@ mod tests {
             vec![("x-a".into(), "1".into()), ("x-gone".into(), "y".into())],
             Bytes::from_static(b"{}"),
         );
-        assert_eq!(fields(&compare(&primary, &text)), [("body", "type")]);
+        assert_eq!(fields(&differences(&primary, &text)), [("body", "type")]);
     }
 }

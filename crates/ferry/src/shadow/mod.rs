@@ -21,29 +21,46 @@ pub mod tally;
 
 use std::path::PathBuf;
 
-use client::{Endpoint, SendOptions};
+use client::{SendOptions, ShadowClient, Upstream};
 use noise::FieldGlob;
-use report::Targets;
+use report::TargetUrls;
+use request::ShadowRequest;
+use tally::Outcome;
 
 /// The targets of a run.
 #[derive(Debug, Clone)]
 pub struct ShadowTargets {
-    pub primary: Endpoint,
-    pub secondary: Option<Endpoint>,
-    pub candidate: Endpoint,
+    pub primary: Upstream,
+    pub secondary: Option<Upstream>,
+    pub candidate: Upstream,
 }
 
 impl ShadowTargets {
     /// Every target, primary first.
-    pub fn all(&self) -> impl Iterator<Item = &Endpoint> {
+    pub fn all(&self) -> impl Iterator<Item = &Upstream> {
         std::iter::once(&self.primary)
             .chain(self.secondary.as_ref())
             .chain(std::iter::once(&self.candidate))
     }
 
+    /// Sends `request` to the secondary (when there is one) and the candidate, concurrently.
+    pub async fn send_to_mirrors(
+        &self,
+        client: &ShadowClient,
+        request: &ShadowRequest,
+    ) -> (Option<Outcome>, Outcome) {
+        let secondary = async {
+            match &self.secondary {
+                Some(secondary) => Some(client.send(secondary, request).await),
+                None => None,
+            }
+        };
+        tokio::join!(secondary, client.send(&self.candidate, request))
+    }
+
     /// Their URLs, for the report.
-    pub fn urls(&self) -> Targets {
-        Targets {
+    pub fn urls(&self) -> TargetUrls {
+        TargetUrls {
             primary: self.primary.url.clone(),
             secondary: self.secondary.as_ref().map(|target| target.url.clone()),
             candidate: self.candidate.url.clone(),

@@ -55,7 +55,7 @@ pub struct FieldRates {
 }
 
 /// The verdict on one field: a regression, or noise and why.
-pub fn classify(rates: FieldRates, has_secondary: bool, ignored: bool) -> Option<NoiseReason> {
+pub fn verdict(rates: FieldRates, has_secondary: bool, ignored: bool) -> Option<NoiseReason> {
     if ignored {
         return Some(NoiseReason::Ignored);
     }
@@ -132,13 +132,13 @@ mod tests {
 
     #[test]
     fn deterministic_fields_regress_on_any_difference() {
-        assert_eq!(classify(rates(1, 0, 1000), true, false), None);
+        assert_eq!(verdict(rates(1, 0, 1000), true, false), None);
         assert_eq!(
-            classify(rates(0, 0, 1000), true, false),
+            verdict(rates(0, 0, 1000), true, false),
             Some(NoiseReason::Secondary)
         );
         assert_eq!(
-            classify(rates(5, 0, 10), true, true),
+            verdict(rates(5, 0, 10), true, true),
             Some(NoiseReason::Ignored)
         );
     }
@@ -147,21 +147,21 @@ mod tests {
     fn noisy_fields_regress_only_clearly_above_their_noise() {
         // A timestamp that differs every time on both sides.
         assert_eq!(
-            classify(rates(200, 200, 200), true, false),
+            verdict(rates(200, 200, 200), true, false),
             Some(NoiseReason::Secondary)
         );
         // A 1-second date that ticks over between the responses now and then.
         assert_eq!(
-            classify(rates(12, 9, 200), true, false),
+            verdict(rates(12, 9, 200), true, false),
             Some(NoiseReason::Secondary)
         );
         // Noise at 0.1 %, the candidate at 5 %.
-        assert_eq!(classify(rates(50, 1, 1000), true, false), None);
+        assert_eq!(verdict(rates(50, 1, 1000), true, false), None);
     }
 
     #[test]
     fn without_a_secondary_every_difference_regresses() {
-        assert_eq!(classify(rates(3, 0, 100), false, false), None);
+        assert_eq!(verdict(rates(3, 0, 100), false, false), None);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-pub fn bar(visible: bool, total: u64) -> ProgressBar {
+pub fn progress_bar(visible: bool, total: u64) -> ProgressBar {
     if !visible {
         return ProgressBar::hidden();
     }

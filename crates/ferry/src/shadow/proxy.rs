@@ -27,7 +27,7 @@ use super::endpoint::endpoint;
 use super::report::{ReportContext, RequestCounts, ShadowReport};
 use super::request::ShadowRequest;
 use super::response::{Captured, CapturedBody};
-use super::tally::{Outcomes, Tally};
+use super::tally::{Outcomes, ShadowTally};
 use super::{ShadowSettings, ShadowTargets};
 
 /// How long the targets have to accept a connection before the proxy starts.
@@ -92,20 +92,23 @@ struct Proxy {
     sample: f64,
     queue: mpsc::Sender<Mirror>,
     counters: Counters,
-    tally: Mutex<Tally>,
+    tally: Mutex<ShadowTally>,
 }
 
 /// Runs the proxy until SIGINT or SIGTERM and returns the final report. `on_listening` gets
 /// the bound address (useful with port 0).
-pub fn run(settings: ProxySettings, on_listening: impl FnOnce(SocketAddr)) -> Result<ShadowReport> {
+pub fn run_proxy(
+    settings: ProxySettings,
+    on_listening: impl FnOnce(SocketAddr),
+) -> Result<ShadowReport> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the proxy's runtime")?;
-    runtime.block_on(serve(settings, on_listening))
+    runtime.block_on(serve_clients(settings, on_listening))
 }
 
-async fn serve(
+async fn serve_clients(
     settings: ProxySettings,
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<ShadowReport> {
@@ -126,7 +129,7 @@ async fn serve(
         sample: settings.sample,
         queue,
         counters: Counters::default(),
-        tally: Mutex::new(Tally::default()),
+        tally: Mutex::new(ShadowTally::default()),
     });
     tokio::spawn(mirror_worker(
         proxy.clone(),
@@ -285,16 +288,8 @@ async fn mirror_worker(proxy: Arc<Proxy>, mut queue: mpsc::Receiver<Mirror>, con
         let proxy = proxy.clone();
         tokio::spawn(async move {
             let request = &mirror.request;
-            let secondary = async {
-                match &proxy.targets.secondary {
-                    Some(secondary) => Some(proxy.client.send(secondary, request).await),
-                    None => None,
-                }
-            };
-            let (secondary, candidate) = tokio::join!(
-                secondary,
-                proxy.client.send(&proxy.targets.candidate, request)
-            );
+            let (secondary, candidate) =
+                proxy.targets.send_to_mirrors(&proxy.client, request).await;
             let outcomes = Outcomes {
                 primary: Ok(mirror.primary),
                 secondary,

@@ -14,7 +14,7 @@ use super::client::{ShadowClient, reachable};
 use super::endpoint::endpoint;
 use super::report::{ReportContext, RequestCounts, ShadowReport};
 use super::request::ShadowRequest;
-use super::tally::{Outcomes, Tally};
+use super::tally::{Outcomes, ShadowTally};
 use super::{ShadowSettings, ShadowTargets, progress};
 
 /// How long a target has to accept a connection before the run starts.
@@ -30,24 +30,24 @@ pub struct ReplaySettings {
 
 /// Runs the replay and returns its report (also written where the settings say). An error
 /// means the run could not start: a target unreachable.
-pub fn run(settings: ReplaySettings) -> Result<ShadowReport> {
+pub fn run_replay(settings: ReplaySettings) -> Result<ShadowReport> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the replay's runtime")?;
-    runtime.block_on(replay(settings))
+    runtime.block_on(replay_all(settings))
 }
 
-async fn replay(settings: ReplaySettings) -> Result<ShadowReport> {
+async fn replay_all(settings: ReplaySettings) -> Result<ShadowReport> {
     let shadow = &settings.shadow;
     for target in shadow.targets.all() {
         reachable(target, REACHABLE_TIMEOUT).await?;
     }
     let client = ShadowClient::new(shadow.send);
     let targets = Arc::new(shadow.targets.clone());
-    let tally = Arc::new(Mutex::new(Tally::default()));
+    let tally = Arc::new(Mutex::new(ShadowTally::default()));
     let slots = Arc::new(Semaphore::new(shadow.concurrency.max(1)));
-    let bar = progress::bar(shadow.progress, settings.requests.len() as u64);
+    let bar = progress::progress_bar(shadow.progress, settings.requests.len() as u64);
     let mut counts = RequestCounts {
         read: settings.requests.len() as u64,
         ..RequestCounts::default()
@@ -119,16 +119,9 @@ async fn three_way(
     targets: &ShadowTargets,
     request: &ShadowRequest,
 ) -> Outcomes {
-    let secondary = async {
-        match &targets.secondary {
-            Some(secondary) => Some(client.send(secondary, request).await),
-            None => None,
-        }
-    };
-    let (primary, secondary, candidate) = tokio::join!(
+    let (primary, (secondary, candidate)) = tokio::join!(
         client.send(&targets.primary, request),
-        secondary,
-        client.send(&targets.candidate, request)
+        targets.send_to_mirrors(client, request)
     );
     Outcomes {
         primary,

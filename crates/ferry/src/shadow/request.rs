@@ -49,7 +49,7 @@ pub fn is_write_method(method: &str) -> bool {
 
 /// The origin form of `url`: `http://host:8080/a?b` gives `("host:8080", "/a?b")`; a path
 /// gives no host.
-pub fn split_url(url: &str) -> (Option<&str>, String) {
+pub fn origin_form(url: &str) -> (Option<&str>, String) {
     let rest = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"));
@@ -82,11 +82,11 @@ mod tests {
     #[test]
     fn urls_split_into_host_and_origin_form() {
         assert_eq!(
-            split_url("http://h:1/a?b"),
+            origin_form("http://h:1/a?b"),
             (Some("h:1"), "/a?b".to_string())
         );
-        assert_eq!(split_url("https://h"), (Some("h"), "/".to_string()));
-        assert_eq!(split_url("https://h?q"), (Some("h"), "/?q".to_string()));
-        assert_eq!(split_url("/x"), (None, "/x".to_string()));
+        assert_eq!(origin_form("https://h"), (Some("h"), "/".to_string()));
+        assert_eq!(origin_form("https://h?q"), (Some("h"), "/?q".to_string()));
+        assert_eq!(origin_form("/x"), (None, "/x".to_string()));
     }
 }

@@ -82,24 +82,24 @@ impl BodyReader {
 
     pub fn push(&mut self, chunk: &[u8]) {
         self.len += chunk.len() as u64;
+        if self.hasher.is_none() {
+            if self.held.len() + chunk.len() <= self.limit {
+                self.held.extend_from_slice(chunk);
+                return;
+            }
+            // Over the limit: hash what was held, keep only its head, and hash from now on.
+            let mut hasher = Sha256::new();
+            hasher.update(&self.held);
+            self.hasher = Some(hasher);
+            self.held.truncate(HEAD_BYTES);
+        }
         if let Some(hasher) = self.hasher.as_mut() {
             hasher.update(chunk);
-            return;
         }
-        if self.held.len() + chunk.len() <= self.limit {
-            self.held.extend_from_slice(chunk);
-            return;
-        }
-        // Over the limit: hash what was held, keep only its head, and hash from now on.
-        let mut hasher = Sha256::new();
-        hasher.update(&self.held);
-        hasher.update(chunk);
         if self.held.len() < HEAD_BYTES {
             let room = HEAD_BYTES - self.held.len();
             self.held.extend_from_slice(&chunk[..room.min(chunk.len())]);
         }
-        self.held.truncate(HEAD_BYTES);
-        self.hasher = Some(hasher);
     }
 
     pub fn finish(self) -> CapturedBody {
@@ -114,7 +114,7 @@ impl BodyReader {
     }
 
     /// Reads all of `body` through the reader.
-    pub async fn read<B>(mut self, mut body: B) -> Result<CapturedBody, B::Error>
+    pub async fn read_body<B>(mut self, mut body: B) -> Result<CapturedBody, B::Error>
     where
         B: hyper::body::Body<Data = Bytes> + Unpin,
     {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::client::{Failure, Role};
-use super::diff::{self, Kind};
+use super::diff::{self, DiffKind};
 use super::example::{EXAMPLES_PER_FIELD, Example};
 use super::request::ShadowRequest;
 use super::response::Captured;
@@ -61,17 +61,17 @@ pub struct FieldTally {
     pub candidate: u64,
     pub secondary: u64,
     /// Kinds of the candidate's differences (or the secondary's when the candidate has none).
-    pub kinds: BTreeMap<Kind, u64>,
+    pub kinds: BTreeMap<DiffKind, u64>,
     pub examples: Vec<Example>,
 }
 
 impl FieldTally {
     /// The most frequent kind.
-    pub fn kind(&self) -> Kind {
+    pub fn kind(&self) -> DiffKind {
         self.kinds
             .iter()
             .max_by_key(|(_, count)| **count)
-            .map_or(Kind::Value, |(kind, _)| *kind)
+            .map_or(DiffKind::Value, |(kind, _)| *kind)
     }
 }
 
@@ -88,14 +88,14 @@ pub struct EndpointTally {
 
 /// Everything a run counted.
 #[derive(Debug, Clone, Default)]
-pub struct Tally {
+pub struct ShadowTally {
     pub endpoints: BTreeMap<String, EndpointTally>,
     pub primary: TargetErrors,
     pub secondary: TargetErrors,
     pub candidate: TargetErrors,
 }
 
-impl Tally {
+impl ShadowTally {
     pub fn errors(&self, role: Role) -> &TargetErrors {
         match role {
             Role::Primary => &self.primary,
@@ -131,8 +131,9 @@ impl Tally {
             return;
         };
         tally.compared += 1;
-        let candidate_differences = diff::compare(primary, candidate);
-        let secondary_differences = secondary.map(|secondary| diff::compare(primary, secondary));
+        let candidate_differences = diff::differences(primary, candidate);
+        let secondary_differences =
+            secondary.map(|secondary| diff::differences(primary, secondary));
         for (field, kind) in &candidate_differences {
             let field_tally = tally.fields.entry(field.clone()).or_default();
             field_tally.candidate += 1;

@@ -17,7 +17,7 @@ td.n{text-align:right}.bad{color:#b00020;font-weight:600}.note{color:#555;font-s
 pre{white-space:pre-wrap;word-break:break-all;font-size:12px;margin:0;max-width:440px}\
 code{background:#f3f3f3;padding:1px 4px}";
 
-pub fn render(report: &ShadowReport) -> String {
+pub fn render_html(report: &ShadowReport) -> String {
     let mut page = String::new();
     let _ = write!(
         page,

@@ -1,4 +1,4 @@
-//! The shadow report: built from a run's [`Tally`], written as JSON (schema in
+//! The shadow report: built from a run's [`ShadowTally`], written as JSON (schema in
 //! `docs/ferry.md`), as terminal lines and as one self-contained HTML page. Its exit status
 //! is the run's: 0 when no regression field's rate is above `--max-diff-rate`, 4 otherwise,
 //! 1 when the run could not be made (a target without a response to over 10 % of requests).
@@ -12,12 +12,12 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::client::Role;
-use super::diff::Kind;
+use super::diff::DiffKind;
 use super::example::Example;
 use super::noise::{self, FieldGlob, FieldRates, NoiseReason};
-use super::tally::{EndpointTally, Tally, TargetErrors};
+use super::tally::{EndpointTally, ShadowTally, TargetErrors};
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SHADOW_SCHEMA_VERSION: u32 = 1;
 
 /// A target giving no response to more than this share of its requests fails the run.
 pub const MAX_ERROR_RATE: f64 = 0.10;
@@ -30,7 +30,7 @@ pub mod exit {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Targets {
+pub struct TargetUrls {
     pub primary: String,
     pub secondary: Option<String>,
     pub candidate: String,
@@ -54,7 +54,7 @@ pub struct RequestCounts {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Errors {
+pub struct ErrorsByTarget {
     pub primary: TargetErrors,
     pub secondary: Option<TargetErrors>,
     pub candidate: TargetErrors,
@@ -64,7 +64,7 @@ pub struct Errors {
 #[derive(Debug, Clone, Serialize)]
 pub struct FieldReport {
     pub field: String,
-    pub kind: Kind,
+    pub kind: DiffKind,
     /// Share of the endpoint's compared requests where the candidate differed from the primary.
     pub rate: f64,
     /// Share where the secondary differed from the primary (0 without a secondary).
@@ -96,9 +96,9 @@ pub struct ShadowReport {
     pub ferry_version: String,
     /// `replay` or `proxy`.
     pub mode: String,
-    pub targets: Targets,
+    pub targets: TargetUrls,
     pub requests: RequestCounts,
-    pub errors: Errors,
+    pub errors: ErrorsByTarget,
     pub max_diff_rate: f64,
     pub z_threshold: f64,
     /// The ignore globs in force: the default list, then `--ignore`.
@@ -118,7 +118,7 @@ pub struct ShadowReport {
 /// What the report needs besides the tally.
 pub struct ReportContext<'a> {
     pub mode: &'a str,
-    pub targets: Targets,
+    pub targets: TargetUrls,
     pub requests: RequestCounts,
     pub max_diff_rate: f64,
     pub ignore: &'a [FieldGlob],
@@ -127,7 +127,7 @@ pub struct ReportContext<'a> {
 }
 
 impl ShadowReport {
-    pub fn build(tally: &Tally, context: ReportContext<'_>) -> ShadowReport {
+    pub fn build(tally: &ShadowTally, context: ReportContext<'_>) -> ShadowReport {
         let has_secondary = context.targets.secondary.is_some();
         let mut endpoints: Vec<EndpointReport> = tally
             .endpoints
@@ -194,12 +194,12 @@ impl ShadowReport {
             (exit::PASSED, None)
         };
         ShadowReport {
-            schema_version: SCHEMA_VERSION,
+            schema_version: SHADOW_SCHEMA_VERSION,
             ferry_version: env!("CARGO_PKG_VERSION").to_string(),
             mode: context.mode.to_string(),
             targets: context.targets,
             requests,
-            errors: Errors {
+            errors: ErrorsByTarget {
                 primary: tally.primary,
                 secondary: has_secondary.then_some(tally.secondary),
                 candidate: tally.candidate,
@@ -233,7 +233,7 @@ impl ShadowReport {
 
     /// Writes the HTML report to `path`.
     pub fn write_html(&self, path: &Path) -> Result<()> {
-        std::fs::write(path, html::render(self))
+        std::fs::write(path, html::render_html(self))
             .with_context(|| format!("writing {}", path.display()))
     }
 }
@@ -253,7 +253,7 @@ fn endpoint_report(
             secondary: tally.secondary,
             compared: endpoint.compared,
         };
-        let reason = noise::classify(rates, has_secondary, noise::is_ignored(ignore, field));
+        let reason = noise::verdict(rates, has_secondary, noise::is_ignored(ignore, field));
         let report = FieldReport {
             field: field.clone(),
             kind: tally.kind(),

@@ -12,7 +12,7 @@ use crate::units::format_count;
 /// How much of a body the one-line example shows.
 const EXAMPLE_CHARS: usize = 100;
 
-pub fn render(report: &ShadowReport) -> String {
+pub fn render_terminal(report: &ShadowReport) -> String {
     let mut out = String::new();
     let requests = &report.requests;
     let _ = writeln!(

@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use super::super::request::{ShadowRequest, is_method_token};
 use super::numbered_lines;
 
-pub fn parse(bytes: &[u8]) -> Result<Vec<ShadowRequest>> {
+pub fn parse_access_log(bytes: &[u8]) -> Result<Vec<ShadowRequest>> {
     let mut requests = Vec::new();
     for line in numbered_lines(bytes) {
         let (number, text) = line?;
@@ -74,7 +74,7 @@ mod tests {
 
     #[test]
     fn combined_lines_give_method_and_path() {
-        let requests = parse(LOG.as_bytes()).unwrap();
+        let requests = parse_access_log(LOG.as_bytes()).unwrap();
         assert_eq!(requests.len(), 2);
         assert_eq!(requests[0].method, "GET");
         assert_eq!(requests[0].path, "/apache_pb.gif?a=1");
@@ -85,7 +85,7 @@ mod tests {
     #[test]
     fn a_broken_line_is_reported_by_number() {
         let text = format!("{LOG}garbage line\n");
-        let error = parse(text.as_bytes()).unwrap_err();
+        let error = parse_access_log(text.as_bytes()).unwrap_err();
         assert!(format!("{error:#}").contains("line 4"), "{error:#}");
     }
 }

@@ -7,7 +7,7 @@ use base64::Engine;
 use bytes::Bytes;
 use serde::Deserialize;
 
-use super::super::request::{ShadowRequest, split_url};
+use super::super::request::{ShadowRequest, origin_form};
 
 #[derive(Deserialize)]
 struct Har {
@@ -61,7 +61,7 @@ const DROPPED_HEADERS: &[&str] = &[
     "te",
 ];
 
-pub fn parse(bytes: &[u8]) -> Result<Vec<ShadowRequest>> {
+pub fn parse_har(bytes: &[u8]) -> Result<Vec<ShadowRequest>> {
     let har: Har = serde_json::from_slice(bytes).context("not a HAR file")?;
     if har.log.entries.is_empty() {
         bail!("the HAR file has no entries");
@@ -70,7 +70,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<ShadowRequest>> {
     for (index, entry) in har.log.entries.into_iter().enumerate() {
         let number = index + 1;
         let request = entry.request;
-        let (host, path) = split_url(&request.url);
+        let (host, path) = origin_form(&request.url);
         if host.is_none() {
             bail!("entry {number}: `{}` is not an absolute URL", request.url);
         }
@@ -118,7 +118,7 @@ mod tests {
           {"request": {"method": "POST", "url": "http://h/users", "headers": [],
             "postData": {"mimeType": "application/octet-stream", "text": "AAH/", "encoding": "base64"}}}
         ]}}"#;
-        let requests = parse(har).unwrap();
+        let requests = parse_har(har).unwrap();
         assert_eq!(requests[0].path, "/users/7?x=1");
         assert_eq!(requests[0].host.as_deref(), Some("api.example.com"));
         assert_eq!(

@@ -3,10 +3,10 @@
 
 use anyhow::{Result, bail};
 
-use super::super::request::{ShadowRequest, is_method_token, split_url};
+use super::super::request::{ShadowRequest, is_method_token, origin_form};
 use super::numbered_lines;
 
-pub fn parse(bytes: &[u8]) -> Result<Vec<ShadowRequest>> {
+pub fn parse_lines(bytes: &[u8]) -> Result<Vec<ShadowRequest>> {
     let mut requests = Vec::new();
     for line in numbered_lines(bytes) {
         let (number, text) = line?;
@@ -35,7 +35,7 @@ pub fn parse_request_line(text: &str, number: usize) -> Result<ShadowRequest> {
     if !is_method_token(method) {
         bail!("line {number}: `{method}` is not an HTTP method (upper-case letters)");
     }
-    let (host, path) = split_url(target);
+    let (host, path) = origin_form(target);
     if !path.starts_with('/') {
         bail!("line {number}: `{target}` is neither a path starting with / nor an http(s) URL");
     }
@@ -57,7 +57,8 @@ mod tests {
     #[test]
     fn lines_comments_and_templates() {
         let requests =
-            parse(b"# reads\n\nGET /users/7\r\nGET http://h:1/users?limit=2 /users\n").unwrap();
+            parse_lines(b"# reads\n\nGET /users/7\r\nGET http://h:1/users?limit=2 /users\n")
+                .unwrap();
         assert_eq!(requests.len(), 2);
         assert_eq!(requests[0].path, "/users/7");
         assert_eq!(requests[0].origin, 3);
@@ -67,11 +68,11 @@ mod tests {
 
     #[test]
     fn a_malformed_line_is_reported_by_number() {
-        let error = parse(b"GET /a\nGET /b\nfetch\n").unwrap_err();
+        let error = parse_lines(b"GET /a\nGET /b\nfetch\n").unwrap_err();
         assert!(format!("{error:#}").contains("line 3"), "{error:#}");
-        let error = parse(b"GET /a\nget /b\n").unwrap_err();
+        let error = parse_lines(b"GET /a\nget /b\n").unwrap_err();
         assert!(format!("{error:#}").contains("line 2"), "{error:#}");
-        let error = parse(b"GET /a\nGET \xff\xfe\n").unwrap_err();
+        let error = parse_lines(b"GET /a\nGET \xff\xfe\n").unwrap_err();
         assert!(
             format!("{error:#}").contains("line 2: not UTF-8"),
             "{error:#}"

@@ -48,10 +48,10 @@ pub fn read_requests(path: &Path, draw: MixDraw) -> Result<(SourceFormat, Vec<Sh
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let format = detect(&bytes);
     let requests = match format {
-        SourceFormat::Har => har::parse(&bytes),
-        SourceFormat::TargetFile => target_file::read(path, draw),
-        SourceFormat::AccessLog => access_log::parse(&bytes),
-        SourceFormat::Lines => lines::parse(&bytes),
+        SourceFormat::Har => har::parse_har(&bytes),
+        SourceFormat::TargetFile => target_file::draw_from_target_file(path, draw),
+        SourceFormat::AccessLog => access_log::parse_access_log(&bytes),
+        SourceFormat::Lines => lines::parse_lines(&bytes),
     }
     .with_context(|| format!("reading {} ({})", path.display(), format.name()))?;
     Ok((format, requests))

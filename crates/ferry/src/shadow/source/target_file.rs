@@ -7,12 +7,12 @@ use std::path::Path;
 use anyhow::{Result, bail};
 use bytes::Bytes;
 
-use super::super::request::{ShadowRequest, split_url};
+use super::super::request::{ShadowRequest, origin_form};
 use super::MixDraw;
 use crate::load::target::{Target, load_target_file};
 use crate::load::template::Template;
 
-pub fn read(path: &Path, draw: MixDraw) -> Result<Vec<ShadowRequest>> {
+pub fn draw_from_target_file(path: &Path, draw: MixDraw) -> Result<Vec<ShadowRequest>> {
     let targets = load_target_file(path)?;
     let total: u64 = targets.iter().map(|target| u64::from(target.weight)).sum();
     if total == 0 {
@@ -35,7 +35,7 @@ pub fn read(path: &Path, draw: MixDraw) -> Result<Vec<ShadowRequest>> {
                 }
             })
             .unwrap_or(targets.len() - 1);
-        requests.push(prepared[index].render(&targets[index], number, &mut rng));
+        requests.push(prepared[index].render_request(&targets[index], number, &mut rng));
     }
     Ok(requests)
 }
@@ -50,7 +50,7 @@ struct Prepared {
 impl Prepared {
     fn new(target: &Target) -> Prepared {
         let names: Vec<String> = target.values.keys().cloned().collect();
-        let (_, path) = split_url(&target.url);
+        let (_, path) = origin_form(&target.url);
         let path_template = Template::parse(&path, &names);
         let template = (!path_template.is_static())
             .then(|| path.split('?').next().unwrap_or(&path).to_string());
@@ -64,7 +64,12 @@ impl Prepared {
         }
     }
 
-    fn render(&self, target: &Target, number: usize, rng: &mut fastrand::Rng) -> ShadowRequest {
+    fn render_request(
+        &self,
+        target: &Target,
+        number: usize,
+        rng: &mut fastrand::Rng,
+    ) -> ShadowRequest {
         let lists: Vec<&Vec<String>> = target.values.values().map(|list| list.as_ref()).collect();
         // One draw per list per request, so that a path and a body share the same value.
         let picks: Vec<&str> = lists
@@ -73,7 +78,7 @@ impl Prepared {
             .collect();
         let path = self.path.render_with(|index| picks[index], rng);
         let mut request = ShadowRequest::new(&target.method, &path, number);
-        let (host, _) = split_url(&target.url);
+        let (host, _) = origin_form(&target.url);
         request.host = host.map(str::to_string);
         request.headers = target.headers.clone();
         request.template = self.template.clone();
