@@ -134,22 +134,7 @@ impl ShadowReport {
             .iter()
             .map(|(name, endpoint)| endpoint_report(name, endpoint, has_secondary, context.ignore))
             .collect();
-        endpoints.sort_by(|left, right| {
-            let worst = |endpoint: &EndpointReport| {
-                endpoint
-                    .regressions
-                    .iter()
-                    .map(|field| field.rate)
-                    .fold(0.0, f64::max)
-            };
-            right
-                .regressions
-                .len()
-                .cmp(&left.regressions.len())
-                .then(worst(right).total_cmp(&worst(left)))
-                .then(right.requests.cmp(&left.requests))
-                .then(left.endpoint.cmp(&right.endpoint))
-        });
+        sort_worst_first(&mut endpoints);
         let regression_count = endpoints
             .iter()
             .map(|endpoint| endpoint.regressions.len() as u64)
@@ -165,34 +150,8 @@ impl ShadowReport {
                     .to_string(),
             );
         }
-        let roles = [Role::Primary, Role::Secondary, Role::Candidate];
-        let failing: Vec<String> = roles
-            .iter()
-            .filter(|role| **role != Role::Secondary || has_secondary)
-            .filter(|role| tally.errors(**role).rate() > MAX_ERROR_RATE)
-            .map(|role| {
-                let errors = tally.errors(*role);
-                format!(
-                    "the {} gave no response to {} of {} requests ({:.1} %, over {:.0} %)",
-                    role.name(),
-                    errors.errors,
-                    errors.requests,
-                    errors.rate() * 100.0,
-                    MAX_ERROR_RATE * 100.0
-                )
-            })
-            .collect();
-        let over_limit = endpoints
-            .iter()
-            .flat_map(|endpoint| &endpoint.regressions)
-            .any(|field| field.rate > context.max_diff_rate);
-        let (exit_status, failure) = if !failing.is_empty() {
-            (exit::NOT_MADE, Some(failing.join("; ")))
-        } else if over_limit {
-            (exit::REGRESSED, None)
-        } else {
-            (exit::PASSED, None)
-        };
+        let (exit_status, failure) =
+            exit_status(tally, has_secondary, &endpoints, context.max_diff_rate);
         ShadowReport {
             schema_version: SHADOW_SCHEMA_VERSION,
             ferry_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -235,6 +194,62 @@ impl ShadowReport {
     pub fn write_html(&self, path: &Path) -> Result<()> {
         std::fs::write(path, html::render_html(self))
             .with_context(|| format!("writing {}", path.display()))
+    }
+}
+
+/// Most regressions first, then the highest regression rate, then the busiest.
+fn sort_worst_first(endpoints: &mut [EndpointReport]) {
+    let worst = |endpoint: &EndpointReport| {
+        endpoint
+            .regressions
+            .iter()
+            .map(|field| field.rate)
+            .fold(0.0, f64::max)
+    };
+    endpoints.sort_by(|left, right| {
+        right
+            .regressions
+            .len()
+            .cmp(&left.regressions.len())
+            .then(worst(right).total_cmp(&worst(left)))
+            .then(right.requests.cmp(&left.requests))
+            .then(left.endpoint.cmp(&right.endpoint))
+    });
+}
+
+/// The run's exit status, and why the run could not be made when it could not.
+fn exit_status(
+    tally: &ShadowTally,
+    has_secondary: bool,
+    endpoints: &[EndpointReport],
+    max_diff_rate: f64,
+) -> (u8, Option<String>) {
+    let failing: Vec<String> = [Role::Primary, Role::Secondary, Role::Candidate]
+        .iter()
+        .filter(|role| **role != Role::Secondary || has_secondary)
+        .filter(|role| tally.errors(**role).rate() > MAX_ERROR_RATE)
+        .map(|role| {
+            let errors = tally.errors(*role);
+            format!(
+                "the {} gave no response to {} of {} requests ({:.1} %, over {:.0} %)",
+                role.name(),
+                errors.errors,
+                errors.requests,
+                errors.rate() * 100.0,
+                MAX_ERROR_RATE * 100.0
+            )
+        })
+        .collect();
+    let over_limit = endpoints
+        .iter()
+        .flat_map(|endpoint| &endpoint.regressions)
+        .any(|field| field.rate > max_diff_rate);
+    if !failing.is_empty() {
+        (exit::NOT_MADE, Some(failing.join("; ")))
+    } else if over_limit {
+        (exit::REGRESSED, None)
+    } else {
+        (exit::PASSED, None)
     }
 }
 
