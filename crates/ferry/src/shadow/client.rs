@@ -293,3 +293,40 @@ pub async fn reachable(target: &Upstream, timeout: Duration) -> Result<()> {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstreams_parse_http_and_https_with_prefixes_and_headers() {
+        let plain = Upstream::new(Role::Primary, "http://127.0.0.1:8080", &[]).unwrap();
+        assert_eq!(plain.socket_authority(), "127.0.0.1:8080");
+        let tls = Upstream::new(
+            Role::Candidate,
+            "https://api.example.com/v2/",
+            &["Authorization: Bearer x".to_string()],
+        )
+        .unwrap();
+        assert_eq!(tls.socket_authority(), "api.example.com:443");
+        let request = ShadowRequest::new("GET", "/users/1?x=2", 1);
+        let built = build(&tls, &request, false).unwrap();
+        assert_eq!(built.uri(), "https://api.example.com/v2/users/1?x=2");
+        assert_eq!(built.headers()[HOST], "api.example.com");
+        assert_eq!(built.headers()["authorization"], "Bearer x");
+        let mut original = request.clone();
+        original.host = Some("shop.example".to_string());
+        assert_eq!(
+            build(&plain, &original, true).unwrap().headers()[HOST],
+            "shop.example"
+        );
+        assert_eq!(
+            build(&plain, &original, false).unwrap().headers()[HOST],
+            "127.0.0.1:8080"
+        );
+        let error = Upstream::new(Role::Secondary, "ftp://x", &[]).unwrap_err();
+        assert!(error.to_string().contains("--secondary"), "{error}");
+        let error = Upstream::new(Role::Candidate, "http://x", &["nocolon".into()]).unwrap_err();
+        assert!(error.to_string().contains("--header-candidate"), "{error}");
+    }
+}
