@@ -5,7 +5,9 @@
 
 mod shadow_servers;
 
-use shadow_servers::{Flavour, regressions, scratch, shadow, start, url, write_requests};
+use shadow_servers::{
+    Flavour, regressions, replay_args, scratch, shadow, start, url, write_requests,
+};
 
 fn three(candidate: Flavour) -> (String, String, String) {
     (
@@ -30,16 +32,7 @@ fn a_malformed_line_stops_the_run_with_its_number() {
     let json = scratch("malformed.json");
     let requests_arg = requests.display().to_string();
     let (output, report) = shadow(
-        &[
-            "--primary",
-            &primary,
-            "--secondary",
-            &secondary,
-            "--candidate",
-            &candidate,
-            "--requests",
-            &requests_arg,
-        ],
+        &replay_args(&primary, Some(&secondary), &candidate, &requests_arg, &[]),
         &json,
     );
     assert_eq!(output.status.code(), Some(1));
@@ -60,18 +53,13 @@ fn binary_and_oversized_bodies_are_compared_without_being_held() {
     let json = scratch("bodies.json");
     let run = |candidate: &str| {
         shadow(
-            &[
-                "--primary",
+            &replay_args(
                 &primary,
-                "--secondary",
-                &secondary,
-                "--candidate",
+                Some(&secondary),
                 candidate,
-                "--requests",
                 &requests_arg,
-                "--body-limit",
-                "65536",
-            ],
+                &["--body-limit", "65536"],
+            ),
             &json,
         )
     };
@@ -131,20 +119,13 @@ fn a_target_that_goes_away_is_counted_not_a_crash() {
     let json = scratch("gone.json");
     let run = |candidate: &str| {
         shadow(
-            &[
-                "--primary",
+            &replay_args(
                 &primary,
-                "--secondary",
-                &secondary,
-                "--candidate",
+                Some(&secondary),
                 candidate,
-                "--requests",
                 &requests_arg,
-                "-c",
-                "1",
-                "--timeout",
-                "5s",
-            ],
+                &["-c", "1", "--timeout", "5s"],
+            ),
             &json,
         )
     };
@@ -189,16 +170,7 @@ fn an_unreachable_target_stops_the_run() {
     let requests = write_requests("unreachable.txt", &["GET /health".into()]);
     let requests_arg = requests.display().to_string();
     let (output, _) = shadow(
-        &[
-            "--primary",
-            &primary,
-            "--secondary",
-            &secondary,
-            "--candidate",
-            &url(free),
-            "--requests",
-            &requests_arg,
-        ],
+        &replay_args(&primary, Some(&secondary), &url(free), &requests_arg, &[]),
         &scratch("unreachable.json"),
     );
     assert_eq!(output.status.code(), Some(1));
@@ -245,18 +217,13 @@ fn har_access_log_and_target_file_sources_replay() {
     ] {
         let source_arg = source.display().to_string();
         let (output, report) = shadow(
-            &[
-                "--primary",
+            &replay_args(
                 &primary,
-                "--secondary",
-                &secondary,
-                "--candidate",
+                Some(&secondary),
                 &candidate,
-                "--requests",
                 &source_arg,
-                "--count",
-                "20",
-            ],
+                &["--count", "20"],
+            ),
             &scratch("source.json"),
         );
         assert_eq!(

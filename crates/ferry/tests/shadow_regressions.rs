@@ -5,7 +5,9 @@
 
 mod shadow_servers;
 
-use shadow_servers::{Flavour, noise, regressions, scratch, shadow, start, url, write_requests};
+use shadow_servers::{
+    Flavour, noise, regressions, replay_args, scratch, shadow, start, url, write_requests,
+};
 
 fn mix() -> Vec<String> {
     let mut lines = vec!["# a generated mix of reads, and writes that must be skipped".to_string()];
@@ -33,20 +35,13 @@ fn exactly_the_planted_differences_are_regressions() {
     let requests_arg = requests.display().to_string();
     let html_arg = html.display().to_string();
     let (output, report) = shadow(
-        &[
-            "--primary",
+        &replay_args(
             &primary,
-            "--secondary",
-            &secondary,
-            "--candidate",
+            Some(&secondary),
             &candidate,
-            "--requests",
             &requests_arg,
-            "--html",
-            &html_arg,
-            "-c",
-            "8",
-        ],
+            &["--html", &html_arg, "-c", "8"],
+        ),
         &json,
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -130,16 +125,7 @@ fn an_equal_candidate_reports_nothing_and_passes() {
     let json = scratch("equal.json");
     let requests_arg = requests.display().to_string();
     let (output, report) = shadow(
-        &[
-            "--primary",
-            &primary,
-            "--secondary",
-            &secondary,
-            "--candidate",
-            &candidate,
-            "--requests",
-            &requests_arg,
-        ],
+        &replay_args(&primary, Some(&secondary), &candidate, &requests_arg, &[]),
         &json,
     );
     assert_eq!(
@@ -165,14 +151,7 @@ fn without_a_secondary_noise_cannot_be_told_and_the_report_says_so() {
     let json = scratch("alone.json");
     let requests_arg = requests.display().to_string();
     let (output, report) = shadow(
-        &[
-            "--primary",
-            &primary,
-            "--candidate",
-            &candidate,
-            "--requests",
-            &requests_arg,
-        ],
+        &replay_args(&primary, None, &candidate, &requests_arg, &[]),
         &json,
     );
     assert_eq!(output.status.code(), Some(4));
@@ -193,16 +172,13 @@ fn without_a_secondary_noise_cannot_be_told_and_the_report_says_so() {
     );
     // --ignore marks it as noise by hand.
     let (output, report) = shadow(
-        &[
-            "--primary",
+        &replay_args(
             &primary,
-            "--candidate",
+            None,
             &candidate,
-            "--requests",
             &requests_arg,
-            "--ignore",
-            "body.served_*",
-        ],
+            &["--ignore", "body.served_*"],
+        ),
         &json,
     );
     assert_eq!(output.status.code(), Some(0));

@@ -192,9 +192,26 @@ pub fn url(address: SocketAddr) -> String {
     format!("http://{address}")
 }
 
+/// The arguments of a replay: the targets, `--requests` and `extra`.
+pub fn replay_args(
+    primary: &str,
+    secondary: Option<&str>,
+    candidate: &str,
+    requests: &str,
+    extra: &[&str],
+) -> Vec<String> {
+    let mut args = vec!["--primary", primary];
+    if let Some(secondary) = secondary {
+        args.extend(["--secondary", secondary]);
+    }
+    args.extend(["--candidate", candidate, "--requests", requests]);
+    args.extend(extra);
+    args.into_iter().map(str::to_string).collect()
+}
+
 /// Runs `ferry shadow` with `args`, `--no-progress` and `--json JSON`; returns the output
 /// and the parsed report (when written).
-pub fn shadow(args: &[&str], json: &PathBuf) -> (Output, Option<serde_json::Value>) {
+pub fn shadow(args: &[String], json: &PathBuf) -> (Output, Option<serde_json::Value>) {
     let _ = std::fs::remove_file(json);
     let output = Command::new(env!("CARGO_BIN_EXE_ferry"))
         .arg("shadow")
