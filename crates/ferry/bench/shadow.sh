@@ -26,11 +26,18 @@ primary=$url
 secondary=$!
 "$ferry" serve-plaintext --addr "127.0.0.1:$((port + 2))" --threads 1 >/dev/null &
 candidate=$!
+# The proxy checks its targets at start: wait until all three answer.
+for p in "$port" $((port + 1)) $((port + 2)); do
+    until curl -s "127.0.0.1:$p/" >/dev/null; do sleep 0.1; done
+done
 "$ferry" shadow proxy --listen "127.0.0.1:$((port + 3))" --primary "$primary" \
     --secondary "http://127.0.0.1:$((port + 1))" --candidate "http://127.0.0.1:$((port + 2))" \
     --report-every 1h --json "$work/proxy.json" >/dev/null &
 proxy=$!
-sleep 1
+until curl -s "127.0.0.1:$((port + 3))/" >/dev/null; do
+    kill -0 $proxy 2>/dev/null || { echo "the proxy did not start" >&2; exit 1; }
+    sleep 0.1
+done
 
 load() {
     "$ferry" load -q -t 1 -c 32 -R "$rate" -d "${seconds}s" --warmup 2s --json /dev/stdout "$1" \
@@ -55,11 +62,20 @@ print(f"proxy at {rate}/s, median of {len(rows)} rounds: p50 direct {med(0)} us,
 PY
 kill -TERM $proxy
 wait $proxy || true
-python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["requests"]; print(f"proxy mirrored {r[\"sent\"]} of {r[\"read\"]} requests, dropped {r[\"dropped\"]}")' "$work/proxy.json"
+python3 - "$work/proxy.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["requests"]
+print(f"proxy mirrored {r['sent']} of {r['read']} requests, dropped {r['dropped']}")
+PY
 proxy=
 
 for n in $(seq 1 "$replay"); do echo "GET /items/$n"; done > "$work/requests.txt"
 "$ferry" shadow --primary "$primary" --secondary "http://127.0.0.1:$((port + 1))" \
     --candidate "http://127.0.0.1:$((port + 2))" --requests "$work/requests.txt" -c 64 \
     --no-progress --json "$work/replay.json" >/dev/null
-python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(f"replay: {r[\"requests\"][\"compared\"]} three-way comparisons in {r[\"wall_time_s\"]:.2f} s, {r[\"comparisons_per_second\"]:.0f}/s")' "$work/replay.json"
+python3 - "$work/replay.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"replay: {r['requests']['compared']} three-way comparisons in {r['wall_time_s']:.2f} s, "
+      f"{r['comparisons_per_second']:.0f}/s")
+PY
