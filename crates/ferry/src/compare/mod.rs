@@ -11,6 +11,7 @@ pub mod cold_start;
 pub mod cost;
 pub mod database;
 pub mod html;
+pub mod lab;
 pub mod matrix;
 pub mod pgbench;
 mod progress;
