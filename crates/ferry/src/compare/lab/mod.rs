@@ -56,8 +56,8 @@ pub struct Lab {
     pub database: Option<DatabaseSpec>,
     pub slo: Slo,
     pub setup: Vec<SetupStep>,
-    pub targets: Vec<TargetSpec>,
-    pub scenarios: Vec<ScenarioSpec>,
+    pub targets: Vec<LabTarget>,
+    pub scenarios: Vec<LabScenario>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +100,7 @@ pub enum Role {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TargetSpec {
+pub struct LabTarget {
     pub name: String,
     pub role: Role,
     pub kind: TargetKind,
@@ -145,7 +145,7 @@ impl TargetKind {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct ScenarioSpec {
+pub struct LabScenario {
     pub name: String,
     pub title: String,
     pub requests: RequestSource,

@@ -12,8 +12,8 @@ use super::error::Source;
 use super::placeholders::{expand, first_unknown, names};
 use super::schema::{LabFile, Scalar, ScenarioTable, SetupTable, TargetTable};
 use super::{
-    BodySource, DatabaseSpec, Lab, LoadOptions, PidSource, RequestSource, Role, ScenarioSpec,
-    SetupStep, Slo, TargetKind, TargetSpec, builtin, rate,
+    BodySource, DatabaseSpec, Lab, LabScenario, LabTarget, LoadOptions, PidSource, RequestSource,
+    Role, SetupStep, Slo, TargetKind, builtin, rate,
 };
 
 /// Default closed-model connections of a scenario.
@@ -246,7 +246,7 @@ impl Checker<'_> {
         Ok(out)
     }
 
-    fn targets(&self, tables: &[TargetTable]) -> Result<Vec<TargetSpec>> {
+    fn targets(&self, tables: &[TargetTable]) -> Result<Vec<LabTarget>> {
         if tables.is_empty() {
             return Err(self
                 .source
@@ -258,7 +258,7 @@ impl Checker<'_> {
         }
         let mut known = self.known.clone();
         known.insert(builtin::PORT.into());
-        let mut targets: Vec<TargetSpec> = Vec::with_capacity(tables.len());
+        let mut targets: Vec<LabTarget> = Vec::with_capacity(tables.len());
         for table in tables {
             let target = self.target(table, &known)?;
             if targets.iter().any(|other| other.name == target.name) {
@@ -292,7 +292,7 @@ impl Checker<'_> {
         Ok(targets)
     }
 
-    fn target(&self, table: &TargetTable, known: &BTreeSet<String>) -> Result<TargetSpec> {
+    fn target(&self, table: &TargetTable, known: &BTreeSet<String>) -> Result<LabTarget> {
         let name = table.name.get_ref().clone();
         let key = |field: &str| format!("target.{name}.{field}");
         if !is_name(&name) {
@@ -389,17 +389,17 @@ impl Checker<'_> {
                 }
             }
         };
-        Ok(TargetSpec { name, role, kind })
+        Ok(LabTarget { name, role, kind })
     }
 
-    fn scenarios(&self, tables: &[ScenarioTable]) -> Result<Vec<ScenarioSpec>> {
+    fn scenarios(&self, tables: &[ScenarioTable]) -> Result<Vec<LabScenario>> {
         if tables.is_empty() {
             return Err(self
                 .source
                 .whole("scenario", "the lab has no [[scenario]]")
                 .into());
         }
-        let mut scenarios: Vec<ScenarioSpec> = Vec::with_capacity(tables.len());
+        let mut scenarios: Vec<LabScenario> = Vec::with_capacity(tables.len());
         for table in tables {
             let scenario = self.scenario(table, &scenarios)?;
             if scenarios.iter().any(|other| other.name == scenario.name) {
@@ -414,7 +414,7 @@ impl Checker<'_> {
         Ok(scenarios)
     }
 
-    fn scenario(&self, table: &ScenarioTable, earlier: &[ScenarioSpec]) -> Result<ScenarioSpec> {
+    fn scenario(&self, table: &ScenarioTable, earlier: &[LabScenario]) -> Result<LabScenario> {
         let name = table.name.get_ref().clone();
         let key = |field: &str| format!("scenario.{name}.{field}");
         let mut known = self.known.clone();
@@ -537,7 +537,7 @@ impl Checker<'_> {
             RequestSource::One { method, path } => format!("{method} {path}"),
             RequestSource::File(file) => format!("requests from {file}"),
         });
-        Ok(ScenarioSpec {
+        Ok(LabScenario {
             name,
             title,
             requests,
