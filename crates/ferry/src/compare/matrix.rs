@@ -20,6 +20,8 @@ pub struct Row {
     pub values: Vec<Option<f64>>,
     /// Half the range of the rounds over their mean, per target; `None` with one round.
     pub spreads: Vec<Option<f64>>,
+    /// A figure with no rounds (cold start, capacity): its ratios carry no spread.
+    pub once: bool,
     pub format: fn(f64) -> String,
 }
 
@@ -29,6 +31,8 @@ pub struct Ratio {
     pub value: f64,
     /// The larger of the two targets' spreads; `None` when either ran one round.
     pub spread: Option<f64>,
+    /// The figure has no rounds to disagree (cold start, capacity, instances).
+    pub once: bool,
 }
 
 impl Ratio {
@@ -44,6 +48,7 @@ impl Ratio {
                 format!("no measurable difference (±{:.0}%)", spread * 100.0)
             }
             Some(spread) => format!("×{:.2} (±{:.0}%)", self.value, spread * 100.0),
+            None if self.once => format!("×{:.2}", self.value),
             None => format!("×{:.2} (1 round)", self.value),
         }
     }
@@ -60,7 +65,11 @@ pub fn ratio(row: &Row, candidate: usize, baseline: usize) -> Option<Ratio> {
         (Some(a), Some(b)) => Some(a.max(b)),
         _ => None,
     };
-    Some(Ratio { value, spread })
+    Some(Ratio {
+        value,
+        spread,
+        once: row.once,
+    })
 }
 
 fn micros(value: f64) -> String {
@@ -174,6 +183,7 @@ pub fn rows(report: &CompareReport) -> Vec<Row> {
                     .iter()
                     .map(|s| s.and_then(|s| spread(&s.rounds.iter().map(pick).collect::<Vec<_>>())))
                     .collect(),
+                once: false,
                 format,
             });
         }
@@ -256,6 +266,7 @@ fn fixed(label: String, values: Vec<Option<f64>>, format: fn(f64) -> String) -> 
         metric: "",
         values,
         spreads,
+        once: true,
         format,
     }
 }
