@@ -27,7 +27,12 @@ fn bad(test: &str, text: &str) -> LabError {
         .unwrap_or_else(|| panic!("not a LabError: {error:#}"))
         .clone();
     assert_eq!(found.file, path, "{found}");
+    remove(&path);
     found
+}
+
+fn remove(lab: &std::path::Path) {
+    let _ = std::fs::remove_dir_all(lab.parent().expect("a lab file is in its folder"));
 }
 
 const TWO_TARGETS: &str = r#"name = "static"
@@ -81,6 +86,7 @@ fn a_good_lab_is_read_whole() {
     assert_eq!(scenario.connections, 16);
     assert_eq!(scenario.duration.as_secs(), 3);
     assert_eq!(lab.slo, lab::Slo::DEFAULT);
+    remove(&path);
 }
 
 #[test]
@@ -104,6 +110,7 @@ fn set_overrides_a_value_and_quick_vars_apply() {
         sets: vec!["vars.users=7".into()],
     };
     assert_eq!(lab::load(&path, &set).unwrap().vars["users"], "7");
+    remove(&path);
 }
 
 #[test]
@@ -112,7 +119,9 @@ fn attached_and_remote_targets_are_read() {
         "start = [\"python3\", \"{dir}/server.py\", \"{port}\"]",
         "url = \"http://10.0.0.5:9000\"\nmetrics = \"/metrics\"",
     ) + "\n[[target]]\nname = \"local\"\nrole = \"candidate\"\nurl = \"http://127.0.0.1:9001\"\npid_file = \"{dir}/pid\"\n";
-    let lab = lab::load(&write_lab("attached", &text), &LoadOptions::default()).unwrap();
+    let path = write_lab("attached", &text);
+    let lab = lab::load(&path, &LoadOptions::default()).unwrap();
+    remove(&path);
     let TargetKind::Remote {
         machine, metrics, ..
     } = &lab.targets[1].kind
@@ -246,6 +255,8 @@ fn a_relative_rate_needs_an_earlier_closed_scenario() {
         "{error}"
     );
     let good = text.replace("rate = ", "relative_to = \"get\"\nrate = ");
-    let lab = lab::load(&write_lab("relative-good", &good), &LoadOptions::default()).unwrap();
+    let path = write_lab("relative-good", &good);
+    let lab = lab::load(&path, &LoadOptions::default()).unwrap();
+    remove(&path);
     assert_eq!(lab.scenarios[1].relative_to.as_deref(), Some("get"));
 }

@@ -71,23 +71,19 @@ pub fn describe(lab: &Lab, settings: &CompareSettings) -> (String, Duration) {
     if lab.database.is_some() {
         let _ = writeln!(
             out,
-            "  1. database: an embedded PostgreSQL shared by every target (or DATABASE_URL)"
+            "  database: an embedded PostgreSQL shared by every target (or DATABASE_URL)"
         );
         total += DATABASE_GUESS;
     }
     if !lab.setup.is_empty() {
         let names: Vec<&str> = lab.setup.iter().map(|s| s.name.as_str()).collect();
-        let _ = writeln!(
-            out,
-            "  2. setup: {} (not in the estimate)",
-            names.join(", ")
-        );
+        let _ = writeln!(out, "  setup: {} (not in the estimate)", names.join(", "));
     }
     let cold = COLD_START_GUESS * settings.cold_starts * started(lab) as u32;
     if started(lab) > 0 {
         let _ = writeln!(
             out,
-            "  3. cold start: {} start(s) of each started target, alternated",
+            "  cold start: {} start(s) of each started target, alternated",
             settings.cold_starts
         );
         total += cold + Duration::from_secs(1);
@@ -97,7 +93,7 @@ pub fn describe(lab: &Lab, settings: &CompareSettings) -> (String, Duration) {
         let each = settings.warmup + length;
         let _ = writeln!(
             out,
-            "  4. scenario {:<16} {} round(s) × {targets} target(s) × ({:.1} s warm-up + {:.1} s){}",
+            "  scenario {:<16} {} round(s) × {targets} target(s) × ({:.1} s warm-up + {:.1} s){}",
             scenario.name,
             settings.rounds,
             settings.warmup.as_secs_f64(),
@@ -114,7 +110,7 @@ pub fn describe(lab: &Lab, settings: &CompareSettings) -> (String, Duration) {
         let probe = settings.warmup.min(Duration::from_secs(1)) + settings.probe_duration;
         let _ = writeln!(
             out,
-            "  5. capacity of {:<13} {} probe(s) × {targets} target(s) × {:.1} s, at p99 ≤ {} ms",
+            "  capacity of {:<13} {} probe(s) × {targets} target(s) × {:.1} s, at p99 ≤ {} ms",
             scenario.name,
             settings.capacity_probes,
             probe.as_secs_f64(),
@@ -125,7 +121,7 @@ pub fn describe(lab: &Lab, settings: &CompareSettings) -> (String, Duration) {
     if let (Some(long), Some(first)) = (settings.long_run, lab.scenarios.first()) {
         let _ = writeln!(
             out,
-            "  6. long run: {} for {:.0} s on each target",
+            "  long run: {} for {:.0} s on each target",
             first.name,
             long.as_secs_f64()
         );
@@ -136,7 +132,7 @@ pub fn describe(lab: &Lab, settings: &CompareSettings) -> (String, Duration) {
     {
         let _ = writeln!(
             out,
-            "  7. reference: pgbench -S for {:.0} s",
+            "  reference: pgbench -S for {:.0} s",
             duration.as_secs_f64()
         );
         total += duration + DATABASE_GUESS;
