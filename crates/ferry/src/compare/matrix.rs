@@ -336,21 +336,20 @@ mod tests {
         let close = Ratio {
             value: 1.05,
             spread: Some(0.1),
+            once: false,
         };
         assert!(!close.measurable());
         assert_eq!(close.text(), "no measurable difference (±10%)");
         let far = Ratio {
             value: 2.0,
-            spread: Some(0.1),
+            ..close
         };
         assert_eq!(far.text(), "×2.00 (±10%)");
-        assert_eq!(
-            Ratio {
-                value: 2.0,
-                spread: None
-            }
-            .text(),
-            "×2.00 (1 round)"
-        );
+        let one = Ratio {
+            spread: None,
+            ..far
+        };
+        assert_eq!(one.text(), "×2.00 (1 round)");
+        assert_eq!(Ratio { once: true, ..one }.text(), "×2.00");
     }
 }
