@@ -30,7 +30,10 @@ fn plan(args: &[&str]) -> String {
 #[test]
 fn thorough_plans_a_minute_per_run_three_rounds_and_a_long_run() {
     let text = plan(&["--thorough"]);
-    assert!(text.contains("target nginx           baseline"), "{text}");
+    assert!(
+        text.contains("target nginx            baseline  started by ferry"),
+        "{text}"
+    );
     assert!(
         text.contains(
             "scenario get              3 round(s) × 2 target(s) × (2.0 s warm-up + 60.0 s)"

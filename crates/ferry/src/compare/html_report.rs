@@ -305,12 +305,11 @@ fn scenario_section(report: &CompareReport, key: &str, title: &str) -> String {
     html
 }
 
+/// One group of bars: the target's name, its colour, and `(label, value)` per bar.
+type BarGroup = (String, usize, Vec<(String, f64)>);
+
 /// A horizontal grouped bar chart: one group per target (in its colour), one bar per measure.
-fn bar_chart(
-    title: &str,
-    groups: &[(String, usize, Vec<(String, f64)>)],
-    format: &dyn Fn(f64) -> String,
-) -> String {
+fn bar_chart(title: &str, groups: &[BarGroup], format: &dyn Fn(f64) -> String) -> String {
     const WIDTH: f64 = 960.0;
     const LEFT: f64 = 120.0;
     const RIGHT: f64 = 160.0;
