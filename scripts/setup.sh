@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs beyond the Rust toolchain, only where it is missing:
 # PostgreSQL server binaries (the embedded database), Chromium (report screenshots in
-# tests), and the Node baseline's packages (from its lockfile). Idempotent and quiet.
+# tests), nginx and Python (the example lab), and the Node baseline's packages (from its
+# lockfile). Idempotent and quiet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,9 @@ have_pg_server() {
 have_pg_server || need+=(postgresql)
 command -v chromium >/dev/null || need+=(chromium)
 command -v node >/dev/null || need+=(nodejs npm)
+# The example lab (examples/labs/static, scripts/ci/labs.sh): nginx against Python's http.server.
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v python3 >/dev/null || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
