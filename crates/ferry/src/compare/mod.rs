@@ -4,6 +4,7 @@
 //! [`run`] goes through the phases of [`phases::Run`]. Whatever happens, the targets and the
 //! database started here are stopped, and what was measured is written.
 
+mod bring_up;
 pub mod capacity;
 pub mod cold_start;
 pub mod cost;

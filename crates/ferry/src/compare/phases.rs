@@ -1,5 +1,5 @@
 //! The phases of a comparison, one function each, in the order [`Run::phases`] calls them:
-//! database, setup, targets (cold start, or attach), scenarios alternated A B C A B C,
+//! database, setup, targets (cold start, or attach: `bring_up.rs`), scenarios alternated A B C A B C,
 //! capacity at the SLO, the long runs of `--thorough`, the `pgbench` reference.
 
 use std::collections::BTreeMap;
@@ -13,14 +13,13 @@ use anyhow::{Context, Result, bail};
 use crate::load::RateSchedule;
 
 use super::database::Database;
-use super::lab::{Lab, PidSource, TargetKind, builtin, placeholders::expand, rate};
-use super::live::{Gauge, LiveTarget};
+use super::lab::{Lab, builtin, rate};
+use super::live::LiveTarget;
 use super::report::{CompareReport, ScenarioReport};
 use super::requests::{Prepared, prepare};
 use super::run_progress::RunProgress;
 use super::settings::CompareSettings;
-use super::targets::Launch;
-use super::{capacity, cold_start, pgbench, scenarios, setup};
+use super::{capacity, pgbench, scenarios, setup};
 
 /// One comparison in progress: what it has started, what it knows, what it measured.
 pub struct Run<'a> {
@@ -49,7 +48,7 @@ impl Run<'_> {
         self.pgbench()
     }
 
-    fn check(&self) -> Result<()> {
+    pub(super) fn check(&self) -> Result<()> {
         if self.stop.load(Ordering::Relaxed) {
             bail!("interrupted (Ctrl-C)");
         }
@@ -92,123 +91,6 @@ impl Run<'_> {
             self.prepared.push(prepared);
         }
         Ok(())
-    }
-
-    /// Cold starts of the targets ferry starts (alternated, the last start kept running),
-    /// then the running ones attached.
-    fn start_targets(&mut self) -> Result<()> {
-        let mut launches = Vec::new();
-        for target in &self.lab.targets {
-            if let TargetKind::Started {
-                start,
-                env,
-                cwd,
-                ready,
-            } = &target.kind
-            {
-                let mut all_env = self.lab.env.clone();
-                all_env.extend(env.iter().cloned());
-                launches.push(Launch {
-                    name: target.name.clone(),
-                    argv: start.clone(),
-                    cwd: cwd.as_ref().map_or_else(
-                        || self.lab.dir.clone(),
-                        |cwd| self.lab.dir.join(expand(cwd, &self.values)),
-                    ),
-                    env: all_env,
-                    ready: ready.clone(),
-                    values: self.values.clone(),
-                });
-            }
-        }
-        let repeats = self.settings.cold_starts;
-        let progress = &self.progress;
-        let (cold, mut running) =
-            cold_start::measure(&launches, repeats, &self.logs, |name, round| {
-                progress.phase(format!("cold start: {name} {round}/{repeats}"));
-                progress.advance();
-            })?;
-        let mut cold = cold.into_iter();
-        for (index, target) in self.lab.targets.iter().enumerate() {
-            let live = match &target.kind {
-                TargetKind::Started { .. } => {
-                    let started = running.remove(0);
-                    let measured = cold
-                        .next()
-                        .context("one cold start result per started target")?;
-                    self.progress.note(format!(
-                        "cold start {}: median {:.0} ms, max {:.0} ms, idle RSS {:.1} MiB",
-                        target.name,
-                        measured.median_ms,
-                        measured.max_ms,
-                        measured.idle_rss_bytes as f64 / 1_048_576.0
-                    ));
-                    self.report.targets[index].cold_start = Some(measured);
-                    LiveTarget {
-                        name: target.name.clone(),
-                        role: target.role,
-                        base_url: started.base_url(),
-                        gauge: Gauge::Tree(started.pid()),
-                        running: Some(started),
-                    }
-                }
-                TargetKind::Attached { url, pid } => {
-                    let pid = match pid {
-                        PidSource::Pid(pid) => *pid,
-                        PidSource::File(file) => {
-                            let file = self.lab.dir.join(expand(file, &self.values));
-                            let text = std::fs::read_to_string(&file).with_context(|| {
-                                format!("reading {}'s pid_file {}", target.name, file.display())
-                            })?;
-                            text.trim()
-                                .parse()
-                                .with_context(|| format!("{} holds no pid", file.display()))?
-                        }
-                    };
-                    if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-                        bail!("target {}: no process {pid} on this machine", target.name);
-                    }
-                    self.report.notes.push(format!(
-                        "{} was already running (pid {pid}): ferry cannot restart it, so it has no cold start.",
-                        target.name
-                    ));
-                    LiveTarget {
-                        name: target.name.clone(),
-                        role: target.role,
-                        base_url: expand(url, &self.values),
-                        gauge: Gauge::Tree(pid),
-                        running: None,
-                    }
-                }
-                TargetKind::Remote {
-                    url,
-                    metrics,
-                    machine,
-                } => {
-                    let url = expand(url, &self.values);
-                    let metrics = expand(metrics, &self.values);
-                    let metrics = if metrics.starts_with('/') {
-                        format!("{}{metrics}", url.trim_end_matches('/'))
-                    } else {
-                        metrics
-                    };
-                    self.report.notes.push(format!(
-                        "{} runs on another machine ({machine}), not on {} where ferry ran: it has no cold start, its CPU and memory come from its Prometheus process metrics ({metrics}), and its figures hold for its own hardware.",
-                        target.name, self.report.machine
-                    ));
-                    LiveTarget {
-                        name: target.name.clone(),
-                        role: target.role,
-                        base_url: url,
-                        gauge: Gauge::Metrics(metrics),
-                        running: None,
-                    }
-                }
-            };
-            self.report.targets[index].url = Some(live.base_url.clone());
-            self.live.push(live);
-        }
-        self.check()
     }
 
     /// The slowest target's closed-model throughput in scenario `name`.
