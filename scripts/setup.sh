@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs beyond the Rust toolchain, only where it is missing:
 # PostgreSQL server binaries (the embedded database), Chromium (report screenshots in
-# tests), nftables and iproute2 (ferry's namespaced distributed test), and the Node
-# baseline's packages (from its lockfile). Idempotent and quiet.
+# tests), nftables and iproute2 (ferry's namespaced distributed test), nginx and Python (the
+# example lab), and the Node baseline's packages (from its lockfile). Idempotent and quiet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,9 @@ command -v node >/dev/null || need+=(nodejs npm)
 # ferry's distributed test cuts a namespaced host's link with an nftables drop rule.
 command -v nft >/dev/null || need+=(nftables)
 command -v ip >/dev/null || need+=(iproute2)
+# The example lab (examples/labs/static, scripts/ci/labs.sh): nginx against Python's http.server.
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v python3 >/dev/null || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"

@@ -1,8 +1,9 @@
-//! `ferry compare --quick` end to end: real services (the release user-service and the Node
-//! baseline), a real embedded PostgreSQL, real load. Checks the JSON has every scenario for
-//! both targets with throughput and no errors on valid requests, and that the HTML report
-//! renders in headless Chromium with its charts (screenshot kept in target/test-artifacts/).
-//! Timing is never asserted.
+//! `ferry compare --quick` end to end on the default lab (ferry-lab.toml): real services (the
+//! Node baseline and the release user-service twice, textbook and shipped), a real embedded
+//! PostgreSQL, real load. Checks the JSON has every scenario for every target with
+//! throughput and no errors on valid requests, capacity where the lab asks, the cost section,
+//! and that the HTML report renders in headless Chromium with its charts (screenshot kept in
+//! target/test-artifacts/). Timing is never asserted.
 
 mod browser;
 
@@ -42,7 +43,7 @@ fn release_user_service() -> PathBuf {
 }
 
 #[test]
-fn quick_compare_measures_every_scenario_for_both_targets() {
+fn quick_compare_measures_every_scenario_for_every_target() {
     let node_dir = repo().join("baselines/node");
     assert!(
         node_dir.join("node_modules").is_dir(),
@@ -54,8 +55,9 @@ fn quick_compare_measures_every_scenario_for_both_targets() {
     let output = Command::new(env!("CARGO_BIN_EXE_ferry"))
         .args(["compare", "--quick", "--no-progress", "--out"])
         .arg(&out)
-        .arg("--rust-bin")
-        .arg(&rust_bin)
+        // Built above into this test's target directory: the lab's build step is skipped.
+        .args(["--set", "vars.build=true", "--set"])
+        .arg(format!("vars.user_service={}", rust_bin.display()))
         .current_dir(repo())
         .env_remove("DATABASE_URL")
         .output()
@@ -67,9 +69,12 @@ fn quick_compare_measures_every_scenario_for_both_targets() {
         "ferry compare --quick failed:\n{stderr}\n{stdout}"
     );
     assert!(
-        stdout.contains("| metric | Node | Rust | Rust / Node |"),
+        stdout.contains(
+            "| metric | node | rust-textbook | rust | rust-textbook / node | rust / node |"
+        ),
         "{stdout}"
     );
+    assert!(stdout.contains("**Verdict**"), "{stdout}");
 
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
@@ -79,7 +84,14 @@ fn quick_compare_measures_every_scenario_for_both_targets() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["node", "rust"]);
+    assert_eq!(names, ["node", "rust-textbook", "rust"]);
+    let roles: Vec<&str> = targets
+        .iter()
+        .map(|t| t["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["baseline", "candidate", "candidate"]);
+    assert_eq!(json["schema_version"], 2);
+    assert_eq!(json["lab"]["vars"]["users"], "1000");
     for target in targets {
         let name = target["name"].as_str().unwrap();
         let scenarios: Vec<&str> = target["scenarios"]
@@ -122,16 +134,42 @@ fn quick_compare_measures_every_scenario_for_both_targets() {
         let cold = &target["cold_start"];
         assert_eq!(cold["samples_ms"].as_array().unwrap().len(), 2, "{name}");
         assert!(cold["idle_rss_bytes"].as_u64().unwrap() > 0, "{name}");
-        assert!(
-            !target["capacity"]["probes"].as_array().unwrap().is_empty(),
-            "{name}: no capacity probes"
-        );
+        for scenario in target["scenarios"].as_array().unwrap() {
+            let key = scenario["scenario"].as_str().unwrap();
+            let searched = !scenario["capacity"].is_null();
+            assert_eq!(
+                searched,
+                key == "get-user" || key == "process",
+                "{name} {key}"
+            );
+            if searched {
+                let probes = scenario["capacity"]["probes"].as_array().unwrap();
+                assert_eq!(probes.len(), 2, "{name} {key}: --quick probes twice");
+                assert!(
+                    probes
+                        .iter()
+                        .all(|p| p["rss_peak_bytes"].as_u64().unwrap() > 0)
+                );
+            }
+        }
     }
+    // One top-level section holds the instance counts, per capacity scenario and target.
+    let cost = &json["cost"];
+    assert_eq!(cost["baseline"], "node");
+    let sized: Vec<&str> = cost["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["scenario"].as_str().unwrap())
+        .collect();
+    assert_eq!(sized, ["get-user", "process"]);
+    assert!(targets.iter().all(|t| t.get("instances").is_none()));
 
     // The report renders, with its charts drawn.
     let html = out.join("compare.html");
     let dom = browser::render(&html, "compare-report.png", "1200,3000");
-    // 4 bar charts, then per scenario CPU, RSS and the load report's 4 charts.
+    // 2 cold-start bar charts and one per capacity scenario, then per scenario CPU, RSS and
+    // the load report's 4 charts.
     assert_eq!(
         dom.matches("<svg").count(),
         4 + 4 * 6,

@@ -8,11 +8,12 @@
 //! Ignored by default (an embedded PostgreSQL and three services: ~15 s);
 //! `scripts/ci/shadow.sh` runs it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use ferry::compare::database::Database;
-use ferry::compare::targets::{TargetSpec, common_env};
+use ferry::compare::targets::Launch;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -40,12 +41,47 @@ fn user_service() -> PathBuf {
     target.join("user-service")
 }
 
-/// Runs a `user-service` subcommand with `spec`'s environment; returns its stdout.
-fn tool(spec: &TargetSpec, args: &[&str]) -> String {
-    let output = Command::new(&spec.program)
+/// What every service of the test gets, as the default lab gives it: one database, one
+/// secret, a small pool and one worker each; `{port}` is filled at each start.
+fn service_env(database_url: &str) -> Vec<(String, String)> {
+    [
+        ("DATABASE_URL", database_url),
+        ("HOST", "127.0.0.1"),
+        ("JWT_SECRET", "shadow-node-test-secret-of-32-bytes!"),
+        ("DB_POOL_SIZE", "4"),
+        ("WORKERS", "1"),
+        ("PORT", "{port}"),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_string(), value.to_string()))
+    .chain([(
+        "APP_CONFIG_DIR".to_string(),
+        repo().join("config").display().to_string(),
+    )])
+    .collect()
+}
+
+fn launch(name: &str, argv: &[&str], cwd: &Path, env: &[(String, String)]) -> Launch {
+    Launch {
+        name: name.into(),
+        argv: argv.iter().map(|arg| arg.to_string()).collect(),
+        cwd: cwd.to_path_buf(),
+        env: env.to_vec(),
+        ready: "/health/ready".into(),
+        values: BTreeMap::new(),
+    }
+}
+
+/// Runs a `user-service` subcommand with the services' environment; returns its stdout.
+fn tool(binary: &Path, env: &[(String, String)], args: &[&str]) -> String {
+    let output = Command::new(binary)
         .args(args)
-        .current_dir(&spec.cwd)
-        .envs(spec.env.iter().map(|(name, value)| (name, value)))
+        .current_dir(repo())
+        .envs(
+            env.iter()
+                .filter(|(name, _)| name != "PORT")
+                .map(|(name, value)| (name, value)),
+        )
         .stdin(Stdio::null())
         .output()
         .expect("running the user-service binary");
@@ -69,12 +105,14 @@ fn rust_answers_like_node_on_the_contracts_reads() {
     let scratch = std::env::temp_dir().join(format!("ferry-shadow-node-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).unwrap();
     let mut database = Database::start(None).expect("starting the embedded PostgreSQL");
-    let env = common_env(&database.url, "shadow-node-test-secret", 4, 1);
-    let rust = TargetSpec::rust(&binary, &repo(), env.clone());
-    tool(&rust, &["migrate"]);
+    let env = service_env(&database.url);
+    let rust_argv = [binary.to_str().expect("a UTF-8 target path"), "serve"];
+    let rust = launch("rust", &rust_argv, &repo(), &env);
+    tool(&binary, &env, &["migrate"]);
     let ids_file = scratch.join("ids.txt");
     tool(
-        &rust,
+        &binary,
+        &env,
         &[
             "seed",
             "--users",
@@ -83,23 +121,26 @@ fn rust_answers_like_node_on_the_contracts_reads() {
             &ids_file.display().to_string(),
         ],
     );
-    let token = tool(&rust, &["token", "--scope", "users:read", "--ttl", "1h"]);
+    let token = tool(
+        &binary,
+        &env,
+        &["token", "--scope", "users:read", "--ttl", "1h"],
+    );
     let ids: Vec<String> = std::fs::read_to_string(&ids_file)
         .unwrap()
         .lines()
         .map(str::to_string)
         .collect();
 
-    let mut node = TargetSpec::node(&node_dir, env.clone());
-    node.name = "node-primary".into();
+    let node_argv = ["node", "src/main.js"];
     let mut running = Vec::new();
     for (spec, log) in [
-        (node.clone(), "primary.log"),
         (
-            TargetSpec {
-                name: "node-secondary".into(),
-                ..node
-            },
+            launch("node-primary", &node_argv, &node_dir, &env),
+            "primary.log",
+        ),
+        (
+            launch("node-secondary", &node_argv, &node_dir, &env),
             "secondary.log",
         ),
         (rust, "candidate.log"),

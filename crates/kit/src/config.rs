@@ -196,6 +196,17 @@ impl Default for ServerSettings {
     }
 }
 
+/// `database.read_path`: how point reads reach PostgreSQL.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadPath {
+    /// Few long-lived pipelined connections (`kit::db::pipelined`), plus any cache.
+    #[default]
+    Pipelined,
+    /// The SQLx pool, one query per checked-out connection, and no cache.
+    Pool,
+}
+
 /// `[database]`: which PostgreSQL to use and how. `Debug` hides the URLs' passwords.
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -213,6 +224,10 @@ pub struct DatabaseSettings {
     /// Queries in flight at once on each pipelined connection; past it a point read is
     /// answered 503 at once rather than queued without bound behind a stalled server.
     pub read_queue_depth: usize,
+    /// `pipelined` (the default): point reads over `read_connections`, with the service's
+    /// cache when it has one. `pool`: the textbook design, every read through the SQLx pool,
+    /// no pipelining, no cache; kept so that a lab can measure what the design is worth.
+    pub read_path: ReadPath,
     /// How long a request waits for a pooled connection before 503.
     pub acquire_timeout_ms: u64,
     /// Server-side `statement_timeout` of every pooled connection.
@@ -238,6 +253,7 @@ impl Default for DatabaseSettings {
             pool_size: 20,
             read_connections: 1,
             read_queue_depth: 1024,
+            read_path: ReadPath::Pipelined,
             acquire_timeout_ms: 3000,
             statement_timeout_ms: 5000,
             idle_in_transaction_timeout_ms: 10_000,

@@ -48,6 +48,15 @@ enum Command {
         #[arg(long, default_value = "local-developer")]
         sub: String,
     },
+    /// Write the fixed `/api/v1/process` batch a load test sends (deterministic JSON).
+    ProcessBatch {
+        /// Records in the batch.
+        #[arg(long, default_value_t = 1000)]
+        records: usize,
+        /// Write it here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print the OpenAPI document.
     Openapi,
 }
@@ -75,8 +84,20 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::ProcessBatch { records, out } = &command {
+        // Needs no configuration: the batch is the same for every deployment.
+        let body = user_service::commands::process_batch::process_batch(*records);
+        match out {
+            Some(path) => {
+                std::fs::write(path, body).with_context(|| format!("writing {}", path.display()))?
+            }
+            None => writeln!(std::io::stdout(), "{body}")?,
+        }
+        return Ok(());
+    }
     let (settings, environment) = Settings::load()?;
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
         Command::Serve => serve(settings, environment).await,
         Command::Migrate => {
             init_logs(&settings)?;
@@ -92,6 +113,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             writeln!(std::io::stdout(), "{token}")?;
             Ok(())
         }
+        // Answered above, before the configuration is read.
+        Command::ProcessBatch { .. } => Ok(()),
         Command::Openapi => {
             writeln!(
                 std::io::stdout(),

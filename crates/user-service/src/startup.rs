@@ -6,7 +6,7 @@ use actix_web::dev::Server;
 use actix_web::web;
 
 use kit::auth::JwtVerifier;
-use kit::config::Environment;
+use kit::config::{Environment, ReadPath};
 use kit::db::{Database, DatabaseServer};
 use kit::http::server::{SharedState, bind, serve};
 use kit::shutdown::{Drain, run_until_stopped};
@@ -72,14 +72,22 @@ impl Application {
             Some(url) => Database::connect_lazy(url, &settings.database)?,
             None => database.clone(),
         };
-        let reader = Arc::new(PipelinedReader::start(
-            point_read_url,
-            READ_STATEMENTS,
-            &settings.database,
-        )?);
-        // Serve from the first request on rather than answer 503 while connecting.
-        reader.wait_connected(Duration::from_secs(5)).await;
-        let (cache, listening) = if settings.cache.enabled {
+        // `database.read_path = "pool"` is the textbook design a lab compares against: no
+        // pipelined reader and no cache, every point read through the SQLx pool.
+        let pipelined = settings.database.read_path == ReadPath::Pipelined;
+        let reader = if pipelined {
+            let reader = Arc::new(PipelinedReader::start(
+                point_read_url,
+                READ_STATEMENTS,
+                &settings.database,
+            )?);
+            // Serve from the first request on rather than answer 503 while connecting.
+            reader.wait_connected(Duration::from_secs(5)).await;
+            Some(reader)
+        } else {
+            None
+        };
+        let (cache, listening) = if settings.cache.enabled && pipelined {
             let cache = Arc::new(UserCache::new(&settings.cache));
             let listening = listen_for_changes(database_server.url.clone(), cache.clone());
             (Some(cache), Some(listening))

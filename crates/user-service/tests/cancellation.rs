@@ -27,7 +27,7 @@ async fn dropped_reads_and_writes_leave_connections_usable() {
         PipelinedReader::start(&database_url, READ_STATEMENTS, &settings).expect("a reader"),
     );
     assert!(reader.wait_connected(Duration::from_secs(10)).await);
-    let store = UserStore::new(database.clone(), database, reader, None);
+    let store = UserStore::new(database.clone(), database, Some(reader), None);
 
     let email = Email::parse("cancel@example.com").expect("a valid email");
     let user = match store.create(None, &email).await.expect("create") {

@@ -9,104 +9,104 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use ferry::compare::settings::{defaults, quick};
-use ferry::compare::targets::locate_repo;
-use ferry::compare::{self, CompareSettings};
+use ferry::compare::lab::{self, Lab, LoadOptions};
+use ferry::compare::settings::{defaults, quick, thorough};
+use ferry::compare::{self, CompareSettings, plan};
 use ferry::units::parse_duration;
 
 const COMPARE_HELP: &str = "\
 WHAT IT DOES
-  1. starts PostgreSQL (embedded, unless DATABASE_URL is set), migrates, seeds users, mints a token;
-  2. builds the Rust service (cargo build --release) and, when Node.js is installed, prepares the
-     Node baseline (npm ci when node_modules is missing); both get the same database, JWT secret,
-     DB_POOL_SIZE and WORKERS;
-  3. cold start: spawn to first 200 of /health/ready, repeated, alternated; idle RSS;
-  4. scenarios, identical for both, alternated A B A B, each with a warm-up: GET a user by random
-     id (closed model); the same at stepped open-model rates scaled to the machine (base, burst,
-     base); POST users with unique emails; POST /api/v1/process with a fixed batch;
-  5. CPU and RSS of each target's whole process tree every 100 ms while it is under load;
-  6. capacity at the SLO: the highest open-model GET rate with p99 under --slo-p99 and errors under
-     0.1%, by bisection; instances for --target-rps and the consolidation ratio;
-  7. pgbench -S -M prepared on the same server (the database's own ceiling), when installed;
-  8. the matrix as markdown on stdout, compare.json and a self-contained compare.html in --out.
-  Only one target is under load at a time; the other idles. The load generator shares the machine.
+  Runs a lab file (--lab FILE; without it, the nearest ferry-lab.toml in the current directory or
+  above): its database and setup steps, then every target one at a time under identical load.
+  1. database: an embedded PostgreSQL shared by every target, when the lab asks for one (or the
+     server DATABASE_URL names); then the lab's setup steps, in order;
+  2. cold start of each target ferry starts: spawn to first 200 of its ready path, repeated,
+     alternated; idle RSS. Targets already running (url + pid, url + metrics) have none;
+  3. the scenarios, identical for every target, alternated A B C A B C, each with a warm-up;
+     CPU and RSS of each target's whole process tree (or its Prometheus metrics) meanwhile;
+  4. capacity at the lab's SLO for scenarios with capacity = true, by bisection; instances for
+     --target-rps and the consolidation ratio against the baseline;
+  5. pgbench -S -M prepared on the same server (the database's own ceiling), for labs with one;
+  6. the matrix and the verdict as markdown on stdout, compare.json and compare.html in --out.
+  The load generator shares the machine with the targets it started.
 
 TIME
-  The defaults take about 3 minutes after the build on a 2-core machine. --duration sets the
-  measured length of each scenario run (per target, per round): --duration 30s for a decision.
-  --quick is a smoke run for CI (1,000 users, short runs, one round) of well under 2 minutes.
+  The plan and an estimate are printed before the run; --plan prints them and stops. The
+  defaults are 5 s per scenario run after a 2 s warm-up, 2 rounds. --thorough: 60 s, 3 rounds,
+  and one 5-minute run per target of the first scenario. --quick: a smoke run for CI.
 
 EXAMPLES
   ferry compare
+  ferry compare --plan --thorough
   ferry compare --duration 30s --rounds 3 --target-rps 25000
-  ferry compare --quick --out /tmp/cmp --rust-bin target/release/user-service
-  DATABASE_URL=postgres://postgres@db:5432/bench ferry compare --users 1000000";
+  ferry compare --targets node,rust --set vars.users=1000000
+  ferry compare --lab examples/labs/static/lab.toml --quick";
 
 #[derive(Args)]
 #[command(after_long_help = COMPARE_HELP)]
 pub struct CompareArgs {
-    /// Smoke run for CI: 1,000 users, ~1.5 s per run, one round, 2 capacity probes.
+    /// The lab file [default: the nearest ferry-lab.toml at or above the current directory].
     #[arg(long)]
+    lab: Option<PathBuf>,
+    /// Run only these targets (comma-separated names from the lab), in the lab's order.
+    #[arg(long, value_delimiter = ',')]
+    targets: Vec<String>,
+    /// Override a lab value: KEY=VALUE with a dotted KEY (vars.users=1000000, slo.p99=5ms,
+    /// scenario.get-user.connections=128, target.rust.env.WORKERS=4). Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Print the plan and the estimated wall time, and run nothing.
+    #[arg(long)]
+    plan: bool,
+    /// Smoke run for CI: the lab's [quick] values, ~1.5 s per run, one round, 2 capacity probes.
+    #[arg(long, conflicts_with = "thorough")]
     quick: bool,
-    /// Measured length of each scenario run, per target and round [default: 5s; --quick 1.5s].
+    /// For a decision: 60 s per scenario run, 3 rounds, plus one 5-minute run per target of the
+    /// lab's first scenario.
+    #[arg(long)]
+    thorough: bool,
+    /// Measured length of every scenario run, per target and round [default: each scenario's
+    /// own duration, 5 s unless the lab says; --quick 1.5s; --thorough 60s].
     #[arg(short = 'd', long, value_parser = parse_duration)]
     duration: Option<Duration>,
     /// Warm-up before each run [default: 2s; --quick 0.5s].
     #[arg(long, value_parser = parse_duration)]
     warmup: Option<Duration>,
-    /// Rounds of each scenario, alternating the targets [default: 2; --quick 1].
+    /// Rounds of each scenario, alternating the targets [default: 2; --quick 1; --thorough 3].
     #[arg(long)]
     rounds: Option<u32>,
-    /// Users to seed [default: 100000; --quick 1000].
-    #[arg(long)]
-    users: Option<u64>,
-    /// The p99 bound of the capacity search.
-    #[arg(long, value_parser = parse_duration, default_value = "10ms")]
-    slo_p99: Duration,
+    /// The p99 bound of the capacity search [default: the lab's slo.p99, else 10ms].
+    #[arg(long, value_parser = parse_duration)]
+    slo_p99: Option<Duration>,
     /// The load to size instances for, in requests/s.
     #[arg(long, default_value_t = defaults::TARGET_RPS)]
     target_rps: f64,
-    /// Closed-model connections (the open model uses twice as many, the process scenario two
-    /// per worker).
-    #[arg(short = 'c', long, default_value_t = defaults::CONNECTIONS)]
-    connections: usize,
-    /// DB_POOL_SIZE of both targets.
-    #[arg(long, default_value_t = defaults::POOL_SIZE)]
-    pool_size: u32,
-    /// WORKERS of both targets [default: one per core].
-    #[arg(long)]
-    workers: Option<usize>,
-    /// Cold starts per target [default: 5; --quick 2].
+    /// Cold starts per started target [default: 5; --quick 2].
     #[arg(long)]
     cold_starts: Option<u32>,
-    /// Probes of the capacity search per target [default: 5; --quick 2].
+    /// Probes of each capacity search per target [default: 5; --quick 2].
     #[arg(long)]
     capacity_probes: Option<u32>,
     /// Skip the pgbench reference run.
     #[arg(long)]
     no_pgbench: bool,
-    /// Where results go (compare.json, compare.html, logs/).
+    /// Where results go (compare.json, compare.html, logs/, the setup steps' files).
     #[arg(short = 'o', long, default_value = "ferry-compare")]
     out: PathBuf,
-    /// The project root [default: found above the current directory].
-    #[arg(long)]
-    repo: Option<PathBuf>,
-    /// Use this user-service binary instead of building it.
-    #[arg(long)]
-    rust_bin: Option<PathBuf>,
-    /// The Node.js baseline [default: baselines/node in the project].
-    #[arg(long)]
-    node_dir: Option<PathBuf>,
-    /// Run the Rust side alone.
-    #[arg(long)]
-    no_node: bool,
     /// Don't draw the progress bar.
     #[arg(long)]
     no_progress: bool,
 }
 
 pub fn compare(args: CompareArgs) -> Result<ExitCode> {
+    let lab = lab_from(&args)?;
     let settings = settings_from(&args)?;
+    let (plan_text, _) = plan::describe(&lab, &settings);
+    if args.plan {
+        print!("{plan_text}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprint!("{plan_text}");
     let stop = Arc::new(AtomicBool::new(false));
     let handler_stop = stop.clone();
     ctrlc::set_handler(move || {
@@ -119,7 +119,7 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode> {
         );
     })
     .context("installing the Ctrl-C handler")?;
-    let outputs = compare::run(&settings, stop)?;
+    let outputs = compare::run(&lab, &settings, stop)?;
     print!("{}", outputs.markdown);
     println!();
     println!(
@@ -131,96 +131,122 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn lab_from(args: &CompareArgs) -> Result<Lab> {
+    let file = match &args.lab {
+        Some(file) => file.clone(),
+        None => {
+            lab::find_default(&std::env::current_dir().context("reading the current directory")?)?
+        }
+    };
+    let mut lab = lab::load(
+        &file,
+        &LoadOptions {
+            quick: args.quick,
+            sets: args.sets.clone(),
+        },
+    )?;
+    if let Some(p99) = args.slo_p99 {
+        if p99.is_zero() {
+            bail!("--slo-p99 must be above 0");
+        }
+        lab.slo.p99 = p99;
+    }
+    if !args.targets.is_empty() {
+        if let Some(unknown) = args
+            .targets
+            .iter()
+            .find(|name| !lab.targets.iter().any(|t| t.name == **name))
+        {
+            let names: Vec<&str> = lab.targets.iter().map(|t| t.name.as_str()).collect();
+            bail!(
+                "--targets: the lab has no target `{unknown}` (it has {})",
+                names.join(", ")
+            );
+        }
+        lab.targets
+            .retain(|target| args.targets.contains(&target.name));
+    }
+    Ok(lab)
+}
+
+/// The value of the preset in force: normal, `--quick` or `--thorough`.
+fn preset<T>(args: &CompareArgs, normal: T, smoke: T, long: T) -> T {
+    if args.quick {
+        smoke
+    } else if args.thorough {
+        long
+    } else {
+        normal
+    }
+}
+
 fn settings_from(args: &CompareArgs) -> Result<CompareSettings> {
-    let current = std::env::current_dir().context("reading the current directory")?;
-    let repo = match &args.repo {
-        Some(repo) => locate_repo(repo)?,
-        None => locate_repo(&current)?,
-    };
-    let absolute = |path: &PathBuf| -> Result<PathBuf> {
-        std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))
-    };
     if args.target_rps <= 0.0 {
         bail!("--target-rps must be above 0");
     }
-    if args.connections == 0 {
-        bail!("--connections must be at least 1");
-    }
-    if args.slo_p99.is_zero() {
-        bail!("--slo-p99 must be above 0");
-    }
-    let pick = |given: Option<Duration>, normal: Duration, smoke: Duration| {
-        given.unwrap_or(if args.quick { smoke } else { normal })
-    };
-    let duration = pick(args.duration, defaults::DURATION, quick::DURATION);
-    if duration < Duration::from_millis(500) {
+    let duration = args.duration.or(preset(
+        args,
+        None,
+        Some(quick::DURATION),
+        Some(thorough::DURATION),
+    ));
+    if duration.is_some_and(|d| d < Duration::from_millis(500)) {
         bail!("--duration must be at least 500ms");
     }
     Ok(CompareSettings {
-        out: absolute(&args.out)?,
-        rust_bin: args.rust_bin.as_ref().map(absolute).transpose()?,
-        node_dir: match &args.node_dir {
-            Some(dir) => absolute(dir)?,
-            None => repo.join("baselines/node"),
-        },
-        repo,
-        no_node: args.no_node,
+        out: std::path::absolute(&args.out)
+            .with_context(|| format!("resolving {}", args.out.display()))?,
         database_url: std::env::var("DATABASE_URL")
             .ok()
             .filter(|url| !url.is_empty()),
-        users: args
-            .users
-            .unwrap_or(if args.quick {
-                quick::USERS
-            } else {
-                defaults::USERS
-            })
-            .max(1),
         duration,
-        warmup: pick(args.warmup, defaults::WARMUP, quick::WARMUP),
+        warmup: args.warmup.unwrap_or(preset(
+            args,
+            defaults::WARMUP,
+            quick::WARMUP,
+            defaults::WARMUP,
+        )),
         rounds: args
             .rounds
-            .unwrap_or(if args.quick {
-                quick::ROUNDS
-            } else {
-                defaults::ROUNDS
-            })
+            .unwrap_or(preset(
+                args,
+                defaults::ROUNDS,
+                quick::ROUNDS,
+                thorough::ROUNDS,
+            ))
             .max(1),
-        connections: args.connections,
-        cold_starts: args.cold_starts.unwrap_or(if args.quick {
-            quick::COLD_STARTS
-        } else {
-            defaults::COLD_STARTS
-        }),
-        capacity_probes: args.capacity_probes.unwrap_or(if args.quick {
-            quick::CAPACITY_PROBES
-        } else {
-            defaults::CAPACITY_PROBES
-        }),
-        probe_duration: if args.quick {
-            quick::PROBE_DURATION
-        } else {
-            defaults::PROBE_DURATION.max(duration.mul_f64(0.6))
-        },
-        slo_p99: args.slo_p99,
-        slo_errors: defaults::SLO_ERRORS,
+        cold_starts: args.cold_starts.unwrap_or(preset(
+            args,
+            defaults::COLD_STARTS,
+            quick::COLD_STARTS,
+            defaults::COLD_STARTS,
+        )),
+        capacity_probes: args.capacity_probes.unwrap_or(preset(
+            args,
+            defaults::CAPACITY_PROBES,
+            quick::CAPACITY_PROBES,
+            defaults::CAPACITY_PROBES,
+        )),
+        probe_duration: preset(
+            args,
+            defaults::PROBE_DURATION.max(duration.unwrap_or_default().mul_f64(0.6)),
+            quick::PROBE_DURATION,
+            defaults::PROBE_DURATION.max(duration.unwrap_or_default().mul_f64(0.6)),
+        ),
         target_rps: args.target_rps,
-        pool_size: args.pool_size.max(1),
-        workers: args
-            .workers
-            .unwrap_or_else(ferry::load::settings::default_threads)
-            .max(1),
-        process_records: defaults::PROCESS_RECORDS,
-        pgbench_duration: (!args.no_pgbench).then_some(if args.quick {
-            quick::PGBENCH_DURATION
-        } else {
-            defaults::PGBENCH_DURATION
-        }),
-        pgbench_scale: if args.quick {
-            quick::PGBENCH_SCALE
-        } else {
-            defaults::PGBENCH_SCALE
-        },
+        pgbench_duration: (!args.no_pgbench).then_some(preset(
+            args,
+            defaults::PGBENCH_DURATION,
+            quick::PGBENCH_DURATION,
+            defaults::PGBENCH_DURATION,
+        )),
+        pgbench_scale: preset(
+            args,
+            defaults::PGBENCH_SCALE,
+            quick::PGBENCH_SCALE,
+            defaults::PGBENCH_SCALE,
+        ),
+        long_run: args.thorough.then_some(thorough::LONG_RUN),
         progress: !args.no_progress,
         command_line: std::env::args()
             .map(|arg| {

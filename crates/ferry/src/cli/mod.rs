@@ -25,8 +25,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Compare the Rust user-service with the Node.js baseline: cold start, identical load,
-    /// CPU and memory, capacity at an SLO, instances; a matrix, JSON and an HTML report.
+    /// Run a lab: any number of targets under identical load, one at a time: cold start, CPU
+    /// and memory, capacity at an SLO, instances; a matrix with a verdict, JSON and HTML.
     Compare(Box<compare::CompareArgs>),
     /// Put load on an HTTP server and measure it.
     Load(Box<load::LoadArgs>),

@@ -5,7 +5,7 @@
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::load::RunResult;
+use super::scenarios::RoundRun;
 
 /// A probe must deliver at least this share of the offered rate: a target that silently falls
 /// behind (requests dropped or still queued) does not sustain the rate.
@@ -21,6 +21,10 @@ pub struct Probe {
     /// (errors + dropped sends) / (requests + dropped sends).
     pub error_ratio: f64,
     pub passed: bool,
+    /// Mean CPU of the target during the probe's measured part, in % of one core.
+    pub cpu_mean_percent: f64,
+    /// Peak RSS of the target during the probe.
+    pub rss_peak_bytes: u64,
 }
 
 /// The result of the search.
@@ -37,8 +41,19 @@ pub struct Capacity {
     pub rate_rps: Option<f64>,
 }
 
+impl Capacity {
+    /// The passing probe at the capacity, for CPU at capacity and its memory.
+    pub fn at_capacity(&self) -> Option<&Probe> {
+        let rate = self.rate_rps?;
+        self.probes
+            .iter()
+            .find(|probe| probe.passed && probe.rate_rps == rate)
+    }
+}
+
 /// Whether a run met the objectives.
-pub fn judge(rate: f64, result: &RunResult, slo_p99_us: u64, slo_error_ratio: f64) -> Probe {
+pub fn judge(rate: f64, run: &RoundRun, slo_p99_us: u64, slo_error_ratio: f64) -> Probe {
+    let result = &run.result;
     let totals = &result.totals;
     let attempted = totals.requests + totals.dropped;
     let error_ratio = if attempted > 0 {
@@ -57,6 +72,8 @@ pub fn judge(rate: f64, result: &RunResult, slo_p99_us: u64, slo_error_ratio: f6
         p99_us,
         error_ratio,
         passed,
+        cpu_mean_percent: run.cpu_mean_percent,
+        rss_peak_bytes: run.rss_peak_bytes,
     }
 }
 
@@ -67,7 +84,7 @@ pub fn search(
     probes: u32,
     slo_p99_us: u64,
     slo_error_ratio: f64,
-    mut probe: impl FnMut(f64) -> Result<RunResult>,
+    mut probe: impl FnMut(f64) -> Result<RoundRun>,
 ) -> Result<Capacity> {
     let mut capacity = Capacity {
         slo_p99_us,

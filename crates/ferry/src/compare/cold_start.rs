@@ -1,4 +1,4 @@
-//! Cold start: from spawning a target to its first 200 on `/health/ready`, repeated, with
+//! Cold start: from spawning a target to its first 200 on its `ready` path, repeated, with
 //! the targets alternated so that a change in the machine's state hits both alike; then the
 //! idle memory of a started target.
 
@@ -9,7 +9,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::sampler::tree_rss;
-use super::targets::{Running, TargetSpec};
+use super::targets::{Launch, Running};
 
 /// Time given a started target to settle before its idle memory is read.
 const SETTLE: Duration = Duration::from_secs(1);
@@ -17,7 +17,7 @@ const SETTLE: Duration = Duration::from_secs(1);
 /// The cold starts of one target.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ColdStart {
-    /// Spawn to first 200 of `/health/ready`, per start, in milliseconds.
+    /// Spawn to first 200 of the target's `ready` path, per start, in milliseconds.
     pub samples_ms: Vec<f64>,
     pub median_ms: f64,
     pub max_ms: f64,
@@ -28,7 +28,7 @@ pub struct ColdStart {
 /// Starts each spec `repeats` times (A B A B ...), keeping the last start of each running for
 /// the scenarios. Returns the measurements and the running targets, in `specs` order.
 pub fn measure(
-    specs: &[TargetSpec],
+    specs: &[Launch],
     repeats: u32,
     log_dir: &Path,
     mut on_start: impl FnMut(&str, u32),

@@ -1,114 +1,81 @@
-//! The comparison's results: the JSON document (schema in docs/ferry.md, "ferry compare") and
-//! the matrix rendered as markdown, one row per metric, one column per target and the
-//! Rust/Node ratio.
+//! The matrix: one row per metric, one column per target, and one ratio column per
+//! candidate against the baseline with the spread between rounds beside it. A ratio within
+//! that spread is "no measurable difference".
 
 use std::fmt::Write;
-use std::path::Path;
-
-use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
 
 use crate::units::{format_count, format_micros};
 
-use super::capacity::Capacity;
 use super::cold_start::ColdStart;
-use super::pgbench::PgbenchResult;
-use super::scenarios::{RoundRun, ScenarioSummary};
+use super::lab::Role;
+use super::report::{CompareReport, ScenarioReport};
+use super::scenarios::RoundRun;
 
-/// Version of the compare JSON layout.
-pub const SCHEMA_VERSION: u32 = 1;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CompareReport {
-    pub schema_version: u32,
-    pub ferry_version: String,
-    pub started_at_unix_ms: u64,
-    pub wall_time_s: f64,
-    /// The command as typed.
-    pub command: String,
-    pub cores: usize,
-    pub database: String,
-    pub settings: SettingsRecord,
-    /// In run order: `node` first when present, then `rust`.
-    pub targets: Vec<TargetReport>,
-    pub pgbench: Option<PgbenchResult>,
-    /// Node instances / Rust instances for `settings.target_rps`.
-    pub consolidation_ratio: Option<f64>,
-    /// Things a reader must know (Node missing, the load generator shares the machine, ...).
-    pub notes: Vec<String>,
-    /// False when a phase failed or the run was interrupted; `failure` says why.
-    pub complete: bool,
-    pub failure: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SettingsRecord {
-    pub users: u64,
-    pub duration_s: f64,
-    pub warmup_s: f64,
-    pub rounds: u32,
-    pub connections: usize,
-    pub pool_size: u32,
-    pub workers: usize,
-    pub slo_p99_ms: f64,
-    pub slo_error_ratio: f64,
-    pub target_rps: f64,
-    pub process_records: usize,
-    pub burst_schedule: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TargetReport {
-    /// `node` or `rust`.
-    pub name: String,
-    pub cold_start: Option<ColdStart>,
-    pub scenarios: Vec<ScenarioReport>,
-    pub capacity: Option<Capacity>,
-    /// Instances needed for `settings.target_rps` at the capacity.
-    pub instances: Option<u64>,
-    /// GET throughput (closed model) / pgbench tps.
-    pub pgbench_fraction: Option<f64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ScenarioReport {
-    /// `get-user`, `get-user-burst`, `post-user`, `process`.
-    pub scenario: String,
-    pub title: String,
-    pub summary: ScenarioSummary,
-    pub rounds: Vec<RoundRun>,
-}
-
-impl CompareReport {
-    pub fn target(&self, name: &str) -> Option<&TargetReport> {
-        self.targets.iter().find(|target| target.name == name)
-    }
-
-    pub fn write_json(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).context("serialising the comparison")?;
-        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
-    }
-}
-
-impl TargetReport {
-    pub fn scenario(&self, key: &str) -> Option<&ScenarioReport> {
-        self.scenarios
-            .iter()
-            .find(|scenario| scenario.scenario == key)
-    }
-}
-
-/// One row of the matrix: a label and a value per target (`None`: not measured).
+/// One row: a value per target, and how much the rounds of each target disagree.
 pub struct Row {
     pub label: String,
+    /// The scenario it belongs to, if any.
+    pub scenario: Option<String>,
+    pub metric: &'static str,
     pub values: Vec<Option<f64>>,
+    /// Half the range of the rounds over their mean, per target; `None` with one round.
+    pub spreads: Vec<Option<f64>>,
+    /// A figure with no rounds (cold start, capacity): its ratios carry no spread.
+    pub once: bool,
     pub format: fn(f64) -> String,
+}
+
+/// A ratio of a candidate to the baseline, with the spread it must exceed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ratio {
+    pub value: f64,
+    /// The larger of the two targets' spreads; `None` when either ran one round.
+    pub spread: Option<f64>,
+    /// The figure has no rounds to disagree (cold start, capacity, instances).
+    pub once: bool,
+}
+
+impl Ratio {
+    /// Within the rounds' own disagreement.
+    pub fn measurable(&self) -> bool {
+        self.spread
+            .is_none_or(|spread| (self.value - 1.0).abs() > spread)
+    }
+
+    pub fn text(&self) -> String {
+        match self.spread {
+            Some(spread) if !self.measurable() => {
+                format!("no measurable difference (±{:.0}%)", spread * 100.0)
+            }
+            Some(spread) => format!("×{:.2} (±{:.0}%)", self.value, spread * 100.0),
+            None if self.once => format!("×{:.2}", self.value),
+            None => format!("×{:.2} (1 round)", self.value),
+        }
+    }
+}
+
+pub fn ratio(row: &Row, candidate: usize, baseline: usize) -> Option<Ratio> {
+    let (value, base) = (row.values[candidate]?, row.values[baseline]?);
+    let value = match (value, base) {
+        (value, base) if base != 0.0 => value / base,
+        (0.0, _) => 1.0,
+        _ => return None,
+    };
+    let spread = match (row.spreads[candidate], row.spreads[baseline]) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        _ => None,
+    };
+    Some(Ratio {
+        value,
+        spread,
+        once: row.once,
+    })
 }
 
 fn micros(value: f64) -> String {
     format_micros(value)
 }
-fn rate(value: f64) -> String {
+pub fn rate(value: f64) -> String {
     format!("{}/s", format_count(value.round() as u64))
 }
 fn count(value: f64) -> String {
@@ -117,7 +84,7 @@ fn count(value: f64) -> String {
 fn percent(value: f64) -> String {
     format!("{value:.0}%")
 }
-fn mebibytes(value: f64) -> String {
+pub fn mebibytes(value: f64) -> String {
     format!("{:.1} MiB", value / (1024.0 * 1024.0))
 }
 fn millis(value: f64) -> String {
@@ -127,47 +94,116 @@ fn fraction(value: f64) -> String {
     format!("{:.1}%", value * 100.0)
 }
 
-/// A scenario metric: its name, how to read it, how to print it.
-type Metric = (&'static str, fn(&ScenarioSummary) -> f64, fn(f64) -> String);
+/// A scenario metric: its name, its value for a round, how to print it.
+type Metric = (&'static str, fn(&RoundRun) -> f64, fn(f64) -> String);
+
+pub const THROUGHPUT: &str = "throughput";
+pub const P99: &str = "p99";
+pub const CPU_PER_1K: &str = "CPU per 1k req/s";
+pub const RSS_PEAK: &str = "RSS peak";
+
+fn per_1k(round: &RoundRun) -> f64 {
+    let rps = round.result.totals.throughput_rps;
+    if rps > 0.0 {
+        round.cpu_mean_percent / (rps / 1000.0)
+    } else {
+        0.0
+    }
+}
+
+const METRICS: [Metric; 8] = [
+    (THROUGHPUT, |r| r.result.totals.throughput_rps, rate),
+    ("p50", |r| r.result.latency.corrected.p50_us as f64, micros),
+    (P99, |r| r.result.latency.corrected.p99_us as f64, micros),
+    (
+        "p99.9",
+        |r| r.result.latency.corrected.p99_9_us as f64,
+        micros,
+    ),
+    (
+        "errors",
+        |r| (r.result.totals.error_count + r.result.totals.dropped) as f64,
+        count,
+    ),
+    ("CPU mean (of one core)", |r| r.cpu_mean_percent, percent),
+    (CPU_PER_1K, per_1k, percent),
+    (RSS_PEAK, |r| r.rss_peak_bytes as f64, mebibytes),
+];
+
+/// The merged value of a metric (over all rounds), as the summary has it.
+fn merged(scenario: &ScenarioReport, metric: &str) -> f64 {
+    let s = &scenario.summary;
+    match metric {
+        THROUGHPUT => s.throughput_rps,
+        "p50" => s.p50_us as f64,
+        P99 => s.p99_us as f64,
+        "p99.9" => s.p99_9_us as f64,
+        "errors" => (s.errors + s.dropped) as f64,
+        "CPU mean (of one core)" => s.cpu_mean_percent,
+        CPU_PER_1K => s.cpu_percent_per_1k_rps,
+        _ => s.rss_peak_bytes as f64,
+    }
+}
+
+/// Half the range of `values` over their mean; `None` for fewer than two.
+pub fn spread(values: &[f64]) -> Option<f64> {
+    if values.len() < 2 {
+        return None;
+    }
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    let (low, high) = values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+            (l.min(*v), h.max(*v))
+        });
+    Some(if mean > 0.0 {
+        (high - low) / 2.0 / mean
+    } else {
+        0.0
+    })
+}
 
 /// The matrix rows, in the order they are shown.
 pub fn rows(report: &CompareReport) -> Vec<Row> {
     let targets = &report.targets;
     let mut rows = Vec::new();
-    let mut scenario_keys: Vec<(String, String)> = Vec::new();
-    for target in targets {
-        for scenario in &target.scenarios {
-            if !scenario_keys
-                .iter()
-                .any(|(key, _)| *key == scenario.scenario)
-            {
-                scenario_keys.push((scenario.scenario.clone(), scenario.title.clone()));
-            }
-        }
-    }
-    for (key, _) in &scenario_keys {
-        let get = |pick: fn(&ScenarioSummary) -> f64| -> Vec<Option<f64>> {
-            targets
-                .iter()
-                .map(|target| target.scenario(key).map(|s| pick(&s.summary)))
-                .collect()
-        };
-        let metrics: [Metric; 8] = [
-            ("throughput", |s| s.throughput_rps, rate),
-            ("p50", |s| s.p50_us as f64, micros),
-            ("p99", |s| s.p99_us as f64, micros),
-            ("p99.9", |s| s.p99_9_us as f64, micros),
-            ("errors", |s| (s.errors + s.dropped) as f64, count),
-            ("CPU mean (of one core)", |s| s.cpu_mean_percent, percent),
-            ("CPU per 1k req/s", |s| s.cpu_percent_per_1k_rps, percent),
-            ("RSS peak", |s| s.rss_peak_bytes as f64, mebibytes),
-        ];
-        for (name, pick, format) in metrics {
+    for (key, _) in report.scenario_keys() {
+        for (name, pick, format) in METRICS {
+            let scenarios: Vec<Option<&ScenarioReport>> =
+                targets.iter().map(|target| target.scenario(&key)).collect();
             rows.push(Row {
                 label: format!("{key}: {name}"),
-                values: get(pick),
+                scenario: Some(key.clone()),
+                metric: name,
+                values: scenarios
+                    .iter()
+                    .map(|s| s.map(|s| merged(s, name)))
+                    .collect(),
+                spreads: scenarios
+                    .iter()
+                    .map(|s| s.and_then(|s| spread(&s.rounds.iter().map(pick).collect::<Vec<_>>())))
+                    .collect(),
+                once: false,
                 format,
             });
+        }
+        let capacities: Vec<Option<f64>> = targets
+            .iter()
+            .map(|t| {
+                t.scenario(&key)
+                    .and_then(|s| s.capacity.as_ref())
+                    .and_then(|c| c.rate_rps)
+            })
+            .collect();
+        if targets
+            .iter()
+            .any(|t| t.scenario(&key).is_some_and(|s| s.capacity.is_some()))
+        {
+            rows.push(fixed(
+                format!("{key}: capacity at p99 ≤ {} ms", report.lab.slo_p99_ms),
+                capacities,
+                rate,
+            ));
         }
     }
     let cold = |pick: fn(&ColdStart) -> f64| -> Vec<Option<f64>> {
@@ -176,115 +212,144 @@ pub fn rows(report: &CompareReport) -> Vec<Row> {
             .map(|target| target.cold_start.as_ref().map(pick))
             .collect()
     };
-    rows.push(Row {
-        label: "cold start median".into(),
-        values: cold(|c| c.median_ms),
-        format: millis,
-    });
-    rows.push(Row {
-        label: "cold start max".into(),
-        values: cold(|c| c.max_ms),
-        format: millis,
-    });
-    rows.push(Row {
-        label: "idle RSS".into(),
-        values: cold(|c| c.idle_rss_bytes as f64),
-        format: mebibytes,
-    });
-    let slo_ms = report.settings.slo_p99_ms;
-    rows.push(Row {
-        label: format!("capacity at p99 ≤ {slo_ms} ms (GET)"),
-        values: targets
-            .iter()
-            .map(|target| target.capacity.as_ref().and_then(|c| c.rate_rps))
-            .collect(),
-        format: rate,
-    });
-    rows.push(Row {
-        label: format!("instances for {}", rate(report.settings.target_rps)),
-        values: targets
-            .iter()
-            .map(|target| target.instances.map(|n| n as f64))
-            .collect(),
-        format: count,
-    });
-    rows.push(Row {
-        label: "GET throughput / pgbench -S".into(),
-        values: targets
-            .iter()
-            .map(|target| target.pgbench_fraction)
-            .collect(),
-        format: fraction,
-    });
+    rows.push(fixed(
+        "cold start median".into(),
+        cold(|c| c.median_ms),
+        millis,
+    ));
+    rows.push(fixed("cold start max".into(), cold(|c| c.max_ms), millis));
+    rows.push(fixed(
+        "idle RSS".into(),
+        cold(|c| c.idle_rss_bytes as f64),
+        mebibytes,
+    ));
+    for scenario in &report.cost.scenarios {
+        rows.push(fixed(
+            format!(
+                "{}: instances for {}",
+                scenario.scenario,
+                rate(report.cost.target_rps)
+            ),
+            targets
+                .iter()
+                .map(|target| {
+                    scenario
+                        .targets
+                        .iter()
+                        .find(|t| t.name == target.name)
+                        .and_then(|t| t.instances)
+                        .map(|n| n as f64)
+                })
+                .collect(),
+            count,
+        ));
+    }
+    if report.pgbench.is_some() {
+        rows.push(fixed(
+            "first scenario's throughput / pgbench -S".into(),
+            targets
+                .iter()
+                .map(|target| target.pgbench_fraction)
+                .collect(),
+            fraction,
+        ));
+    }
     rows
 }
 
-/// The matrix as a markdown table, followed by the consolidation ratio and the reference.
+/// A row measured once (no rounds to disagree).
+fn fixed(label: String, values: Vec<Option<f64>>, format: fn(f64) -> String) -> Row {
+    let spreads = vec![None; values.len()];
+    Row {
+        label,
+        scenario: None,
+        metric: "",
+        values,
+        spreads,
+        once: true,
+        format,
+    }
+}
+
+/// Column headers: every target, then `candidate / baseline` for each candidate.
+pub fn header(report: &CompareReport) -> (Vec<String>, Vec<(usize, usize)>) {
+    let mut names: Vec<String> = report.targets.iter().map(|t| t.name.clone()).collect();
+    let baseline = report.targets.iter().position(|t| t.role == Role::Baseline);
+    let mut pairs = Vec::new();
+    if let Some(baseline) = baseline {
+        for (index, target) in report.targets.iter().enumerate() {
+            if target.role == Role::Candidate {
+                names.push(format!(
+                    "{} / {}",
+                    target.name, report.targets[baseline].name
+                ));
+                pairs.push((index, baseline));
+            }
+        }
+    }
+    (names, pairs)
+}
+
+/// The cells of one row: values, then ratios.
+pub fn cells(row: &Row, pairs: &[(usize, usize)]) -> Vec<String> {
+    let mut cells: Vec<String> = row
+        .values
+        .iter()
+        .map(|value| value.map_or("—".to_string(), row.format))
+        .collect();
+    for (candidate, baseline) in pairs {
+        cells.push(ratio(row, *candidate, *baseline).map_or("—".into(), |r| r.text()));
+    }
+    cells
+}
+
+/// The matrix as a markdown table.
 pub fn render_markdown(report: &CompareReport) -> String {
-    let names: Vec<&str> = report.targets.iter().map(|t| t.name.as_str()).collect();
-    let node = names.iter().position(|name| *name == "node");
-    let rust = names.iter().position(|name| *name == "rust");
-    let with_ratio = node.is_some() && rust.is_some();
-    let mut out = String::new();
-    let _ = write!(out, "| metric |");
+    let (names, pairs) = header(report);
+    let mut out = String::from("| metric |");
     for name in &names {
-        let _ = write!(out, " {} |", display_name(name));
+        let _ = write!(out, " {name} |");
     }
-    if with_ratio {
-        out.push_str(" Rust / Node |");
-    }
-    out.push('\n');
-    out.push_str("| --- |");
+    out.push_str("\n| --- |");
     for _ in &names {
-        out.push_str(" ---: |");
-    }
-    if with_ratio {
         out.push_str(" ---: |");
     }
     out.push('\n');
     for row in rows(report) {
         let _ = write!(out, "| {} |", row.label);
-        for value in &row.values {
-            let _ = write!(out, " {} |", value.map_or("—".to_string(), row.format));
-        }
-        if let (Some(node), Some(rust)) = (node, rust) {
-            let _ = write!(out, " {} |", ratio(row.values[rust], row.values[node]));
+        for cell in cells(&row, &pairs) {
+            let _ = write!(out, " {cell} |");
         }
         out.push('\n');
-    }
-    out.push('\n');
-    if let Some(ratio) = report.consolidation_ratio {
-        let _ = writeln!(
-            out,
-            "Consolidation ratio for {}: **{ratio:.2}** Node instances per Rust instance.",
-            rate(report.settings.target_rps)
-        );
-    }
-    if let Some(pgbench) = &report.pgbench {
-        let _ = writeln!(
-            out,
-            "Database ceiling (`pgbench -S -M prepared`, {} clients, {:.0} s): {}.",
-            pgbench.clients,
-            pgbench.duration_s,
-            rate(pgbench.tps)
-        );
     }
     out
 }
 
-pub fn display_name(name: &str) -> &str {
-    match name {
-        "node" => "Node",
-        "rust" => "Rust",
-        other => other,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// `rust / node` as `×1.23`, or `—` when either is missing or the base is zero.
-pub fn ratio(rust: Option<f64>, node: Option<f64>) -> String {
-    match (rust, node) {
-        (Some(rust), Some(node)) if node != 0.0 => format!("×{:.2}", rust / node),
-        (Some(0.0), Some(_)) => "×1.00".into(),
-        _ => "—".into(),
+    #[test]
+    fn a_ratio_inside_the_spread_is_no_measurable_difference() {
+        assert_eq!(spread(&[90.0, 110.0]), Some(0.1));
+        assert_eq!(spread(&[5.0]), None);
+        let close = Ratio {
+            value: 1.05,
+            spread: Some(0.1),
+            once: false,
+        };
+        assert!(!close.measurable());
+        assert_eq!(close.text(), "no measurable difference (±10%)");
+        let far = Ratio {
+            value: 2.0,
+            ..close
+        };
+        assert_eq!(far.text(), "×2.00 (±10%)");
+        let one = Ratio {
+            spread: None,
+            ..far
+        };
+        assert_eq!(one.text(), "×2.00 (1 round)");
+        assert_eq!(Ratio { once: true, ..one }.text(), "×2.00");
     }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::database::Database;
 
-/// pgbench clients: one per core of the 2-core reference machine, as in DESIGN.md.
+/// pgbench clients: one per core of the 2-core reference machine (the README's measured facts).
 const CLIENTS: u32 = 2;
 const DATABASE: &str = "ferry_pgbench";
 

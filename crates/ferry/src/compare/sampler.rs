@@ -1,5 +1,6 @@
-//! CPU and memory of a target's whole process tree (the Node cluster primary and every
-//! worker), sampled every 100 ms on a thread of its own while a scenario runs.
+//! CPU and memory of a target's whole process tree (a cluster's primary and every worker),
+//! sampled every 100 ms on a thread of its own while a scenario runs; or, for a target on
+//! another machine, read from its Prometheus metrics ([`super::remote_metrics`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,6 +43,19 @@ impl Sampler {
             .name("ferry-sampler".into())
             .spawn(move || sample_until(root, &thread_stop))
             .context("starting the CPU/RSS sampler")?;
+        Ok(Sampler { stop, handle })
+    }
+
+    /// Reads the Prometheus process metrics at `url` every second until finished (a target
+    /// on another machine).
+    pub fn start_remote(url: &str) -> Result<Sampler> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread_stop = stop.clone();
+        let url = url.to_string();
+        let handle = std::thread::Builder::new()
+            .name("ferry-metrics".into())
+            .spawn(move || super::remote_metrics::sample_until(&url, &thread_stop))
+            .context("starting the metrics reader")?;
         Ok(Sampler { stop, handle })
     }
 

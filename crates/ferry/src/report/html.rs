@@ -33,18 +33,25 @@ pub fn render(title: &str, runs: &[NamedRun]) -> String {
 /// The report's body for `runs`, without the page around it, for pages that hold several
 /// sections (such as a comparison of many scenarios).
 pub fn runs_section(runs: &[NamedRun]) -> String {
+    let colours: Vec<usize> = (0..runs.len()).collect();
+    runs_section_coloured(runs, &colours)
+}
+
+/// [`runs_section`] with each run's palette index given (`colours[i]` for `runs[i]`), so
+/// that a page with several sections keeps one colour per subject in every chart.
+pub fn runs_section_coloured(runs: &[NamedRun], colours: &[usize]) -> String {
     let mut html = String::new();
     html.push_str("<h2>Summary</h2>");
     html.push_str(&settings_table(runs));
     html.push_str(&comparison_table(runs));
     html.push_str("<h2>Latency by percentile</h2><p class=\"note\">Corrected latency counts from each request's intended start time (solid); service time counts from the actual send (dashed). They differ when sends had to wait.</p>");
-    html.push_str(&percentile_chart(runs));
+    html.push_str(&percentile_chart(runs, colours));
     html.push_str("<h2>Latency over time</h2>");
-    html.push_str(&latency_over_time_chart(runs));
+    html.push_str(&latency_over_time_chart(runs, colours));
     html.push_str("<h2>Throughput over time</h2>");
-    html.push_str(&throughput_chart(runs));
+    html.push_str(&throughput_chart(runs, colours));
     html.push_str("<h2>Errors</h2>");
-    html.push_str(&errors_chart(runs));
+    html.push_str(&errors_chart(runs, colours));
     html.push_str(&errors_table(runs));
     html
 }
@@ -98,9 +105,9 @@ fn micros_label(value: f64) -> String {
     format_micros(value)
 }
 
-fn percentile_chart(runs: &[NamedRun]) -> String {
+fn percentile_chart(runs: &[NamedRun], colours: &[usize]) -> String {
     let mut series = Vec::new();
-    for (colour, run) in runs.iter().enumerate() {
+    for (&colour, run) in colours.iter().zip(runs) {
         let latency = &run.result.latency;
         series.push(Series {
             name: run.name.clone(),
@@ -136,9 +143,9 @@ fn percentile_chart(runs: &[NamedRun]) -> String {
     })
 }
 
-fn latency_over_time_chart(runs: &[NamedRun]) -> String {
+fn latency_over_time_chart(runs: &[NamedRun], colours: &[usize]) -> String {
     let mut series = Vec::new();
-    for (colour, run) in runs.iter().enumerate() {
+    for (&colour, run) in colours.iter().zip(runs) {
         let points = &run.result.time_series;
         series.push(Series {
             name: format!("{} p99", run.name),
@@ -172,11 +179,11 @@ fn latency_over_time_chart(runs: &[NamedRun]) -> String {
     })
 }
 
-fn throughput_chart(runs: &[NamedRun]) -> String {
+fn throughput_chart(runs: &[NamedRun], colours: &[usize]) -> String {
     let series: Vec<Series> = runs
         .iter()
-        .enumerate()
-        .map(|(colour, run)| Series {
+        .zip(colours)
+        .map(|(run, &colour)| Series {
             name: run.name.clone(),
             points: run
                 .result
@@ -199,11 +206,11 @@ fn throughput_chart(runs: &[NamedRun]) -> String {
     })
 }
 
-fn errors_chart(runs: &[NamedRun]) -> String {
+fn errors_chart(runs: &[NamedRun], colours: &[usize]) -> String {
     let series: Vec<Series> = runs
         .iter()
-        .enumerate()
-        .map(|(colour, run)| Series {
+        .zip(colours)
+        .map(|(run, &colour)| Series {
             name: run.name.clone(),
             points: run
                 .result

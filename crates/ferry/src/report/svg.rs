@@ -117,7 +117,11 @@ pub fn line_chart(chart: &LineChart) -> String {
         .iter()
         .fold(f64::NEG_INFINITY, |high, (_, y)| high.max(*y));
     let (y_min, y_max) = match chart.y_axis {
-        // A flat zero line still gets a readable 0–1 axis.
+        // Small whole-number data (a count of errors, often all zero) gets whole-number
+        // ticks: 0–4, not 0–1 in quarters that print as 0, 0, 1, 1, 1.
+        YAxis::Linear if y_max_value < 4.0 && points.iter().all(|(_, y)| y.fract() == 0.0) => {
+            (0.0, 4.0)
+        }
         YAxis::Linear => (0.0, nice_ceiling(y_max_value.max(1.0))),
         YAxis::Log => {
             let low = points

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use actix_web::web::Bytes;
+use sqlx::Row;
 use sqlx::postgres::PgConnection;
 use uuid::Uuid;
 
@@ -78,7 +79,8 @@ pub struct UserStore {
     database: Database,
     /// Lists (the replica when one is configured).
     read_database: Database,
-    reader: Arc<PipelinedReader>,
+    /// Point reads; `None` with `database.read_path = "pool"`: through `read_database`.
+    reader: Option<Arc<PipelinedReader>>,
     cache: Option<Arc<UserCache>>,
 }
 
@@ -86,7 +88,7 @@ impl UserStore {
     pub fn new(
         database: Database,
         read_database: Database,
-        reader: Arc<PipelinedReader>,
+        reader: Option<Arc<PipelinedReader>>,
         cache: Option<Arc<UserCache>>,
     ) -> Self {
         UserStore {
@@ -107,9 +109,12 @@ impl UserStore {
         }
     }
 
-    /// A point read over the pipelined connections.
+    /// A point read over the pipelined connections, or through the pool without them.
     async fn read(&self, id: Uuid) -> Result<Option<User>, StoreError> {
-        let row = self.reader.query_opt(GET_BY_ID, &[&id]).await?;
+        let Some(reader) = &self.reader else {
+            return self.read_pooled(id).await;
+        };
+        let row = reader.query_opt(GET_BY_ID, &[&id]).await?;
         Ok(row
             .map(|row| -> Result<User, tokio_postgres::Error> {
                 Ok(User {
@@ -121,6 +126,25 @@ impl UserStore {
             })
             .transpose()
             .map_err(ReadError::Query)?)
+    }
+
+    /// The textbook point read: check a connection out of the SQLx pool, one query, return it.
+    async fn read_pooled(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+        let mut connection = self.read_database.acquire().await?;
+        let row = sqlx::query(READ_STATEMENTS[GET_BY_ID])
+            .bind(id)
+            .fetch_optional(&mut *connection)
+            .await?;
+        Ok(row
+            .map(|row| -> Result<User, sqlx::Error> {
+                Ok(User {
+                    id: row.try_get(0)?,
+                    email: row.try_get(1)?,
+                    created_at: row.try_get(2)?,
+                    updated_at: row.try_get(3)?,
+                })
+            })
+            .transpose()?)
     }
 
     fn invalidate(&self, id: Uuid) {

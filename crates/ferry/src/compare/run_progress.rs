@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-pub struct Progress {
+pub struct RunProgress {
     bar: ProgressBar,
     lines: bool,
 }
 
-impl Progress {
-    pub fn new(enabled: bool, steps: u64) -> Progress {
+impl RunProgress {
+    pub fn new(enabled: bool, steps: u64) -> RunProgress {
         let terminal = enabled && std::io::stderr().is_terminal();
         let bar = if terminal {
             let bar = ProgressBar::new(steps);
@@ -26,7 +26,7 @@ impl Progress {
         } else {
             ProgressBar::hidden()
         };
-        Progress {
+        RunProgress {
             bar,
             lines: enabled && !terminal,
         }

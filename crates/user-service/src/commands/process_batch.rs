@@ -1,6 +1,7 @@
-//! The fixed `/api/v1/process` batch: deterministic (the same bytes every run, for both
-//! targets), mostly valid, with one record in ten invalid in a rotating field so that the
-//! validation paths are exercised too.
+//! `user-service process-batch`: the fixed `/api/v1/process` batch a load test sends:
+//! deterministic (the same bytes every run, for every implementation under comparison),
+//! mostly valid, with one record in ten invalid in a rotating field so that the validation
+//! paths are exercised too.
 
 use std::fmt::Write;
 

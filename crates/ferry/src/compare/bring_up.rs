@@ -1,0 +1,157 @@
+//! The targets phase: cold starts of the targets ferry starts (alternated, the last start of
+//! each kept running), then the targets that are already running, attached as they are.
+
+use anyhow::{Context, Result, bail};
+
+use super::cold_start::{self, ColdStart};
+use super::lab::placeholders::expand;
+use super::lab::{LabTarget, PidSource, TargetKind};
+use super::live::{Gauge, LiveTarget};
+use super::phases::Run;
+use super::targets::{Launch, Running};
+
+impl Run<'_> {
+    pub(super) fn start_targets(&mut self) -> Result<()> {
+        let launches = self.launches();
+        let repeats = self.settings.cold_starts;
+        let progress = &self.progress;
+        let (cold, running) =
+            cold_start::measure(&launches, repeats, &self.logs, |name, round| {
+                progress.phase(format!("cold start: {name} {round}/{repeats}"));
+                progress.advance();
+            })?;
+        let mut started = cold.into_iter().zip(running);
+        for (index, target) in self.lab.targets.iter().enumerate() {
+            let live = match &target.kind {
+                TargetKind::Started { .. } => {
+                    let (measured, running) = started
+                        .next()
+                        .context("one cold start and one running process per started target")?;
+                    self.started(index, target, measured, running)
+                }
+                TargetKind::Attached { url, pid } => self.attach(target, url, pid)?,
+                TargetKind::Remote {
+                    url,
+                    metrics,
+                    machine,
+                } => self.remote(target, url, metrics, machine),
+            };
+            self.report.targets[index].url = Some(live.base_url.clone());
+            self.live.push(live);
+        }
+        self.check()
+    }
+
+    /// How to start each target ferry starts, with the run's placeholders.
+    fn launches(&self) -> Vec<Launch> {
+        let mut launches = Vec::new();
+        for target in &self.lab.targets {
+            if let TargetKind::Started {
+                start,
+                env,
+                cwd,
+                ready,
+            } = &target.kind
+            {
+                let mut all_env = self.lab.env.clone();
+                all_env.extend(env.iter().cloned());
+                launches.push(Launch {
+                    name: target.name.clone(),
+                    argv: start.clone(),
+                    cwd: cwd.as_ref().map_or_else(
+                        || self.lab.dir.clone(),
+                        |cwd| self.lab.dir.join(expand(cwd, &self.values)),
+                    ),
+                    env: all_env,
+                    ready: ready.clone(),
+                    values: self.values.clone(),
+                });
+            }
+        }
+        launches
+    }
+
+    fn started(
+        &mut self,
+        index: usize,
+        target: &LabTarget,
+        measured: ColdStart,
+        running: Running,
+    ) -> LiveTarget {
+        self.progress.note(format!(
+            "cold start {}: median {:.0} ms, max {:.0} ms, idle RSS {:.1} MiB",
+            target.name,
+            measured.median_ms,
+            measured.max_ms,
+            measured.idle_rss_bytes as f64 / 1_048_576.0
+        ));
+        self.report.targets[index].cold_start = Some(measured);
+        LiveTarget {
+            name: target.name.clone(),
+            role: target.role,
+            base_url: running.base_url(),
+            gauge: Gauge::Tree(running.pid()),
+            running: Some(running),
+        }
+    }
+
+    /// A target already running on this machine: its process tree is measured.
+    fn attach(&mut self, target: &LabTarget, url: &str, pid: &PidSource) -> Result<LiveTarget> {
+        let pid = match pid {
+            PidSource::Pid(pid) => *pid,
+            PidSource::File(file) => {
+                let file = self.lab.dir.join(expand(file, &self.values));
+                let text = std::fs::read_to_string(&file).with_context(|| {
+                    format!("reading {}'s pid_file {}", target.name, file.display())
+                })?;
+                text.trim()
+                    .parse()
+                    .with_context(|| format!("{} holds no pid", file.display()))?
+            }
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            bail!("target {}: no process {pid} on this machine", target.name);
+        }
+        self.report.notes.push(format!(
+            "{} was already running (pid {pid}): ferry cannot restart it, so it has no cold start.",
+            target.name
+        ));
+        Ok(LiveTarget {
+            name: target.name.clone(),
+            role: target.role,
+            base_url: expand(url, &self.values),
+            gauge: Gauge::Tree(pid),
+            running: None,
+        })
+    }
+
+    /// A target on another machine: its own Prometheus process metrics are read.
+    fn remote(
+        &mut self,
+        target: &LabTarget,
+        url: &str,
+        metrics: &str,
+        machine: &str,
+    ) -> LiveTarget {
+        let url = expand(url, &self.values);
+        let metrics = expand(metrics, &self.values);
+        let metrics = if metrics.starts_with('/') {
+            format!("{}{metrics}", url.trim_end_matches('/'))
+        } else {
+            metrics
+        };
+        self.report.notes.push(format!(
+            "{} runs on another machine ({machine}), not on {} where ferry ran: it has no cold \
+             start, its CPU and memory come from its Prometheus process metrics ({metrics}), \
+             and its figures hold for its own hardware.",
+            target.name, self.report.machine
+        ));
+        LiveTarget {
+            name: target.name.clone(),
+            role: target.role,
+            base_url: url,
+            gauge: Gauge::Metrics(metrics),
+            running: None,
+        }
+    }
+}

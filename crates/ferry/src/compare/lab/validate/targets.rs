@@ -1,0 +1,157 @@
+//! The `[[target]]` rules: names, exactly one baseline, and how each is reached.
+
+use std::collections::BTreeSet;
+
+use anyhow::Result;
+
+use super::super::schema::TargetTable;
+use super::super::{LabTarget, PidSource, Role, TargetKind, builtin};
+use super::{Checker, host_of, is_name};
+
+impl Checker<'_> {
+    pub(super) fn targets(&self, tables: &[TargetTable]) -> Result<Vec<LabTarget>> {
+        if tables.is_empty() {
+            return Err(self
+                .source
+                .whole(
+                    "target",
+                    "the lab has no [[target]]: give at least the baseline",
+                )
+                .into());
+        }
+        let mut known = self.known.clone();
+        known.insert(builtin::PORT.into());
+        let mut targets: Vec<LabTarget> = Vec::with_capacity(tables.len());
+        for table in tables {
+            let target = self.target(table, &known)?;
+            if targets.iter().any(|other| other.name == target.name) {
+                return Err(self.fail(
+                    table.name.span(),
+                    "target.name",
+                    format!("a second target named `{}`", target.name),
+                ));
+            }
+            if target.role == Role::Baseline
+                && let Some(first) = targets.iter().find(|t| t.role == Role::Baseline)
+            {
+                return Err(self.fail(
+                    table.role.span(),
+                    &format!("target.{}.role", target.name),
+                    format!(
+                        "a second baseline (`{}` is the baseline already); a lab has exactly one",
+                        first.name
+                    ),
+                ));
+            }
+            targets.push(target);
+        }
+        if !targets.iter().any(|target| target.role == Role::Baseline) {
+            return Err(self.fail(
+                tables[0].role.span(),
+                &format!("target.{}.role", tables[0].name.get_ref()),
+                "no target has role = \"baseline\"; a lab has exactly one".into(),
+            ));
+        }
+        Ok(targets)
+    }
+
+    fn target(&self, table: &TargetTable, known: &BTreeSet<String>) -> Result<LabTarget> {
+        let name = table.name.get_ref().clone();
+        let key = |field: &str| format!("target.{name}.{field}");
+        if !is_name(&name) {
+            return Err(self.fail(
+                table.name.span(),
+                "target.name",
+                format!("`{name}` is not a name (letters, digits, _ - .)"),
+            ));
+        }
+        let role = match table.role.get_ref().as_str() {
+            "baseline" => Role::Baseline,
+            "candidate" => Role::Candidate,
+            other => {
+                return Err(self.fail(
+                    table.role.span(),
+                    &key("role"),
+                    format!("`{other}` is not a role: `baseline` or `candidate`"),
+                ));
+            }
+        };
+        let kind = match (&table.start, &table.url) {
+            (Some(_), Some(url)) => {
+                return Err(self.fail(url.span(), &key("url"), "a target has `start` (ferry starts it) or `url` (it is already running), not both".into()));
+            }
+            (None, None) => {
+                return Err(self.fail(table.name.span(), &key("start"), "the target has neither `start` (ferry starts it) nor `url` (it is already running)".into()));
+            }
+            (Some(start), None) => {
+                if let Some(extra) = [&table.pid_file, &table.metrics]
+                    .into_iter()
+                    .flatten()
+                    .next()
+                {
+                    return Err(self.fail(
+                        extra.span(),
+                        &name,
+                        "pid_file and metrics go with `url`, not `start`".into(),
+                    ));
+                }
+                if start.is_empty() {
+                    return Err(self.fail(
+                        table.name.span(),
+                        &key("start"),
+                        "is empty: give the server's argv".into(),
+                    ));
+                }
+                TargetKind::Started {
+                    start: start
+                        .iter()
+                        .map(|arg| self.template(arg, &key("start"), known))
+                        .collect::<Result<_>>()?,
+                    env: self.env_map(&table.env, &key("env"), known)?,
+                    cwd: table
+                        .cwd
+                        .as_ref()
+                        .map(|cwd| self.template(cwd, &key("cwd"), known))
+                        .transpose()?,
+                    ready: table
+                        .ready
+                        .as_ref()
+                        .map(|ready| self.template(ready, &key("ready"), known))
+                        .transpose()?
+                        .unwrap_or_else(|| "/".into()),
+                }
+            }
+            (None, Some(url)) => {
+                let mut known = known.clone();
+                known.remove(builtin::PORT);
+                let url_text = self.template(url, &key("url"), &known)?;
+                match (&table.pid, &table.pid_file, &table.metrics) {
+                    (Some(pid), None, None) => TargetKind::Attached {
+                        url: url_text,
+                        pid: PidSource::Pid(*pid.get_ref()),
+                    },
+                    (None, Some(file), None) => TargetKind::Attached {
+                        url: url_text,
+                        pid: PidSource::File(self.template(file, &key("pid_file"), &known)?),
+                    },
+                    (None, None, Some(metrics)) => TargetKind::Remote {
+                        machine: table.machine.clone().unwrap_or_else(|| host_of(&url_text)),
+                        metrics: self.template(metrics, &key("metrics"), &known)?,
+                        url: url_text,
+                    },
+                    (None, None, None) => {
+                        return Err(self.fail(url.span(), &key("url"), "a running target needs `pid` or `pid_file` (on this machine) or `metrics` (on another) to be measured".into()));
+                    }
+                    _ => {
+                        return Err(self.fail(
+                            url.span(),
+                            &key("url"),
+                            "give one of `pid`, `pid_file` and `metrics`".into(),
+                        ));
+                    }
+                }
+            }
+        };
+        Ok(LabTarget { name, role, kind })
+    }
+}

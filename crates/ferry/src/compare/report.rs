@@ -1,0 +1,170 @@
+//! The comparison's results: the `compare.json` document (schema in docs/ferry.md,
+//! "compare.json"). Rendering is elsewhere: the matrix ([`super::matrix`]), the verdict
+//! ([`super::verdict`]) and the HTML page ([`super::html_report`]).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::capacity::Capacity;
+use super::cold_start::ColdStart;
+use super::lab::Role;
+use super::pgbench::PgbenchResult;
+use super::scenarios::{RoundRun, ScenarioSummary};
+
+/// Version of the compare JSON layout. 2: labs (any targets, `role`, `lab`, `cost`).
+pub const SCHEMA_VERSION: u32 = 2;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompareReport {
+    pub schema_version: u32,
+    pub ferry_version: String,
+    pub started_at_unix_ms: u64,
+    pub wall_time_s: f64,
+    /// The command as typed.
+    pub command: String,
+    pub cores: usize,
+    /// The host name of the machine ferry (and every started target) ran on.
+    pub machine: String,
+    /// The shared database, for labs with one.
+    pub database: Option<String>,
+    pub lab: LabRecord,
+    pub settings: RunRecord,
+    /// In the lab's order.
+    pub targets: Vec<TargetReport>,
+    /// Instances for `cost.target_rps` and consolidation ratios, per capacity scenario.
+    pub cost: CostSection,
+    pub pgbench: Option<PgbenchResult>,
+    /// Things a reader must know (the load generator shares the machine, ...).
+    pub notes: Vec<String>,
+    /// False when a phase failed or the run was interrupted; `failure` says why.
+    pub complete: bool,
+    pub failure: Option<String>,
+}
+
+/// The lab's own section: what it is and its values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LabRecord {
+    pub name: String,
+    pub description: Option<String>,
+    pub file: String,
+    /// `vars` as used (after `--quick` and `--set`).
+    pub vars: BTreeMap<String, String>,
+    pub slo_p99_ms: f64,
+    pub slo_error_ratio: f64,
+}
+
+/// How the run measured.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// `--duration` for every scenario; null when each scenario ran its own.
+    pub duration_s: Option<f64>,
+    pub warmup_s: f64,
+    pub rounds: u32,
+    pub cold_starts: u32,
+    pub capacity_probes: u32,
+    pub probe_duration_s: f64,
+    /// `--target-rps`: the load the instance counts are for.
+    pub target_rps: f64,
+    /// `--thorough`: the length of the long run per target, else null.
+    pub long_run_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetReport {
+    pub name: String,
+    pub role: Role,
+    /// `started` (by ferry), `attached` (running here) or `remote` (running elsewhere).
+    pub kind: String,
+    /// Where it was reached.
+    pub url: Option<String>,
+    /// The machine it runs on.
+    pub machine: String,
+    /// Started targets only: an attached or remote one cannot be restarted.
+    pub cold_start: Option<ColdStart>,
+    pub scenarios: Vec<ScenarioReport>,
+    /// `--thorough`: one long run of the lab's first scenario.
+    pub long_run: Option<RoundRun>,
+    /// The first scenario's throughput / pgbench tps.
+    pub pgbench_fraction: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioReport {
+    /// The lab scenario's `name`.
+    pub scenario: String,
+    pub title: String,
+    /// The open model's schedule as run (relative rates resolved), else null.
+    pub schedule: Option<String>,
+    pub summary: ScenarioSummary,
+    pub rounds: Vec<RoundRun>,
+    /// Scenarios with `capacity = true`.
+    pub capacity: Option<Capacity>,
+}
+
+/// Sizing from the capacities: the one place instance counts live.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CostSection {
+    pub target_rps: f64,
+    /// The baseline's name, when it ran.
+    pub baseline: Option<String>,
+    pub scenarios: Vec<CostScenario>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CostScenario {
+    pub scenario: String,
+    pub targets: Vec<CostTarget>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CostTarget {
+    pub name: String,
+    /// The capacity at the SLO; null when no probe passed.
+    pub capacity_rps: Option<f64>,
+    /// ⌈target_rps / capacity⌉.
+    pub instances: Option<u64>,
+    /// Baseline instances / this target's instances.
+    pub consolidation_ratio: Option<f64>,
+    /// CPU (% of one core) and peak RSS during the probe at the capacity.
+    pub cpu_at_capacity_percent: Option<f64>,
+    pub rss_at_capacity_bytes: Option<u64>,
+}
+
+impl CompareReport {
+    pub fn target(&self, name: &str) -> Option<&TargetReport> {
+        self.targets.iter().find(|target| target.name == name)
+    }
+
+    pub fn baseline(&self) -> Option<&TargetReport> {
+        self.targets
+            .iter()
+            .find(|target| target.role == Role::Baseline)
+    }
+
+    /// Scenario names and titles in the order they ran.
+    pub fn scenario_keys(&self) -> Vec<(String, String)> {
+        let mut keys: Vec<(String, String)> = Vec::new();
+        for scenario in self.targets.iter().flat_map(|target| &target.scenarios) {
+            if !keys.iter().any(|(key, _)| *key == scenario.scenario) {
+                keys.push((scenario.scenario.clone(), scenario.title.clone()));
+            }
+        }
+        keys
+    }
+
+    pub fn write_json(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).context("serialising the comparison")?;
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    }
+}
+
+impl TargetReport {
+    pub fn scenario(&self, key: &str) -> Option<&ScenarioReport> {
+        self.scenarios
+            .iter()
+            .find(|scenario| scenario.scenario == key)
+    }
+}

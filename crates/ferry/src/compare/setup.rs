@@ -1,0 +1,70 @@
+//! The lab's setup steps: commands run once, in order, before any target starts (migrate,
+//! seed, mint a token, write a request body). Each sees the lab's environment and the
+//! placeholders known so far; a step with `output` adds its trimmed standard output as a
+//! placeholder for the steps, targets and scenarios after it.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+use super::lab::placeholders::{expand, names};
+use super::lab::{Lab, SetupStep};
+
+/// The lab's environment with `values` filled in; a variable whose value still names a
+/// placeholder nobody has provided yet (a later step's output) is left out.
+pub fn environment(
+    env: &[(String, String)],
+    values: &BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    env.iter()
+        .map(|(name, value)| (name.clone(), expand(value, values)))
+        .filter(|(_, value)| names(value).is_empty())
+        .collect()
+}
+
+/// Runs `step` from the lab's folder; its output goes to `log`, and it returns its stdout.
+pub fn run_step(
+    lab: &Lab,
+    step: &SetupStep,
+    values: &BTreeMap<String, String>,
+    log: &Path,
+) -> Result<String> {
+    let argv: Vec<String> = step.run.iter().map(|arg| expand(arg, values)).collect();
+    let (program, args) = argv
+        .split_first()
+        .context("a setup step's `run` is never empty (checked when the lab is read)")?;
+    let cwd = step
+        .cwd
+        .as_ref()
+        .map_or_else(|| lab.dir.clone(), |cwd| lab.dir.join(expand(cwd, values)));
+    let mut env = environment(&lab.env, values);
+    env.extend(
+        step.env
+            .iter()
+            .map(|(name, value)| (name.clone(), expand(value, values))),
+    );
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(&cwd)
+        .envs(env)
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("setup step `{}`: running {program}", step.name))?;
+    if let Ok(mut file) = std::fs::File::options().create(true).append(true).open(log) {
+        let _ = writeln!(file, "$ {}", argv.join(" "));
+        let _ = file.write_all(&output.stderr);
+    }
+    if !output.status.success() {
+        bail!(
+            "setup step `{}` failed ({}): {}\n{}",
+            step.name,
+            output.status,
+            argv.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}

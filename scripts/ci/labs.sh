@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# CI: the example labs end to end (`ferry compare --lab ... --quick`), each bounded. They start
+# no database and name none of this project's services: nginx (Debian's package) and Python's
+# standard library. Prints each lab's duration; fails when a run fails or its compare.json is
+# incomplete or has a target without throughput.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+cargo build --release -p ferry
+ferry="${CARGO_TARGET_DIR:-target}/release/ferry"
+for lab in examples/labs/*/lab.toml; do
+    out="$(mktemp -d)"
+    start=$(date +%s)
+    timeout 300 "$ferry" compare --lab "$lab" --quick --no-progress --out "$out"
+    python3 - "$out/compare.json" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+assert report["complete"], report["failure"]
+assert sum(t["role"] == "baseline" for t in report["targets"]) == 1
+for target in report["targets"]:
+    for scenario in target["scenarios"]:
+        assert scenario["summary"]["throughput_rps"] > 0, (target["name"], scenario["scenario"])
+print("compare.json:", len(report["targets"]), "targets,", len(report["targets"][0]["scenarios"]), "scenarios, complete")
+PY
+    echo "lab $lab: $(( $(date +%s) - start )) s"
+    rm -rf "$out"
+done
