@@ -198,6 +198,10 @@ pub struct DatabaseSettings {
     pub data_dir: PathBuf,
     /// Apply pending migrations when the service starts.
     pub migrate_on_start: bool,
+    /// Coalesce concurrent point reads (one `= ANY($1)` statement) and creates (one
+    /// multi-row insert) while earlier statements are in flight (`kit::db::coalesce`).
+    /// Off: one statement per request.
+    pub coalesce: bool,
 }
 
 impl Default for DatabaseSettings {
@@ -214,6 +218,7 @@ impl Default for DatabaseSettings {
             query_timeout_ms: 6000,
             data_dir: PathBuf::from(".data/postgres"),
             migrate_on_start: true,
+            coalesce: true,
         }
     }
 }

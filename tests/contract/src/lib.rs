@@ -16,6 +16,7 @@ pub mod json;
 pub mod limits;
 pub mod operations;
 pub mod process;
+pub mod races;
 pub mod tokens;
 pub mod users;
 
@@ -75,6 +76,9 @@ macro_rules! contract_tests {
             users::users_list_default_limit_is_20,
             users::users_list_limit_bounds,
             users::users_list_bad_cursor,
+            races::races_one_email,
+            races::races_one_id_same_email,
+            races::races_one_id_many_emails,
             auth::auth_missing_token,
             auth::auth_invalid_tokens,
             auth::auth_missing_scope,

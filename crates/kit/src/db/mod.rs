@@ -10,10 +10,12 @@
 //!
 //! Failures mean one thing whichever driver met them: [`unavailable`] classifies both.
 
+pub mod coalesce;
 pub mod deadline;
 pub mod embedded;
 pub mod notify;
 pub mod pipelined;
+pub mod point_reads;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod unavailable;
