@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
-use kit::db::embedded::EmbeddedPostgres;
+use pg_embedded::EmbeddedPostgres;
 use running::{JWT_SECRET, RunningService, token};
 
 /// Concurrent clients of each kind: enough that batches form.

@@ -9,10 +9,11 @@
 //! [`deadline`]).
 //!
 //! Failures mean one thing whichever driver met them: [`unavailable`] classifies both.
+//!
+//! The embedded server itself is the `pg-embedded` crate's, shared with ferry and the tests.
 
 pub mod coalesce;
 pub mod deadline;
-pub mod embedded;
 pub mod notify;
 pub mod pipelined;
 pub mod point_reads;
@@ -31,7 +32,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::config::DatabaseSettings;
 use deadline::DeadlineExceeded;
-use embedded::{EmbeddedError, EmbeddedOptions, EmbeddedPostgres};
+use pg_embedded::{EmbeddedError, EmbeddedOptions, EmbeddedPostgres};
 
 /// Why the database could not be set up.
 #[derive(Debug, thiserror::Error)]
