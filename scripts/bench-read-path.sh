@@ -37,7 +37,7 @@ trap cleanup EXIT
 start_throwaway_postgres "$work" -c max_connections=300 -c shared_buffers=512MB
 pgbin=$pg_bindir
 db=$pg_url
-export JWT_SECRET=bench-$RANDOM$RANDOM
+export JWT_SECRET=bench-read-path-secret-$RANDOM$RANDOM-0123456789
 
 echo "seeding $users users…" >&2
 DATABASE_URL=$db "$bin/user-service" migrate

@@ -1,6 +1,8 @@
 // Bearer JWT authentication (docs/contract.md "Authentication" and the decisions):
 // HS256 with JWT_SECRET only (alg none and every other algorithm are rejected), `exp`
-// required, `nbf` checked when present, `iss`/`aud` when configured, 30 s leeway.
+// required, `nbf` checked when present, 30 s leeway. A configured `iss` or `aud` is
+// required (a token that omits it is refused); an `aud` array is accepted when it
+// contains the audience.
 // Scopes come from the space-separated `scope` claim.
 //
 // fast-jwt keeps a small LRU of verified tokens (bounded, and never past a token's
@@ -12,10 +14,13 @@ import { createVerifier } from 'fast-jwt';
  * @returns {(authorization: string | undefined) => { kind: 'missing' } | { kind: 'invalid' } | { kind: 'ok', scope: string }}
  */
 export function createAuthenticator(config) {
+  const requiredClaims = ['exp'];
+  if (config.jwtIssuer) requiredClaims.push('iss');
+  if (config.jwtAudience) requiredClaims.push('aud');
   const verify = createVerifier({
     key: config.jwtSecret,
     algorithms: ['HS256'],
-    requiredClaims: ['exp'],
+    requiredClaims,
     clockTolerance: 30_000, // ms
     allowedIss: config.jwtIssuer,
     allowedAud: config.jwtAudience,

@@ -2,7 +2,7 @@
 // share, docs/contract.md "Runtime interface"):
 //
 //   DATABASE_URL        PostgreSQL URL (required)
-//   JWT_SECRET          HS256 secret tokens are checked against (required)
+//   JWT_SECRET          HS256 secret tokens are checked against (required, >= 32 bytes)
 //   JWT_ISSUER          when set, tokens must carry this `iss`
 //   JWT_AUDIENCE        when set, tokens must carry this `aud`
 //   HOST, PORT          where to listen (127.0.0.1, 3000)
@@ -32,6 +32,18 @@ function required(env, name) {
   return v;
 }
 
+/** The shortest HS256 secret accepted: 256 bits, the HMAC-SHA256 output (RFC 7518 §3.2). */
+export const MIN_SECRET_BYTES = 32;
+
+function secret(env, name) {
+  const v = required(env, name);
+  const bytes = Buffer.byteLength(v, 'utf8');
+  if (bytes < MIN_SECRET_BYTES) {
+    throw new ConfigError(`${name} is ${bytes} bytes; expected at least ${MIN_SECRET_BYTES} random bytes (e.g. \`openssl rand -hex 32\`)`);
+  }
+  return v;
+}
+
 /** @param {NodeJS.ProcessEnv} env */
 export function loadConfig(env = process.env) {
   const workers = integer(env, 'WORKERS', os.availableParallelism(), 1, 1024);
@@ -40,7 +52,7 @@ export function loadConfig(env = process.env) {
   if (!/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('DATABASE_URL must be a postgres:// URL');
   return {
     databaseUrl,
-    jwtSecret: required(env, 'JWT_SECRET'),
+    jwtSecret: secret(env, 'JWT_SECRET'),
     jwtIssuer: env.JWT_ISSUER || undefined,
     jwtAudience: env.JWT_AUDIENCE || undefined,
     host: env.HOST || '127.0.0.1',

@@ -12,7 +12,7 @@ import { createDb } from '../src/db.js';
 import { createMetrics } from '../src/metrics.js';
 import { buildApp } from '../src/server.js';
 
-const SECRET = 'test-secret';
+const SECRET = 'node-test-secret-0123456789abcdef0123';
 const sign = (claims, opts = {}) =>
   createSigner({ key: SECRET, algorithm: 'HS256', expiresIn: 60_000, ...opts })(claims);
 const RW = sign({ sub: 't', scope: 'users:read users:write' });

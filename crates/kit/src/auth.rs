@@ -8,7 +8,9 @@
 //! refuses to start without one.
 //!
 //! Verification accepts only the configured algorithm (so `alg: none` and
-//! algorithm-confusion tokens fail), requires `exp`, and checks `nbf`, `iss` and `aud`.
+//! algorithm-confusion tokens fail), requires `exp`, and checks `nbf`. A configured
+//! `issuer` or `audience` is required: a token that omits the claim is refused, and an
+//! `aud` array is accepted when it contains the audience.
 //! A verified token is remembered (bounded, keyed by the whole token, signature
 //! included), so a client that sends the same token on every request pays for the
 //! signature check once; `exp` and `nbf` are still checked on every use.
@@ -16,12 +18,11 @@
 //! `Authorized<UsersRead>` answers 401 (missing or bad token) or 403 (missing scope)
 //! before the handler runs.
 
+mod dev_secret;
+
 use std::fs;
 use std::future::{Ready, ready};
-use std::io::Write;
 use std::marker::PhantomData;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -29,10 +30,9 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{AuthSettings, Environment};
+use crate::config::{AuthSettings, Environment, JwtAlgorithm, MIN_SECRET_BYTES};
 use crate::error::ApiError;
 
 /// Why authentication could not be set up.
@@ -42,6 +42,10 @@ pub enum AuthSetupError {
         "invalid configuration: `auth.jwt_secret` (JWT_SECRET) or `auth.public_key_file` must be set in production"
     )]
     NoKeyInProduction,
+    #[error(
+        "invalid configuration: `auth.jwt_secret` (JWT_SECRET) is {0} bytes; expected at least 32"
+    )]
+    ShortSecret(usize),
     #[error("invalid configuration: `auth.public_key_file` {path}: {problem}")]
     PublicKey { path: String, problem: String },
     #[error("the development secret file {path}: {source}")]
@@ -50,12 +54,18 @@ pub enum AuthSetupError {
         #[source]
         source: std::io::Error,
     },
+    #[error("the development secret file {path} {problem}")]
+    DevSecretUnsafe { path: String, problem: String },
     #[error("signing a token: {0}")]
     Sign(#[from] jsonwebtoken::errors::Error),
     #[error(
         "minting tokens needs the HS256 secret; this service verifies {0} tokens with a public key"
     )]
     CannotMint(String),
+    #[error(
+        "invalid configuration: `auth.algorithm` {0:?} needs exactly one key: `auth.jwt_secret` for HS256, `auth.public_key_file` for EdDSA and RS256"
+    )]
+    Mismatch(JwtAlgorithm),
 }
 
 /// The claims we read and write.
@@ -70,10 +80,18 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<Audience>,
     /// Space-separated scopes.
     #[serde(default)]
     pub scope: String,
+}
+
+/// `aud`: one audience, or an array of them (RFC 7519 §4.1.3).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
 }
 
 impl Claims {
@@ -124,51 +142,47 @@ impl JwtVerifier {
         settings: &AuthSettings,
         environment: Environment,
     ) -> Result<Self, AuthSetupError> {
-        let (algorithm, material) = match (&settings.jwt_secret, &settings.public_key_file) {
-            (_, Some(path)) => {
-                let algorithm = if settings.algorithm == "EdDSA" {
-                    Algorithm::EdDSA
-                } else {
-                    Algorithm::RS256
-                };
-                let pem = fs::read(path).map_err(|error| AuthSetupError::PublicKey {
-                    path: path.display().to_string(),
-                    problem: error.to_string(),
-                })?;
-                let key = match algorithm {
-                    Algorithm::EdDSA => DecodingKey::from_ed_pem(&pem),
-                    _ => DecodingKey::from_rsa_pem(&pem),
+        let algorithm = match settings.algorithm {
+            JwtAlgorithm::HS256 => Algorithm::HS256,
+            JwtAlgorithm::EdDSA => Algorithm::EdDSA,
+            JwtAlgorithm::RS256 => Algorithm::RS256,
+        };
+        let secret = settings
+            .jwt_secret
+            .as_ref()
+            .filter(|secret| !secret.expose().is_empty());
+        let material = match (settings.algorithm, secret, &settings.public_key_file) {
+            (JwtAlgorithm::HS256, Some(secret), None) => {
+                if secret.expose().len() < MIN_SECRET_BYTES {
+                    return Err(AuthSetupError::ShortSecret(secret.expose().len()));
                 }
-                .map_err(|error| AuthSetupError::PublicKey {
-                    path: path.display().to_string(),
-                    problem: error.to_string(),
-                })?;
-                (algorithm, KeyMaterial::PublicKey(key))
+                KeyMaterial::Secret(secret.expose().as_bytes().to_vec())
             }
-            (Some(secret), None) if !secret.is_empty() => (
-                Algorithm::HS256,
-                KeyMaterial::Secret(secret.as_bytes().to_vec()),
-            ),
-            _ if environment == Environment::Production => {
-                return Err(AuthSetupError::NoKeyInProduction);
+            (JwtAlgorithm::HS256, None, None) if environment != Environment::Production => {
+                KeyMaterial::Secret(dev_secret::load_or_create(&settings.dev_secret_file)?)
             }
-            _ => (
-                Algorithm::HS256,
-                KeyMaterial::Secret(load_or_create_dev_secret(&settings.dev_secret_file)?),
-            ),
+            (JwtAlgorithm::HS256, None, None) => return Err(AuthSetupError::NoKeyInProduction),
+            (algorithm, None, Some(path)) if algorithm.uses_public_key() => {
+                KeyMaterial::PublicKey(read_public_key(algorithm, path)?)
+            }
+            // `AuthSettings::validate` names the key; this guards callers that skip it.
+            (algorithm, _, _) => return Err(AuthSetupError::Mismatch(algorithm)),
         };
         let mut validation = Validation::new(algorithm);
         validation.leeway = settings.leeway_secs;
         validation.validate_exp = true;
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp"]);
+        let mut required = vec!["exp"];
         validation.validate_aud = settings.audience.is_some();
         if let Some(audience) = &settings.audience {
             validation.set_audience(&[audience]);
+            required.push("aud");
         }
         if let Some(issuer) = &settings.issuer {
             validation.set_issuer(&[issuer]);
+            required.push("iss");
         }
+        validation.set_required_spec_claims(&required);
         let (key, secret) = match material {
             KeyMaterial::Secret(secret) => (DecodingKey::from_secret(&secret), Some(secret)),
             KeyMaterial::PublicKey(key) => (key, None),
@@ -248,7 +262,7 @@ impl JwtVerifier {
             iat: Some(now),
             nbf: None,
             iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            aud: self.audience.clone().map(Audience::One),
             scope: scopes.to_owned(),
         };
         Ok(jsonwebtoken::encode(
@@ -259,47 +273,21 @@ impl JwtVerifier {
     }
 }
 
-/// Reads the development secret, creating it (random, owner-only) the first time.
-fn load_or_create_dev_secret(path: &Path) -> Result<Vec<u8>, AuthSetupError> {
-    let wrap = |source| AuthSetupError::DevSecret {
+/// The PEM public key in `path` for `algorithm`.
+fn read_public_key(
+    algorithm: JwtAlgorithm,
+    path: &std::path::Path,
+) -> Result<DecodingKey, AuthSetupError> {
+    let problem = |problem: String| AuthSetupError::PublicKey {
         path: path.display().to_string(),
-        source,
+        problem,
     };
-    match fs::read_to_string(path) {
-        Ok(secret) if !secret.trim().is_empty() => return Ok(secret.trim().as_bytes().to_vec()),
-        Ok(_) => {}
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => return Err(wrap(error)),
+    let pem = fs::read(path).map_err(|error| problem(error.to_string()))?;
+    match algorithm {
+        JwtAlgorithm::EdDSA => DecodingKey::from_ed_pem(&pem),
+        _ => DecodingKey::from_rsa_pem(&pem),
     }
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(wrap)?;
-    }
-    let secret: String = rand::rng()
-        .sample_iter(rand::distr::Alphanumeric)
-        .take(48)
-        .map(char::from)
-        .collect();
-    // create_new: if two processes race, the loser reads the winner's secret.
-    match fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Ok(mut file) => {
-            file.write_all(secret.as_bytes()).map_err(wrap)?;
-            tracing::info!(path = %path.display(), "created a development JWT secret");
-            Ok(secret.into_bytes())
-        }
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-            Ok(fs::read_to_string(path)
-                .map_err(wrap)?
-                .trim()
-                .as_bytes()
-                .to_vec())
-        }
-        Err(error) => Err(wrap(error)),
-    }
+    .map_err(|error| problem(error.to_string()))
 }
 
 /// The bearer token of a request, or the 401 for its absence.
@@ -358,140 +346,4 @@ fn authorize<S: Scope>(request: &HttpRequest) -> Result<Authorized<S>, ApiError>
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn verifier(secret: &str) -> JwtVerifier {
-        let settings = AuthSettings {
-            jwt_secret: Some(secret.into()),
-            ..AuthSettings::default()
-        };
-        JwtVerifier::from_settings(&settings, Environment::Test)
-            .expect("a secret is enough to verify")
-    }
-
-    #[test]
-    fn minted_tokens_verify_and_carry_scopes() {
-        let verifier = verifier("s3cret");
-        let token = verifier
-            .mint("alice", "users:read", Duration::from_secs(60))
-            .expect("HS256 mints");
-        let claims = verifier.verify(&token).expect("own token verifies");
-        assert!(claims.has_scope("users:read"));
-        assert!(!claims.has_scope("users:write"));
-        assert!(!claims.has_scope("users"));
-    }
-
-    #[test]
-    fn a_remembered_token_still_expires() {
-        let verifier = verifier("s3cret");
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("after 1970")
-            .as_secs();
-        // exp just inside the 30 s leeway now; verified and remembered.
-        let claims = Claims {
-            sub: "a".into(),
-            exp: now - 29,
-            iat: None,
-            nbf: None,
-            iss: None,
-            aud: None,
-            scope: String::new(),
-        };
-        let token = jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &EncodingKey::from_secret(b"s3cret"),
-        )
-        .expect("signing");
-        assert!(verifier.verify(&token).is_ok());
-        // The same claims a little later are out of the leeway: the remembered entry
-        // must not keep the token alive.
-        let expired = Claims {
-            exp: now - 31,
-            ..claims
-        };
-        assert!(!verifier.is_current(&expired));
-        assert!(verifier.is_current(&Claims {
-            exp: now + 60,
-            ..expired.clone()
-        }));
-        assert!(!verifier.is_current(&Claims {
-            exp: now + 60,
-            nbf: Some(now + 120),
-            ..expired
-        }));
-    }
-
-    #[test]
-    fn tokens_of_another_secret_fail() {
-        let token = verifier("one")
-            .mint("a", "users:read", Duration::from_secs(60))
-            .expect("mint");
-        assert!(verifier("two").verify(&token).is_err());
-    }
-
-    /// A key pair made for this test only (`openssl genpkey -algorithm ed25519`).
-    const ED25519_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIFzXvU9UlAXlTzbvHYlaXDLfg+aMd7irWw9d3TZrhEKj\n-----END PRIVATE KEY-----\n";
-    const ED25519_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA7PpJb6miq62Lbc33ZE5CJy5JqDUBSiKz4lxBzXKZX3s=\n-----END PUBLIC KEY-----\n";
-
-    #[test]
-    fn eddsa_public_key_verifies_and_rejects_algorithm_confusion() {
-        let directory = tempfile::tempdir().expect("a temporary directory");
-        let public_key = directory.path().join("jwt.pub.pem");
-        std::fs::write(&public_key, ED25519_PUBLIC).expect("writing the key");
-        let settings = AuthSettings {
-            public_key_file: Some(public_key),
-            algorithm: "EdDSA".into(),
-            ..AuthSettings::default()
-        };
-        let verifier = JwtVerifier::from_settings(&settings, Environment::Production)
-            .expect("a key is enough");
-        let claims = Claims {
-            sub: "svc".into(),
-            exp: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .expect("after 1970")
-                .as_secs()
-                + 60,
-            iat: None,
-            nbf: None,
-            iss: None,
-            aud: None,
-            scope: "users:read".into(),
-        };
-        let signing =
-            EncodingKey::from_ed_pem(ED25519_PRIVATE.as_bytes()).expect("the test key parses");
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &signing)
-            .expect("signing");
-        let verified = verifier
-            .verify(&token)
-            .expect("a token signed by the key verifies");
-        assert_eq!(*verified, claims);
-
-        // The classic confusion: HS256 "signed" with the public key as the secret.
-        let forged = jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &EncodingKey::from_secret(ED25519_PUBLIC.as_bytes()),
-        )
-        .expect("signing");
-        assert!(
-            verifier.verify(&forged).is_err(),
-            "an HS256 token is refused when EdDSA is configured"
-        );
-        assert!(
-            verifier
-                .mint("a", "users:read", Duration::from_secs(1))
-                .is_err(),
-            "no secret, no minting"
-        );
-    }
-
-    #[test]
-    fn production_without_key_refuses_to_start() {
-        let result = JwtVerifier::from_settings(&AuthSettings::default(), Environment::Production);
-        assert!(matches!(result, Err(AuthSetupError::NoKeyInProduction)));
-    }
-}
+mod tests;

@@ -20,12 +20,16 @@
 //! Settings every service shares live here ([`ServerSettings`], [`DatabaseSettings`],
 //! [`AuthSettings`], [`LogSettings`]); a service wraps them in its own struct.
 
+mod secret;
+
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+pub use secret::Secret;
 
 /// Why configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -223,24 +227,46 @@ impl Default for DatabaseSettings {
     }
 }
 
+/// The JWT signature algorithm: HS256 with a shared secret, or EdDSA / RS256 with a
+/// public key file. An enum, so that a misspelt name stops start-up rather than
+/// silently verifying with another algorithm.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    HS256,
+    EdDSA,
+    RS256,
+}
+
+impl JwtAlgorithm {
+    /// Whether this algorithm verifies with a public key (else with a shared secret).
+    pub fn uses_public_key(self) -> bool {
+        !matches!(self, JwtAlgorithm::HS256)
+    }
+}
+
+/// The shortest HS256 secret accepted: 256 bits, the size of the HMAC-SHA256 output
+/// (RFC 7518 §3.2).
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// `[auth]`: how bearer tokens are verified.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
-    /// HS256 shared secret (`JWT_SECRET`).
-    pub jwt_secret: Option<String>,
-    /// PEM public key file for EdDSA or RS256 (instead of a secret).
+    /// HS256 shared secret (`JWT_SECRET`), at least [`MIN_SECRET_BYTES`] bytes.
+    pub jwt_secret: Option<Secret>,
+    /// PEM public key file for EdDSA or RS256 (instead of a secret: not both).
     pub public_key_file: Option<PathBuf>,
     /// `HS256`, `EdDSA` or `RS256`.
-    pub algorithm: String,
-    /// Required `iss`, when set.
+    pub algorithm: JwtAlgorithm,
+    /// Required `iss`, when set: a token without it is refused.
     pub issuer: Option<String>,
-    /// Required `aud`, when set.
+    /// Required `aud`, when set: a token without it is refused; an `aud` array is
+    /// accepted when it contains this audience.
     pub audience: Option<String>,
     /// Clock skew allowed on `exp` and `nbf`, in seconds.
     pub leeway_secs: u64,
     /// With no secret and no key outside production, create a development secret once
-    /// and keep it in this file.
+    /// and keep it in this file (written atomically, owner-only; checked when read).
     pub dev_secret_file: PathBuf,
 }
 
@@ -249,7 +275,7 @@ impl Default for AuthSettings {
         AuthSettings {
             jwt_secret: None,
             public_key_file: None,
-            algorithm: "HS256".into(),
+            algorithm: JwtAlgorithm::HS256,
             issuer: None,
             audience: None,
             leeway_secs: 30,
@@ -349,20 +375,123 @@ impl Validate for DatabaseSettings {
 
 impl Validate for AuthSettings {
     fn validate(&self) -> Result<(), ConfigError> {
-        match self.algorithm.as_str() {
-            "HS256" => Ok(()),
-            "EdDSA" | "RS256" if self.public_key_file.is_some() => Ok(()),
-            "EdDSA" | "RS256" => Err(ConfigError::Value {
+        let secret = self
+            .jwt_secret
+            .as_ref()
+            .filter(|secret| !secret.expose().is_empty());
+        if let (Some(_), Some(path)) = (secret, &self.public_key_file) {
+            return Err(ConfigError::Value {
+                key: "auth.jwt_secret",
+                problem: format!(
+                    "(JWT_SECRET) and auth.public_key_file ({}) are both set; configure one key",
+                    path.display()
+                ),
+            });
+        }
+        if let Some(secret) = secret
+            && secret.expose().len() < MIN_SECRET_BYTES
+        {
+            return Err(ConfigError::Value {
+                key: "auth.jwt_secret",
+                problem: format!(
+                    "(JWT_SECRET) is {} bytes; expected at least {MIN_SECRET_BYTES} random bytes (e.g. `openssl rand -hex 32`)",
+                    secret.expose().len()
+                ),
+            });
+        }
+        match (self.algorithm.uses_public_key(), &self.public_key_file) {
+            (true, None) => Err(ConfigError::Value {
                 key: "auth.public_key_file",
                 problem: format!(
-                    "is not set; algorithm {} needs a PEM public key file",
+                    "is not set; algorithm {:?} needs a PEM public key file",
                     self.algorithm
                 ),
             }),
-            other => Err(ConfigError::Value {
+            (false, Some(path)) => Err(ConfigError::Value {
                 key: "auth.algorithm",
-                problem: format!("is {other:?}; expected HS256, EdDSA or RS256"),
+                problem: format!(
+                    "is HS256, which verifies with a shared secret, but auth.public_key_file ({}) is set; expected EdDSA or RS256",
+                    path.display()
+                ),
             }),
+            _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth(adjust: impl FnOnce(&mut AuthSettings)) -> Result<(), ConfigError> {
+        let mut settings = AuthSettings::default();
+        adjust(&mut settings);
+        settings.validate()
+    }
+
+    fn refused_naming(result: Result<(), ConfigError>, key: &str) {
+        match result {
+            Err(ConfigError::Value { key: named, .. }) => assert_eq!(named, key),
+            other => panic!("expected an error naming {key}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_short_secret_stops_start_up_naming_the_key() {
+        refused_naming(
+            auth(|s| s.jwt_secret = Some("short".into())),
+            "auth.jwt_secret",
+        );
+        let thirty_one = "x".repeat(MIN_SECRET_BYTES - 1);
+        refused_naming(
+            auth(|s| s.jwt_secret = Some(thirty_one.as_str().into())),
+            "auth.jwt_secret",
+        );
+        let enough = "x".repeat(MIN_SECRET_BYTES);
+        auth(|s| s.jwt_secret = Some(enough.as_str().into())).expect("32 bytes are enough");
+    }
+
+    #[test]
+    fn a_secret_and_a_key_file_together_are_refused() {
+        refused_naming(
+            auth(|s| {
+                s.jwt_secret = Some("x".repeat(40).into());
+                s.public_key_file = Some("jwt.pub.pem".into());
+                s.algorithm = JwtAlgorithm::EdDSA;
+            }),
+            "auth.jwt_secret",
+        );
+    }
+
+    #[test]
+    fn hs256_with_a_key_file_is_refused_rather_than_run_as_rs256() {
+        refused_naming(
+            auth(|s| s.public_key_file = Some("jwt.pub.pem".into())),
+            "auth.algorithm",
+        );
+        refused_naming(
+            auth(|s| s.algorithm = JwtAlgorithm::RS256),
+            "auth.public_key_file",
+        );
+    }
+
+    #[test]
+    fn an_unknown_algorithm_name_is_a_configuration_error() {
+        let parsed: Result<AuthSettings, _> =
+            Figment::from(Serialized::defaults(AuthSettings::default()))
+                .merge(Toml::string(r#"algorithm = "HS512""#))
+                .extract();
+        let error = parsed.expect_err("HS512 is not one of ours").to_string();
+        assert!(error.contains("HS512"), "{error}");
+    }
+
+    #[test]
+    fn debug_output_carries_no_secret() {
+        let settings = AuthSettings {
+            jwt_secret: Some("a-very-secret-value-of-forty-bytes-long!".into()),
+            ..AuthSettings::default()
+        };
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("a-very-secret"), "{shown}");
     }
 }

@@ -1,7 +1,7 @@
 //! The contract suite against a server that is already running:
 //!
 //! ```sh
-//! CONTRACT_BASE_URL=http://127.0.0.1:3000 CONTRACT_JWT_SECRET=dev-secret \
+//! CONTRACT_BASE_URL=http://127.0.0.1:3000 CONTRACT_JWT_SECRET=$JWT_SECRET \
 //!     cargo test -p contract-suite --test base_url -- --ignored
 //! ```
 //!

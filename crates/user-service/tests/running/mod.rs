@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-pub const JWT_SECRET: &str = "lifecycle-test-secret";
+pub const JWT_SECRET: &str = "lifecycle-test-secret-0123456789abcdef";
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
