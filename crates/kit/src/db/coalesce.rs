@@ -228,7 +228,9 @@ mod tests {
         assert_eq!(holder.await.expect("joins"), Ok(2));
         assert_eq!(stays.await.expect("joins"), Ok(4));
         until(|| lock(&done).len() == 2).await;
-        assert_eq!(*lock(&done), vec![vec![1], vec![2, 3]]);
+        let mut second = lock(&done)[1].clone();
+        second.sort_unstable();
+        assert_eq!(second, vec![2, 3], "the given-up call ran with its batch");
         release.add_permits(1);
         assert_eq!(coalescer.call(4).await, Ok(8));
     }
