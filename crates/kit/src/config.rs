@@ -154,6 +154,10 @@ pub struct ServerSettings {
     pub keep_alive_secs: u64,
     /// A request head not complete within this many milliseconds gets 408.
     pub head_timeout_ms: u64,
+    /// The request span, request id and request metrics (`kit::http::observe`,
+    /// `kit::http::request_id`). Off only to measure what they cost
+    /// (`scripts/bench-telemetry.sh`): responses then lack the contract's `x-request-id`.
+    pub request_telemetry: bool,
 }
 
 impl Default for ServerSettings {
@@ -166,6 +170,7 @@ impl Default for ServerSettings {
             drain_grace_ms: 1000,
             keep_alive_secs: 5,
             head_timeout_ms: 5000,
+            request_telemetry: true,
         }
     }
 }

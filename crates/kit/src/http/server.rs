@@ -13,7 +13,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 
 use crate::ApiError;
@@ -63,6 +63,7 @@ where
     } else {
         settings.workers
     };
+    let telemetry = settings.request_telemetry;
     let drain = web::Data::new(shared.drain);
     let database = shared.database.map(web::Data::new);
     let server = HttpServer::new(move || {
@@ -80,8 +81,8 @@ where
             .default_service(web::to(limits::not_found))
             .wrap(from_fn(limits::head_limits))
             .wrap(from_fn(close_connections_while_draining))
-            .wrap(from_fn(observe::middleware))
-            .wrap(from_fn(request_id::middleware))
+            .wrap(Condition::new(telemetry, from_fn(observe::middleware)))
+            .wrap(Condition::new(telemetry, from_fn(request_id::middleware)))
     })
     .workers(workers)
     .keep_alive(Duration::from_secs(settings.keep_alive_secs))

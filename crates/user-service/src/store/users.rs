@@ -1,8 +1,10 @@
 //! Users in PostgreSQL. Writes, lists and the create path go through SQLx's
 //! compile-time checked queries (`.sqlx/` holds the checked query data so builds need no
 //! database); the hot point read goes through the pipelined connections
-//! (`kit::db::pipelined`), behind the optional cache. Handlers do not know which path
-//! answered.
+//! (`kit::db::pipelined`), behind the optional cache. With `[database] coalesce` (on by
+//! default) concurrent point reads share one `= ANY($1)` statement
+//! (`kit::db::point_reads`) and concurrent creates one multi-row insert
+//! ([`super::creates`]). Handlers do not know which path answered.
 
 use std::sync::Arc;
 
