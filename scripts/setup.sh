@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs beyond the Rust toolchain, only where it is missing:
 # PostgreSQL server binaries (the embedded database), Chromium (report screenshots in
-# tests), and the Node baseline's packages (from its lockfile). Idempotent and quiet.
+# tests), nftables and iproute2 (ferry's namespaced distributed test), and the Node
+# baseline's packages (from its lockfile). Idempotent and quiet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,9 @@ have_pg_server() {
 have_pg_server || need+=(postgresql)
 command -v chromium >/dev/null || need+=(chromium)
 command -v node >/dev/null || need+=(nodejs npm)
+# ferry's distributed test cuts a namespaced host's link with an nftables drop rule.
+command -v nft >/dev/null || need+=(nftables)
+command -v ip >/dev/null || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -26,4 +30,35 @@ stamp=baselines/node/node_modules/.package-lock.json
 if [ ! -f "$stamp" ] || [ baselines/node/package-lock.json -nt "$stamp" ]; then
   echo "setup: npm ci in baselines/node" >&2
   (cd baselines/node && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# Schemathesis for scripts/ci/schemathesis.sh, pinned, in a venv under the ignored .data/.
+# Python 3.12 or newer: on 3.11 (both Debian's 3.11.2 and 3.11.7) hypothesis trips over
+# CPython's "AST constructor recursion depth mismatch" SystemError on deep JSON bodies.
+schemathesis_version=4.32.5
+venv=.data/venv-schemathesis
+if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$schemathesis_version"; then
+  python=""
+  for candidate in python3.13 python3.12 "$HOME"/.pyenv/versions/3.13*/bin/python3 "$HOME"/.pyenv/versions/3.12*/bin/python3 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 \
+      && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+      python=$candidate
+      break
+    fi
+  done
+  if [ -z "$python" ]; then
+    echo "setup: no Python 3.12+ found; scripts/ci/schemathesis.sh will not run" >&2
+  else
+    echo "setup: schemathesis $schemathesis_version in $venv ($python)" >&2
+    rm -rf "$venv"
+    "$python" -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$schemathesis_version"
+  fi
+fi
+
+# cargo-fuzz for scripts/ci/fuzz.sh (pinned; libFuzzer itself comes with libfuzzer-sys).
+cargo_fuzz_version=0.13.1
+if ! cargo fuzz --version 2>/dev/null | grep -q "$cargo_fuzz_version"; then
+  echo "setup: cargo install cargo-fuzz $cargo_fuzz_version" >&2
+  cargo install --quiet --locked cargo-fuzz --version "$cargo_fuzz_version"
 fi

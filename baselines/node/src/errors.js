@@ -71,8 +71,10 @@ const UNAVAILABLE_CODES = new Set([
   'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED',
   // ours (db.js): the query did not settle within the deadline
   'DB_TIMEOUT',
-  // SQLSTATE: too_many_connections, admin/crash shutdown, cannot_connect_now
-  '53300', '57P01', '57P02', '57P03',
+  // SQLSTATE: too_many_connections, admin/crash shutdown, cannot_connect_now, and
+  // query_canceled (a statement timeout): the same table as the Rust service's
+  // crates/kit/src/db/unavailable.rs
+  '53300', '57P01', '57P02', '57P03', '57014',
 ]);
 
 export function isDatabaseUnavailable(err) {

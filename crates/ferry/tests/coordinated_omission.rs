@@ -38,11 +38,19 @@ fn a_stall_shows_in_corrected_latency_and_late_sends() {
     );
     assert!(corrected.max_us >= 800_000);
     // Only the ~10 requests in flight when the stall began saw it from the send: 0.2%, so
-    // the service-time p99 stays fast. This is the number coordinated omission reports.
+    // the service-time p99 stays well clear of the 1 s stall. This is the number coordinated
+    // omission reports. (On an idle machine it is a millisecond or so; the bound is half the
+    // stall so that a loaded machine's slow sends don't read as the stall.)
     assert!(
-        service.p99_us < 200_000,
+        service.p99_us < 500_000,
         "service p99 {} µs must not show the stall",
         service.p99_us
+    );
+    assert!(
+        service.p99_us * 2 < corrected.p99_us,
+        "service p99 {} µs must sit far below the corrected p99 {} µs",
+        service.p99_us,
+        corrected.p99_us
     );
     assert!(
         service.max_us >= 500_000,
@@ -59,8 +67,9 @@ fn a_stall_shows_in_corrected_latency_and_late_sends() {
         .iter()
         .max_by_key(|point| point.p99_us)
         .unwrap();
+    // The server's clock starts a little before the run's, more so on a loaded machine.
     assert!(
-        (2..=3).contains(&stalled_second.second),
+        (1..=3).contains(&stalled_second.second),
         "{stalled_second:?}"
     );
 }

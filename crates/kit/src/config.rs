@@ -20,7 +20,9 @@
 //! Settings every service shares live here ([`ServerSettings`], [`DatabaseSettings`],
 //! [`AuthSettings`], [`LogSettings`]); a service wraps them in its own struct.
 
+mod redact;
 mod secret;
+mod validate;
 
 use std::path::{Path, PathBuf};
 
@@ -175,8 +177,8 @@ impl Default for ServerSettings {
     }
 }
 
-/// `[database]`: which PostgreSQL to use and how.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// `[database]`: which PostgreSQL to use and how. `Debug` hides the URLs' passwords.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `DATABASE_URL`. Empty: start the embedded PostgreSQL in `data_dir`.
@@ -317,186 +319,5 @@ impl Default for LogSettings {
     }
 }
 
-impl Validate for ServerSettings {
-    fn validate(&self) -> Result<(), ConfigError> {
-        if self.host.parse::<std::net::IpAddr>().is_err() && self.host != "localhost" {
-            return Err(ConfigError::Value {
-                key: "server.host",
-                problem: format!(
-                    "is {:?}; expected an IP address such as 127.0.0.1 or 0.0.0.0",
-                    self.host
-                ),
-            });
-        }
-        if self.drain_grace_ms >= self.drain_timeout_secs * 1000 {
-            return Err(ConfigError::Value {
-                key: "server.drain_grace_ms",
-                problem: format!(
-                    "is {} ms, not less than server.drain_timeout_secs ({} s); the grace period is part of the drain",
-                    self.drain_grace_ms, self.drain_timeout_secs
-                ),
-            });
-        }
-        if self.drain_timeout_secs == 0 {
-            return Err(ConfigError::Value {
-                key: "server.drain_timeout_secs",
-                problem: "is 0; expected at least 1 second".into(),
-            });
-        }
-        Ok(())
-    }
-}
-
-impl Validate for DatabaseSettings {
-    fn validate(&self) -> Result<(), ConfigError> {
-        for (key, url) in [
-            ("database.url", &self.url),
-            ("database.read_url", &self.read_url),
-        ] {
-            if let Some(url) = url
-                && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
-            {
-                return Err(ConfigError::Value {
-                    key,
-                    problem: "is not a PostgreSQL URL; expected postgres://user:password@host:port/database".into(),
-                });
-            }
-        }
-        for (key, value) in [
-            ("database.pool_size", u64::from(self.pool_size)),
-            ("database.read_queue_depth", self.read_queue_depth as u64),
-            ("database.query_timeout_ms", self.query_timeout_ms),
-        ] {
-            if value == 0 {
-                return Err(ConfigError::Value {
-                    key,
-                    problem: "is 0; expected at least 1".into(),
-                });
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Validate for AuthSettings {
-    fn validate(&self) -> Result<(), ConfigError> {
-        let secret = self
-            .jwt_secret
-            .as_ref()
-            .filter(|secret| !secret.expose().is_empty());
-        if let (Some(_), Some(path)) = (secret, &self.public_key_file) {
-            return Err(ConfigError::Value {
-                key: "auth.jwt_secret",
-                problem: format!(
-                    "(JWT_SECRET) and auth.public_key_file ({}) are both set; configure one key",
-                    path.display()
-                ),
-            });
-        }
-        if let Some(secret) = secret
-            && secret.expose().len() < MIN_SECRET_BYTES
-        {
-            return Err(ConfigError::Value {
-                key: "auth.jwt_secret",
-                problem: format!(
-                    "(JWT_SECRET) is {} bytes; expected at least {MIN_SECRET_BYTES} random bytes (e.g. `openssl rand -hex 32`)",
-                    secret.expose().len()
-                ),
-            });
-        }
-        match (self.algorithm.uses_public_key(), &self.public_key_file) {
-            (true, None) => Err(ConfigError::Value {
-                key: "auth.public_key_file",
-                problem: format!(
-                    "is not set; algorithm {:?} needs a PEM public key file",
-                    self.algorithm
-                ),
-            }),
-            (false, Some(path)) => Err(ConfigError::Value {
-                key: "auth.algorithm",
-                problem: format!(
-                    "is HS256, which verifies with a shared secret, but auth.public_key_file ({}) is set; expected EdDSA or RS256",
-                    path.display()
-                ),
-            }),
-            _ => Ok(()),
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn auth(adjust: impl FnOnce(&mut AuthSettings)) -> Result<(), ConfigError> {
-        let mut settings = AuthSettings::default();
-        adjust(&mut settings);
-        settings.validate()
-    }
-
-    fn refused_naming(result: Result<(), ConfigError>, key: &str) {
-        match result {
-            Err(ConfigError::Value { key: named, .. }) => assert_eq!(named, key),
-            other => panic!("expected an error naming {key}, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_short_secret_stops_start_up_naming_the_key() {
-        refused_naming(
-            auth(|s| s.jwt_secret = Some("short".into())),
-            "auth.jwt_secret",
-        );
-        let thirty_one = "x".repeat(MIN_SECRET_BYTES - 1);
-        refused_naming(
-            auth(|s| s.jwt_secret = Some(thirty_one.as_str().into())),
-            "auth.jwt_secret",
-        );
-        let enough = "x".repeat(MIN_SECRET_BYTES);
-        auth(|s| s.jwt_secret = Some(enough.as_str().into())).expect("32 bytes are enough");
-    }
-
-    #[test]
-    fn a_secret_and_a_key_file_together_are_refused() {
-        refused_naming(
-            auth(|s| {
-                s.jwt_secret = Some("x".repeat(40).into());
-                s.public_key_file = Some("jwt.pub.pem".into());
-                s.algorithm = JwtAlgorithm::EdDSA;
-            }),
-            "auth.jwt_secret",
-        );
-    }
-
-    #[test]
-    fn hs256_with_a_key_file_is_refused_rather_than_run_as_rs256() {
-        refused_naming(
-            auth(|s| s.public_key_file = Some("jwt.pub.pem".into())),
-            "auth.algorithm",
-        );
-        refused_naming(
-            auth(|s| s.algorithm = JwtAlgorithm::RS256),
-            "auth.public_key_file",
-        );
-    }
-
-    #[test]
-    fn an_unknown_algorithm_name_is_a_configuration_error() {
-        let parsed: Result<AuthSettings, _> =
-            Figment::from(Serialized::defaults(AuthSettings::default()))
-                .merge(Toml::string(r#"algorithm = "HS512""#))
-                .extract();
-        let error = parsed.expect_err("HS512 is not one of ours").to_string();
-        assert!(error.contains("HS512"), "{error}");
-    }
-
-    #[test]
-    fn debug_output_carries_no_secret() {
-        let settings = AuthSettings {
-            jwt_secret: Some("a-very-secret-value-of-forty-bytes-long!".into()),
-            ..AuthSettings::default()
-        };
-        let shown = format!("{settings:?}");
-        assert!(!shown.contains("a-very-secret"), "{shown}");
-    }
-}
+mod tests;

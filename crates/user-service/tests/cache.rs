@@ -6,26 +6,13 @@ mod running;
 
 use std::time::{Duration, Instant};
 
-use running::{spawn_app, token};
+use running::{create_user_at as create, spawn_app, token};
 
 fn with_cache(ttl_secs: u64) -> impl FnOnce(&mut user_service::settings::Settings) {
     move |settings| {
         settings.cache.enabled = true;
         settings.cache.ttl_secs = ttl_secs;
     }
-}
-
-async fn create(client: &reqwest::Client, base: &str) -> String {
-    let response = client
-        .post(format!("{base}/users"))
-        .bearer_auth(token("users:write"))
-        .json(&serde_json::json!({ "email": format!("{}@example.com", uuid::Uuid::new_v4()) }))
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(response.status(), 201);
-    let user: serde_json::Value = response.json().await.expect("a JSON user");
-    user["id"].as_str().expect("an id").to_owned()
 }
 
 async fn email_of(client: &reqwest::Client, base: &str, id: &str) -> String {

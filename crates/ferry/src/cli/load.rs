@@ -11,8 +11,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 
 use ferry::load::settings::default_threads;
+use ferry::load::start::parse_start_at;
 use ferry::load::target::{load_target_file, read_values};
-use ferry::load::{HttpVersion, LoadSettings, Model, RateSchedule, Target, ValueOrder};
+use ferry::load::{HttpVersion, LoadSettings, Model, RateSchedule, Share, Target, ValueOrder};
 use ferry::report;
 use ferry::units::parse_duration;
 
@@ -49,6 +50,15 @@ MEASUREMENT
   Errors by kind: connect (refused, unreachable), timeout, reset (connection broken
   mid-request), other (protocol), and responses with status 4xx and 5xx.
 
+SEVERAL HOSTS (--share, --start-at)
+  --share I/N sends the I-th of N equal parts of the load: in the open model every N-th send of
+  the schedule (rate/N, offset by one send per part, so the parts together are the schedule);
+  in both models -c (and -n) are the whole load's and divided; values are walked (round-robin)
+  or drawn (random, seeded per part) so that no two parts replay the same sequence.
+  --start-at TIME (Unix seconds, or RFC 3339) begins the measured window at TIME by this
+  host's clock, after the warm-up; keep the hosts' clocks in sync (NTP). Merge the parts'
+  --json files with `ferry report --merge` (see docs/ferry.md).
+
 EXIT STATUS
   0 run completed (and every --slo bound held), 1 the run could not be made,
   2 bad command line, 3 an --slo bound was breached.
@@ -57,7 +67,8 @@ EXAMPLES
   ferry load -c 64 -d 30s http://127.0.0.1:8080/
   ferry load --rate 2000 -d 60s --warmup 5s -c 100 --json run.json http://127.0.0.1:8080/users/{id} --values id=ids.txt
   ferry load --rate '100/s:60s,500/s:30s' --slo 'p99<5ms,errors<0.1%' http://127.0.0.1:8080/
-  ferry load targets.json --rate 1000 -d 30s     (several weighted requests, see docs/ferry.md)";
+  ferry load targets.json --rate 1000 -d 30s     (several weighted requests, see docs/ferry.md)
+  ferry load --rate 4000 -d 60s --share 2/4 --start-at 1767225600 --json part2.json http://10.0.0.5:8080/";
 
 #[derive(Args)]
 #[command(after_long_help = LOAD_HELP)]
@@ -89,6 +100,13 @@ pub struct LoadArgs {
     /// Give up on a request this long after sending it (counted as a timeout).
     #[arg(long, value_parser = parse_duration, default_value = "5s", help_heading = "Load")]
     timeout: Duration,
+    /// Send only part I of N equal parts of the load, as `2/3` (see SEVERAL HOSTS below).
+    #[arg(long, value_name = "I/N", default_value_t = Share::WHOLE, help_heading = "Load")]
+    share: Share,
+    /// Begin the measured window at this instant: Unix seconds (`1767225600.5`) or RFC 3339
+    /// (`2026-01-01T00:00:00Z`), so that several hosts measure the same window.
+    #[arg(long, value_name = "TIME", value_parser = parse_start_at, help_heading = "Load")]
+    start_at: Option<std::time::SystemTime>,
     /// Open model: sends allowed to wait for a free connection before further ones are dropped
     /// [default: peak rate × timeout, at least 1000].
     #[arg(long, help_heading = "Load")]
@@ -280,6 +298,8 @@ fn settings_from(args: &LoadArgs) -> Result<LoadSettings> {
         },
         seed: args.seed,
         progress: !args.quiet && !args.no_progress,
+        share: args.share,
+        start_at: args.start_at,
     })
 }
 

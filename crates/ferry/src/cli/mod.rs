@@ -40,7 +40,7 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Compare(args) => compare::compare(*args),
         Command::Load(args) => load::load(*args),
-        Command::Report(args) => report::report(args).map(|()| ExitCode::SUCCESS),
+        Command::Report(args) => report::report(args),
         Command::ServePlaintext(args) => serve::serve(args),
     };
     match outcome {

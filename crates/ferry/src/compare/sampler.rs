@@ -179,28 +179,56 @@ mod tests {
         assert!(rss > alone, "the tree's RSS includes the child's");
     }
 
+    /// CPU seconds a process has used, from /proc/PID/stat (utime + stime), independently
+    /// of sysinfo.
+    fn proc_cpu_seconds(pid: u32) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        let clock_ticks = std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|output| String::from_utf8(output.stdout).ok())
+            .and_then(|text| text.trim().parse::<f64>().ok())
+            .unwrap_or(100.0);
+        ticks as f64 / clock_ticks
+    }
+
     #[test]
     fn a_busy_child_shows_cpu() {
         let mut child = std::process::Command::new("sh")
             .args(["-c", "while :; do :; done"])
             .spawn()
             .unwrap();
+        let before = (proc_cpu_seconds(child.id()), Instant::now());
         let sampler = Sampler::start(std::process::id()).unwrap();
         std::thread::sleep(Duration::from_millis(1200));
         let samples = sampler.finish();
+        let after = (proc_cpu_seconds(child.id()), Instant::now());
         child.kill().unwrap();
         child.wait().unwrap();
         let (cpu, _) = summarise(&samples);
+        // What the child really got over the same window, by the kernel's own count: on an
+        // idle machine about 100% of a core, on a loaded one less. The sampled tree holds the
+        // child, so it must read at least that much, give or take a sample's rounding.
+        let child_percent = (after.0 - before.0) / (after.1 - before.1).as_secs_f64() * 100.0;
         eprintln!(
-            "busy child: mean CPU {cpu:.0}% over {} samples",
+            "busy child: sampled tree {cpu:.0}%, the child by /proc {child_percent:.0}%, over {} samples",
             samples.len()
         );
-        // A busy loop is about 100% of one core; well below half of that means the
-        // arithmetic is off (it once divided by the wrong interval and read ~50%), unless
-        // the machine is so loaded that it starves the loop.
+        // The bug this guards against divided by the wrong interval and read about half.
         assert!(
-            cpu > 30.0,
-            "busy child read as {cpu:.0}% of a core: {samples:?}"
+            cpu >= child_percent * 0.75 - 5.0,
+            "the tree read as {cpu:.0}% of a core while its busy child alone used \
+             {child_percent:.0}%: {samples:?}"
         );
+        assert!(cpu > 0.0, "a busy child must show some CPU: {samples:?}");
     }
 }

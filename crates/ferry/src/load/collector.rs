@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use anyhow::Result;
+
 use hdrhistogram::Histogram;
 
 use super::histogram::{Window, WindowBatch, new_latency_histogram};
@@ -43,7 +45,7 @@ impl Collector {
     }
 
     /// Takes in one worker's batch and finalises the seconds every worker has completed.
-    pub fn accept(&mut self, batch: WindowBatch) {
+    pub fn accept(&mut self, batch: WindowBatch) -> Result<()> {
         self.warmup_requests += batch.warmup_requests;
         for window in batch.windows {
             match self.pending.get_mut(&window.second) {
@@ -59,8 +61,9 @@ impl Collector {
         // A finished worker declares everything complete; how far the run went is then
         // decided by `finalise_all`, which knows the run's length.
         if complete_before != u64::MAX {
-            self.finalise_before(complete_before);
+            self.finalise_before(complete_before)?;
         }
+        Ok(())
     }
 
     /// Whether every worker has sent its last batch.
@@ -71,7 +74,7 @@ impl Collector {
     /// Finalises every second up to `end` (exclusive), including seconds no request was meant
     /// to start in, so that the time series has no holes. Used at the end of the run with the
     /// run's length.
-    pub fn finalise_before(&mut self, end: u64) {
+    pub fn finalise_before(&mut self, end: u64) -> Result<()> {
         while self.next_second < end {
             let second = self.next_second;
             let window = self
@@ -90,18 +93,19 @@ impl Collector {
                 &window.corrected,
                 &window.service,
                 &window.tally,
-            ));
+            )?);
             self.next_second += 1;
         }
+        Ok(())
     }
 
     /// Finalises whatever is left, once every worker has finished.
-    pub fn finalise_all(&mut self, run_seconds: u64) {
+    pub fn finalise_all(&mut self, run_seconds: u64) -> Result<()> {
         let last_reported = self
             .pending
             .last_key_value()
             .map_or(0, |(second, _)| second + 1);
-        self.finalise_before(run_seconds.max(last_reported));
+        self.finalise_before(run_seconds.max(last_reported))
     }
 
     /// The most recent finalised second, for the progress line.
@@ -151,10 +155,12 @@ mod tests {
         let mut collector = Collector::new(workers);
         let later = start + Duration::from_secs(60);
         for recorder in &mut recorders {
-            collector.accept(recorder.take_complete(later, true));
+            collector
+                .accept(recorder.take_complete(later, true))
+                .unwrap();
         }
         assert!(collector.all_finished());
-        collector.finalise_all(7);
+        collector.finalise_all(7).unwrap();
         all.sort_unstable();
         assert_eq!(collector.corrected.len(), all.len() as u64);
         for quantile in [0.0001, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999, 0.9999, 1.0] {
@@ -198,9 +204,11 @@ mod tests {
         }
         let mut collector = Collector::new(2);
         for recorder in &mut recorders {
-            collector.accept(recorder.take_complete(start, true));
+            collector
+                .accept(recorder.take_complete(start, true))
+                .unwrap();
         }
-        collector.finalise_all(3);
+        collector.finalise_all(3).unwrap();
         assert_eq!(collector.corrected, single);
         all.sort_unstable();
         for quantile in [0.5, 0.9, 0.99, 0.999] {
@@ -223,12 +231,18 @@ mod tests {
         let pending = slow.begin(start);
         let mut collector = Collector::new(2);
         let two_seconds_in = start + Duration::from_secs(2);
-        collector.accept(fast.take_complete(two_seconds_in, false));
-        collector.accept(slow.take_complete(two_seconds_in, false));
+        collector
+            .accept(fast.take_complete(two_seconds_in, false))
+            .unwrap();
+        collector
+            .accept(slow.take_complete(two_seconds_in, false))
+            .unwrap();
         // The slow worker's request of second 0 is still in flight.
         assert!(collector.series.is_empty());
         slow.record_response(pending, start, start, two_seconds_in, 200, 0);
-        collector.accept(slow.take_complete(two_seconds_in, false));
+        collector
+            .accept(slow.take_complete(two_seconds_in, false))
+            .unwrap();
         assert_eq!(collector.series.len(), 2);
         assert_eq!(collector.series[0].responses, 2);
     }

@@ -11,8 +11,10 @@
 //! # anyhow::Ok(())
 //! ```
 
+mod assemble;
 mod collector;
 mod connection;
+mod encoded;
 pub mod histogram;
 pub mod outcome;
 mod progress;
@@ -20,31 +22,31 @@ pub mod request;
 pub mod result;
 pub mod schedule;
 pub mod settings;
+pub mod share;
+pub mod start;
 pub mod target;
 pub mod template;
 mod timer;
 mod worker;
 
+pub use assemble::{RunFacts, assemble, latency, totals};
 pub use collector::Collector;
 pub use outcome::{ErrorTally, Tally};
 pub use request::ValueOrder;
 pub use result::RunResult;
 pub use schedule::RateSchedule;
 pub use settings::{HttpVersion, LoadSettings, Model};
+pub use share::Share;
 pub use target::Target;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 
 use progress::ProgressLine;
 use request::RequestPlan;
-use result::{
-    Latency, Percentiles, SerializedHistograms, SettingsRecord, TargetRecord, Totals,
-    percentile_curve,
-};
 use worker::{Pace, RunShared, run_worker};
 
 /// How often the collector wakes to redraw the progress line when no batch arrives.
@@ -57,41 +59,30 @@ pub fn run(settings: &LoadSettings) -> Result<RunResult> {
 
 /// Like [`run`], but ends early (and still reports) once `stop` is set, e.g. from Ctrl-C.
 pub fn run_until_stopped(settings: &LoadSettings, stop: Arc<AtomicBool>) -> Result<RunResult> {
-    if settings.connections == 0 {
-        bail!("need at least one connection");
+    let connections = settings.share_connections();
+    if connections == 0 {
+        bail!(
+            "share {} of {} connections leaves this part none: -c must be at least {}",
+            settings.share,
+            settings.connections,
+            settings.share.count
+        );
     }
     if settings.timeout.is_zero() {
         bail!("the timeout must be longer than zero");
     }
-    let threads = settings.threads.clamp(1, settings.connections);
+    let threads = settings.threads.clamp(1, connections);
     let plan = Arc::new(RequestPlan::new(
         &settings.targets,
         settings.http == HttpVersion::Http2,
     )?);
     let duration = settings.measured_duration();
-    let pace = match &settings.model {
-        Model::Closed { requests } => Pace::Closed {
-            limit: *requests,
-            budget: AtomicU64::new(0),
-        },
-        Model::Open { schedule, .. } => {
-            if schedule.peak_rate() <= 0.0 {
-                bail!("the rate schedule `{schedule}` never sends anything");
-            }
-            Pace::Open {
-                schedule: schedule.clone(),
-                warmup_ticks: (settings.warmup.as_secs_f64() * schedule.initial_rate()).ceil()
-                    as u64,
-                warmup: settings.warmup,
-                backlog_limit: settings.backlog_limit().div_ceil(threads),
-            }
-        }
-    };
+    let pace = pace_of(settings, threads)?;
+    if let Some(start_at) = settings.start_at {
+        start::wait_for_start(start_at, settings.warmup, &stop, settings.progress)?;
+    }
     let start = Instant::now();
-    let started_at_unix_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as u64)
-        + settings.warmup.as_millis() as u64;
+    let started_at_unix_ms = start::unix_ms(SystemTime::now() + settings.warmup);
     let measure_start = start + settings.warmup;
     let deadline = duration.map(|duration| measure_start + duration);
     let shared = Arc::new(RunShared {
@@ -108,6 +99,7 @@ pub fn run_until_stopped(settings: &LoadSettings, stop: Arc<AtomicBool>) -> Resu
         value_order: settings.value_order,
         seed: settings.seed,
         workers: threads,
+        share: settings.share,
         stop: stop.clone(),
         pace,
     });
@@ -115,8 +107,7 @@ pub fn run_until_stopped(settings: &LoadSettings, stop: Arc<AtomicBool>) -> Resu
     let (batch_tx, batch_rx) = std::sync::mpsc::channel();
     let mut handles = Vec::with_capacity(threads);
     for index in 0..threads {
-        let connections =
-            settings.connections / threads + usize::from(index < settings.connections % threads);
+        let connections = connections / threads + usize::from(index < connections % threads);
         let shared = shared.clone();
         let batch_tx = batch_tx.clone();
         let handle = std::thread::Builder::new()
@@ -135,7 +126,7 @@ pub fn run_until_stopped(settings: &LoadSettings, stop: Arc<AtomicBool>) -> Resu
     let mut stopped_at: Option<Instant> = None;
     while !collector.all_finished() {
         match batch_rx.recv_timeout(PROGRESS_INTERVAL) {
-            Ok(batch) => collector.accept(batch),
+            Ok(batch) => collector.accept(batch)?,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             // Every worker has gone, some without a last batch: it failed, and says so below.
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
@@ -161,110 +152,36 @@ pub fn run_until_stopped(settings: &LoadSettings, stop: Arc<AtomicBool>) -> Resu
         (Some(duration), None) => duration,
         (None, _) => ended.saturating_duration_since(measure_start),
     };
-    collector.finalise_all(measured.as_secs_f64().ceil() as u64);
-    build_result(
-        settings,
+    collector.finalise_all(measured.as_secs_f64().ceil() as u64)?;
+    let facts = RunFacts {
         threads,
         started_at_unix_ms,
         measured,
-        stopped_at.is_some(),
-        &collector,
-    )
+        interrupted: stopped_at.is_some(),
+    };
+    assemble(settings, &facts, &collector)
 }
 
-fn build_result(
-    settings: &LoadSettings,
-    threads: usize,
-    started_at_unix_ms: u64,
-    measured: Duration,
-    interrupted: bool,
-    collector: &Collector,
-) -> Result<RunResult> {
-    let tally = &collector.tally;
-    let seconds = measured.as_secs_f64();
-    let per_second = |count: u64| {
-        if seconds > 0.0 {
-            count as f64 / seconds
-        } else {
-            0.0
+/// How this run's requests are started: its share of the model's pace.
+fn pace_of(settings: &LoadSettings, threads: usize) -> Result<Pace> {
+    Ok(match &settings.model {
+        Model::Closed { requests } => Pace::Closed {
+            limit: requests.map(|requests| settings.share.portion(requests)),
+            budget: AtomicU64::new(0),
+        },
+        Model::Open { schedule, .. } => {
+            if schedule.peak_rate() <= 0.0 {
+                bail!("the rate schedule `{schedule}` never sends anything");
+            }
+            Pace::Open {
+                schedule: schedule.clone(),
+                warmup_ticks: (settings.warmup.as_secs_f64() * schedule.initial_rate()).ceil()
+                    as u64,
+                warmup: settings.warmup,
+                backlog_limit: settings
+                    .backlog_limit()
+                    .div_ceil(threads * settings.share.count as usize),
+            }
         }
-    };
-    let error_count = tally.errors.total();
-    let successes = tally
-        .status
-        .iter()
-        .filter(|(status, _)| **status < 400)
-        .map(|(_, count)| count)
-        .sum();
-    let (model, rate_schedule, request_limit, backlog_limit) = match &settings.model {
-        Model::Closed { requests } => ("closed", None, *requests, None),
-        Model::Open { schedule, .. } => (
-            "open",
-            Some(schedule.to_string()),
-            None,
-            Some(settings.backlog_limit()),
-        ),
-    };
-    Ok(RunResult {
-        schema_version: result::SCHEMA_VERSION,
-        ferry_version: env!("CARGO_PKG_VERSION").to_string(),
-        started_at_unix_ms,
-        settings: SettingsRecord {
-            model: model.to_string(),
-            rate_schedule,
-            request_limit,
-            targets: settings
-                .targets
-                .iter()
-                .map(|target| TargetRecord {
-                    name: target.name.clone(),
-                    method: target.method.clone(),
-                    url: target.url.clone(),
-                    weight: target.weight,
-                })
-                .collect(),
-            connections: settings.connections,
-            threads,
-            http: settings.http,
-            streams_per_connection: match settings.http {
-                HttpVersion::Http1 => 1,
-                HttpVersion::Http2 => settings.streams_per_connection.max(1),
-            },
-            duration_s: settings
-                .measured_duration()
-                .map(|duration| duration.as_secs_f64()),
-            warmup_s: settings.warmup.as_secs_f64(),
-            timeout_ms: settings.timeout.as_millis() as u64,
-            backlog_limit,
-        },
-        totals: Totals {
-            duration_s: seconds,
-            requests: tally.requests,
-            responses: tally.responses,
-            successes,
-            throughput_rps: per_second(tally.responses),
-            request_rate_rps: per_second(tally.requests),
-            errors: tally.errors.clone(),
-            error_count,
-            error_ratio: if tally.requests > 0 {
-                error_count as f64 / tally.requests as f64
-            } else {
-                0.0
-            },
-            late: tally.late,
-            dropped: tally.dropped,
-            body_bytes: tally.body_bytes,
-            status: tally.status.clone(),
-            warmup_requests: collector.warmup_requests,
-            interrupted,
-        },
-        latency: Latency {
-            corrected: Percentiles::of(&collector.corrected),
-            service: Percentiles::of(&collector.service),
-            corrected_curve: percentile_curve(&collector.corrected),
-            service_curve: percentile_curve(&collector.service),
-        },
-        time_series: collector.series.clone(),
-        histograms: SerializedHistograms::encode(&collector.corrected, &collector.service)?,
     })
 }

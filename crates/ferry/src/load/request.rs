@@ -222,34 +222,33 @@ pub struct RequestPicker {
     order: ValueOrder,
     /// Round-robin position per target per value list.
     cursors: Vec<Vec<usize>>,
-    /// How far a round-robin cursor moves per use: the worker count, so workers interleave.
+    /// How far a round-robin cursor moves per use: the lane count, so lanes interleave.
     stride: usize,
     /// Scratch space for the value index drawn for each list.
     drawn: Vec<usize>,
 }
 
 impl RequestPicker {
-    /// A picker for worker `worker` of `workers`.
+    /// A picker for lane `lane` of `lanes`: a worker of one run, or of one share of a load
+    /// split over hosts (`Share::lane`), so that every lane walks its own values.
     pub fn new(
         plan: Arc<RequestPlan>,
         order: ValueOrder,
         seed: u64,
-        worker: usize,
-        workers: usize,
+        lane: usize,
+        lanes: usize,
     ) -> Self {
         let cursors = plan
             .targets
             .iter()
-            .map(|target| vec![worker; target.values.len()])
+            .map(|target| vec![lane; target.values.len()])
             .collect();
         RequestPicker {
             plan,
-            rng: fastrand::Rng::with_seed(
-                seed ^ (worker as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            ),
+            rng: fastrand::Rng::with_seed(seed ^ (lane as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             order,
             cursors,
-            stride: workers.max(1),
+            stride: lanes.max(1),
             drawn: Vec::new(),
         }
     }
@@ -332,6 +331,41 @@ mod tests {
             .map(|_| picker.next_request().unwrap().1.uri().to_string())
             .collect();
         assert_eq!(paths, ["/users/a", "/users/b", "/users/c", "/users/a"]);
+    }
+
+    #[test]
+    fn shares_walk_disjoint_values_that_together_are_the_file() {
+        let plan =
+            Arc::new(RequestPlan::new(&[target_with_ids(&["a", "b", "c", "d"])], false).unwrap());
+        let walk = |share: &str| -> Vec<String> {
+            let (lane, lanes) = share.parse::<crate::load::Share>().unwrap().lane(0, 1);
+            let mut picker = RequestPicker::new(
+                plan.clone(),
+                ValueOrder::RoundRobin,
+                1,
+                lane as usize,
+                lanes as usize,
+            );
+            (0..4)
+                .map(|_| picker.next_request().unwrap().1.uri().to_string())
+                .collect()
+        };
+        assert_eq!(
+            walk("1/2"),
+            ["/users/a", "/users/c", "/users/a", "/users/c"]
+        );
+        assert_eq!(
+            walk("2/2"),
+            ["/users/b", "/users/d", "/users/b", "/users/d"]
+        );
+        // Random picks are seeded per share, so two hosts do not draw the same sequence.
+        let draws = |lane: usize| -> Vec<String> {
+            let mut picker = RequestPicker::new(plan.clone(), ValueOrder::Random, 1, lane, 2);
+            (0..32)
+                .map(|_| picker.next_request().unwrap().1.uri().to_string())
+                .collect()
+        };
+        assert_ne!(draws(0), draws(1));
     }
 
     #[test]

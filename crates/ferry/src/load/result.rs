@@ -2,15 +2,13 @@
 //! docs/ferry.md documents every field.
 
 use anyhow::{Context, Result, bail};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
-use super::histogram::{SIGNIFICANT_FIGURES, UNIT};
+pub use super::encoded::{SecondHistograms, SerializedHistograms};
 use super::outcome::{ErrorTally, Tally};
 use super::settings::HttpVersion;
+use super::share::Share;
 
 /// Version of the JSON layout; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -20,14 +18,37 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct RunResult {
     pub schema_version: u32,
     pub ferry_version: String,
-    /// Wall-clock start of the measured part, in milliseconds since the Unix epoch.
+    /// Wall-clock start of the measured part, in milliseconds since the Unix epoch, by the
+    /// clock of the host that ran it (a merge: the earliest of its parts).
     pub started_at_unix_ms: u64,
+    /// Name of the host that ran the load (a merge: the parts' names, joined by `+`).
+    #[serde(default)]
+    pub host: String,
+    /// The part of the load this run sent (`--share`); `1/1` for a whole load or a merge.
+    #[serde(default)]
+    pub share: Share,
+    /// The runs a `ferry report --merge` result was made of; empty for a run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<MergedPart>,
     pub settings: SettingsRecord,
     pub totals: Totals,
     pub latency: Latency,
     /// One point per second of the measured run, by intended start time.
     pub time_series: Vec<SecondPoint>,
     pub histograms: SerializedHistograms,
+}
+
+/// One run of a merge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergedPart {
+    /// The file it was read from, as given.
+    pub file: String,
+    pub host: String,
+    pub share: Share,
+    pub started_at_unix_ms: u64,
+    /// Where its second 0 sits in the merged timeline.
+    pub second_offset: u64,
+    pub requests: u64,
 }
 
 /// The settings the run used, as they matter for reading its numbers.
@@ -211,15 +232,20 @@ pub struct SecondPoint {
     /// Service-time percentiles of the same requests.
     pub service_p50_us: u64,
     pub service_p99_us: u64,
+    /// This second's histograms, in the encoding of the run's `histograms`, so that runs of
+    /// several hosts merge second by second exactly. Absent in files of older ferry versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histograms: Option<SecondHistograms>,
 }
 
 impl SecondPoint {
+    /// Summarises one second and keeps its histograms, encoded.
     pub fn new(
         second: u64,
         corrected: &Histogram<u64>,
         service: &Histogram<u64>,
         tally: &Tally,
-    ) -> SecondPoint {
+    ) -> Result<SecondPoint> {
         let quantile = |histogram: &Histogram<u64>, q: f64| {
             if histogram.is_empty() {
                 0
@@ -227,7 +253,7 @@ impl SecondPoint {
                 histogram.value_at_quantile(q)
             }
         };
-        SecondPoint {
+        Ok(SecondPoint {
             second,
             requests: tally.requests,
             responses: tally.responses,
@@ -241,65 +267,22 @@ impl SecondPoint {
             max_us: corrected.max(),
             service_p50_us: quantile(service, 0.5),
             service_p99_us: quantile(service, 0.99),
-        }
-    }
-}
-
-/// The run's merged histograms, serialized so that any percentile can be recomputed later.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SerializedHistograms {
-    /// `hdrhistogram-v2-deflate-base64`: HdrHistogram's V2 compressed format (readable by
-    /// every HdrHistogram implementation), in standard base64.
-    pub encoding: String,
-    /// Unit of the recorded values: `microseconds`.
-    pub unit: String,
-    pub significant_figures: u8,
-    pub corrected: String,
-    pub service: String,
-}
-
-const ENCODING: &str = "hdrhistogram-v2-deflate-base64";
-
-impl SerializedHistograms {
-    pub fn encode(corrected: &Histogram<u64>, service: &Histogram<u64>) -> Result<Self> {
-        Ok(SerializedHistograms {
-            encoding: ENCODING.to_string(),
-            unit: UNIT.to_string(),
-            significant_figures: SIGNIFICANT_FIGURES,
-            corrected: encode_histogram(corrected)?,
-            service: encode_histogram(service)?,
+            histograms: Some(SecondHistograms::encode(corrected, service)?),
         })
     }
 
-    /// Decodes the corrected-latency histogram.
-    pub fn corrected(&self) -> Result<Histogram<u64>> {
-        self.decode(&self.corrected)
-    }
-
-    /// Decodes the service-time histogram.
-    pub fn service(&self) -> Result<Histogram<u64>> {
-        self.decode(&self.service)
-    }
-
-    fn decode(&self, text: &str) -> Result<Histogram<u64>> {
-        if self.encoding != ENCODING {
-            bail!("unknown histogram encoding `{}`", self.encoding);
+    /// The counts of this second as a tally (without the body bytes and status codes, which
+    /// only the run's totals keep).
+    pub fn tally(&self) -> Tally {
+        Tally {
+            requests: self.requests,
+            responses: self.responses,
+            errors: self.errors.clone(),
+            late: self.late,
+            dropped: self.dropped,
+            ..Tally::default()
         }
-        let bytes = BASE64
-            .decode(text)
-            .context("histogram is not valid base64")?;
-        Deserializer::new()
-            .deserialize(&mut bytes.as_slice())
-            .map_err(|error| anyhow::anyhow!("histogram does not decode: {error:?}"))
     }
-}
-
-fn encode_histogram(histogram: &Histogram<u64>) -> Result<String> {
-    let mut bytes = Vec::new();
-    V2DeflateSerializer::new()
-        .serialize(histogram, &mut bytes)
-        .map_err(|error| anyhow::anyhow!("serializing a histogram: {error:?}"))?;
-    Ok(BASE64.encode(bytes))
 }
 
 impl RunResult {

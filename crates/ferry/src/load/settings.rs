@@ -1,12 +1,13 @@
 //! Everything a load run needs to know, as a plain struct so that other commands (compare,
 //! shadow, ...) can build runs without going through the command line.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
 use super::request::ValueOrder;
 use super::schedule::RateSchedule;
+use super::share::Share;
 use super::target::Target;
 
 /// How requests are started.
@@ -62,6 +63,12 @@ pub struct LoadSettings {
     pub seed: u64,
     /// Show the live progress line on the terminal.
     pub progress: bool,
+    /// The part of the load this run sends (`--share I/N`); [`Share::WHOLE`] for all of it.
+    /// `connections` and a closed-model request count are the whole load's and get divided.
+    pub share: Share,
+    /// Start the measured window at this wall-clock instant (`--start-at`), so that several
+    /// hosts measure the same window; the warm-up runs just before it.
+    pub start_at: Option<SystemTime>,
 }
 
 impl LoadSettings {
@@ -80,6 +87,8 @@ impl LoadSettings {
             value_order: ValueOrder::Random,
             seed: 0x5EED,
             progress: false,
+            share: Share::WHOLE,
+            start_at: None,
         }
     }
 
@@ -94,6 +103,11 @@ impl LoadSettings {
             connections: 64,
             ..LoadSettings::closed(url, 64, Duration::from_secs(10))
         }
+    }
+
+    /// Connections this run opens: its share of `connections`.
+    pub fn share_connections(&self) -> usize {
+        self.share.portion(self.connections as u64) as usize
     }
 
     /// The measured length of the run, if it has one.

@@ -20,6 +20,7 @@ use super::outcome::TransportError;
 use super::request::{RequestPicker, RequestPlan, ValueOrder};
 use super::schedule::RateSchedule;
 use super::settings::HttpVersion;
+use super::share::Share;
 use super::timer::{Deadlines, PreciseTimer};
 
 /// How often a worker hands its completed windows to the collector.
@@ -40,6 +41,9 @@ pub struct RunShared {
     pub value_order: ValueOrder,
     pub seed: u64,
     pub workers: usize,
+    /// The part of the load this run sends: with the worker index, it picks this worker's
+    /// ticks and values from the whole load's.
+    pub share: Share,
     /// Set to end the run early (Ctrl-C).
     pub stop: Arc<AtomicBool>,
     pub pace: Pace,
@@ -119,12 +123,13 @@ pub fn run_worker(
             let deadlines = deadlines.clone();
             async move { deadlines.run_sweeps().await }
         });
+        let (lane, lanes) = shared.share.lane(index, shared.workers);
         let picker = Rc::new(RefCell::new(RequestPicker::new(
             shared.plan.clone(),
             shared.value_order,
             shared.seed,
-            index,
-            shared.workers,
+            lane as usize,
+            lanes as usize,
         )));
         let result = match &shared.pace {
             Pace::Closed { .. } => run_closed(&shared, slots, &picker, &recorder, &deadlines).await,
@@ -323,8 +328,8 @@ async fn run_open(
     };
 
     let timer = PreciseTimer::new().context("creating the scheduler's timer")?;
-    let workers = shared.workers as u64;
-    let mut tick = index as u64;
+    // This worker's lane of the whole load's ticks (see `Share::lane`).
+    let (mut tick, lanes) = shared.share.lane(index, shared.workers);
     let mut next = next_intended(shared, tick);
     while let Some(intended) = next {
         if shared.stop.load(Ordering::Relaxed) {
@@ -354,7 +359,7 @@ async fn run_open(
                     } else {
                         recorder.borrow_mut().record_dropped(slot);
                     }
-                    tick += workers;
+                    tick += lanes;
                     next = next_intended(shared, tick);
                 }
             }

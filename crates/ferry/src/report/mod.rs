@@ -2,6 +2,7 @@
 
 pub mod csv;
 pub mod html;
+pub mod merge;
 pub mod summary;
 pub mod svg;
 pub mod table;

@@ -24,9 +24,14 @@ pub fn render(result: &RunResult) -> String {
             format!("HTTP/2 × {} streams", settings.streams_per_connection)
         }
     };
+    let command = if result.merged_from.is_empty() {
+        "ferry load"
+    } else {
+        "ferry report --merge"
+    };
     let _ = writeln!(
         out,
-        "ferry load: {model}, {} measured after {} warm-up",
+        "{command}: {model}, {} measured after {} warm-up",
         format_seconds(totals.duration_s),
         format_seconds(settings.warmup_s)
     );
@@ -44,6 +49,26 @@ pub fn render(result: &RunResult) -> String {
             String::new()
         };
         let _ = writeln!(out, "  {} {}{weight}", target.method, target.url);
+    }
+    if !result.merged_from.is_empty() {
+        let _ = writeln!(out, "  merged from {} runs:", result.merged_from.len());
+        for part in &result.merged_from {
+            let _ = writeln!(
+                out,
+                "    share {} on {} from {}: {} requests, second 0 at +{} s",
+                part.share,
+                part.host,
+                part.file,
+                format_count(part.requests),
+                part.second_offset
+            );
+        }
+    } else if !result.share.is_whole() {
+        let _ = writeln!(
+            out,
+            "  share {} of the load, on {}",
+            result.share, result.host
+        );
     }
     if totals.interrupted {
         let _ = writeln!(out, "  interrupted: the run was stopped early");

@@ -1,4 +1,4 @@
 //! The users domain: what a user is and what makes its fields valid.
 
-pub mod email;
+pub use parsing::email;
 pub mod user;

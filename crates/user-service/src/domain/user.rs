@@ -1,7 +1,7 @@
 //! A user as the API shows it, and the validated input that creates or changes one.
 
 use actix_web::web::Bytes;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -36,11 +36,7 @@ impl User {
     }
 }
 
-/// `2026-11-28T12:34:56.789Z`: UTC, `Z`, exactly three fraction digits (the contract's
-/// shared rendering; the database keeps milliseconds).
-pub fn format_millis(instant: &DateTime<Utc>) -> String {
-    instant.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
+pub use parsing::cursor::format_millis;
 
 fn rfc3339_millis<S: Serializer>(
     instant: &DateTime<Utc>,
@@ -53,8 +49,12 @@ fn rfc3339_millis<S: Serializer>(
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)] // read by utoipa only
 pub struct CreateUserBody {
-    /// Optional client-chosen id: repeating the same body with the same id is a safe retry.
+    /// Optional client-chosen id, a hyphenated UUID: repeating the same body with the
+    /// same id is a safe retry.
+    #[schema(value_type = Option<String>, format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
     id: Option<Uuid>,
+    /// An addr-spec, at most 254 characters; compared case-insensitively.
+    #[schema(format = Email, min_length = 3, max_length = 254, example = "ada@example.com")]
     email: String,
 }
 
@@ -62,6 +62,8 @@ pub struct CreateUserBody {
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)] // read by utoipa only
 pub struct UpdateUserBody {
+    /// An addr-spec, at most 254 characters; compared case-insensitively.
+    #[schema(format = Email, min_length = 3, max_length = 254, example = "ada@example.com")]
     email: String,
 }
 

@@ -6,8 +6,7 @@ use super::digest::{push_groups, push_stats_canonical, push_stats_response, push
 use super::parse::{Batch, Parser, TopLevel};
 use super::stats::{Stats, stats};
 
-pub const MAX_RECORDS: usize = 10_000;
-pub const MAX_INVALID_LISTED: usize = 100;
+pub use parsing::process::{MAX_INVALID_LISTED, MAX_RECORDS};
 
 /// Why a body gets no 200 (after the content type and size checks of the HTTP layer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

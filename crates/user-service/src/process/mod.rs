@@ -6,7 +6,8 @@
 //!
 //! - [`parse`]: one pass over the body that reads JSON as JSON.parse does and checks and
 //!   groups the records on the way;
-//! - [`record`], [`timestamp`]: the field checks;
+//! - [`record`], [`timestamp`]: the field checks (these three live in the `parsing`
+//!   crate, which is fuzzed);
 //! - [`compute`]: the whole computation, body in, body out;
 //! - [`stats`], [`digest`]: the per-group stats and the rendering (body and digest);
 //! - [`shedding`]: the bounded pool (slots on tokio's blocking pool, a bounded queue,
@@ -18,11 +19,10 @@
 pub mod compute;
 pub mod digest;
 pub mod handler;
-pub mod parse;
-pub mod record;
 pub mod shedding;
 pub mod stats;
-pub mod timestamp;
+
+pub use parsing::process::{parse, record, timestamp};
 
 pub use self::compute::{BodyError, MAX_INVALID_LISTED, MAX_RECORDS, process_body};
 

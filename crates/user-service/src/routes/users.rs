@@ -74,12 +74,14 @@ pub struct UserPage {
 /// Query of `GET /users`, read by hand from the query string so that every bad value
 /// (a repeated `limit`, say) gets the contract's message rather than a framework's.
 #[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
 #[allow(dead_code)] // read by utoipa only
 pub struct ListQuery {
     /// Page size, 1–100 (default 20).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, nullable = false)]
     limit: Option<String>,
-    /// The `next` cursor of the previous page.
+    /// The `next` cursor of the previous page (opaque, base64url).
+    #[param(pattern = "^[A-Za-z0-9_-]+$", nullable = false)]
     after: Option<String>,
 }
 
@@ -102,13 +104,14 @@ fn parse_limit(raw: Option<&str>) -> Result<u32, ApiError> {
 
 #[utoipa::path(
     get, path = "/users/{id}", tag = "users",
-    params(("id" = String, Path, description = "User id, hyphenated UUID")),
+    params(("id" = String, Path, format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "User id, hyphenated UUID (either case)")),
     responses(
         (status = 200, description = "The user", body = User),
         (status = 400, description = "The id is not a hyphenated UUID", body = crate::routes::openapi::ErrorSchema),
-        (status = 401, description = "Missing or invalid token", body = crate::routes::openapi::ErrorSchema),
+        (status = 401, description = "Missing or invalid bearer token; `WWW-Authenticate: Bearer`", body = crate::routes::openapi::ErrorSchema),
         (status = 403, description = "Token lacks users:read", body = crate::routes::openapi::ErrorSchema),
         (status = 404, description = "User not found", body = crate::routes::openapi::ErrorSchema),
+        (status = 503, description = "Database unavailable or too slow; `Retry-After` says when to retry", body = crate::routes::openapi::ErrorSchema),
     ),
     security(("bearer" = ["users:read"]))
 )]
@@ -131,10 +134,13 @@ pub async fn get_user(
         (status = 201, description = "Created; `Location` names it", body = User),
         (status = 200, description = "A retry of an earlier create with the same id and email", body = User),
         (status = 400, description = "Not JSON, or not an object", body = crate::routes::openapi::ErrorSchema),
+        (status = 401, description = "Missing or invalid bearer token; `WWW-Authenticate: Bearer`", body = crate::routes::openapi::ErrorSchema),
+        (status = 403, description = "Token lacks users:write", body = crate::routes::openapi::ErrorSchema),
         (status = 409, description = "Email taken, or id exists with another email", body = crate::routes::openapi::ErrorSchema),
         (status = 413, description = "Body over 64 KiB", body = crate::routes::openapi::ErrorSchema),
         (status = 415, description = "Not application/json", body = crate::routes::openapi::ErrorSchema),
         (status = 422, description = "Invalid fields, listed in `fields`", body = crate::routes::openapi::ErrorSchema),
+        (status = 503, description = "Database unavailable or too slow; `Retry-After` says when to retry", body = crate::routes::openapi::ErrorSchema),
     ),
     security(("bearer" = ["users:write"]))
 )]
@@ -156,6 +162,9 @@ pub async fn create_user(
     responses(
         (status = 200, description = "Newest first", body = UserPage),
         (status = 400, description = "Bad limit or cursor", body = crate::routes::openapi::ErrorSchema),
+        (status = 401, description = "Missing or invalid bearer token; `WWW-Authenticate: Bearer`", body = crate::routes::openapi::ErrorSchema),
+        (status = 403, description = "Token lacks users:read", body = crate::routes::openapi::ErrorSchema),
+        (status = 503, description = "Database unavailable or too slow; `Retry-After` says when to retry", body = crate::routes::openapi::ErrorSchema),
     ),
     security(("bearer" = ["users:read"]))
 )]
@@ -194,13 +203,19 @@ pub async fn list_users(
 
 #[utoipa::path(
     patch, path = "/users/{id}", tag = "users",
-    params(("id" = String, Path, description = "User id, hyphenated UUID")),
+    params(("id" = String, Path, format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "User id, hyphenated UUID (either case)")),
     request_body = crate::domain::user::UpdateUserBody,
     responses(
         (status = 200, description = "The updated user", body = User),
+        (status = 400, description = "The id is not a hyphenated UUID, or the body is not a JSON object", body = crate::routes::openapi::ErrorSchema),
+        (status = 401, description = "Missing or invalid bearer token; `WWW-Authenticate: Bearer`", body = crate::routes::openapi::ErrorSchema),
+        (status = 403, description = "Token lacks users:write", body = crate::routes::openapi::ErrorSchema),
         (status = 404, description = "User not found", body = crate::routes::openapi::ErrorSchema),
         (status = 409, description = "Email taken", body = crate::routes::openapi::ErrorSchema),
+        (status = 413, description = "Body over 64 KiB", body = crate::routes::openapi::ErrorSchema),
+        (status = 415, description = "Not application/json", body = crate::routes::openapi::ErrorSchema),
         (status = 422, description = "Invalid email", body = crate::routes::openapi::ErrorSchema),
+        (status = 503, description = "Database unavailable or too slow; `Retry-After` says when to retry", body = crate::routes::openapi::ErrorSchema),
     ),
     security(("bearer" = ["users:write"]))
 )]
@@ -220,10 +235,14 @@ pub async fn update_user(
 
 #[utoipa::path(
     delete, path = "/users/{id}", tag = "users",
-    params(("id" = String, Path, description = "User id, hyphenated UUID")),
+    params(("id" = String, Path, format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "User id, hyphenated UUID (either case)")),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 400, description = "The id is not a hyphenated UUID", body = crate::routes::openapi::ErrorSchema),
+        (status = 401, description = "Missing or invalid bearer token; `WWW-Authenticate: Bearer`", body = crate::routes::openapi::ErrorSchema),
+        (status = 403, description = "Token lacks users:write", body = crate::routes::openapi::ErrorSchema),
         (status = 404, description = "User not found", body = crate::routes::openapi::ErrorSchema),
+        (status = 503, description = "Database unavailable or too slow; `Retry-After` says when to retry", body = crate::routes::openapi::ErrorSchema),
     ),
     security(("bearer" = ["users:write"]))
 )]

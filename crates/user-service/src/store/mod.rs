@@ -2,7 +2,7 @@
 
 pub mod cache;
 pub mod creates;
-pub mod cursor;
+pub use parsing::cursor;
 pub mod users;
 
 pub use users::{CreateOutcome, StoreError, UserStore};

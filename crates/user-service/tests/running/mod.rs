@@ -153,3 +153,17 @@ pub async fn spawn_app(
     tokio::spawn(application.run_until_stopped());
     base
 }
+
+/// Creates a user with a fresh email at `base`; returns its id.
+pub async fn create_user_at(client: &reqwest::Client, base: &str) -> String {
+    let response = client
+        .post(format!("{base}/users"))
+        .bearer_auth(token("users:write"))
+        .json(&serde_json::json!({ "email": format!("{}@example.com", uuid::Uuid::new_v4()) }))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), 201);
+    let user: serde_json::Value = response.json().await.expect("a JSON user");
+    user["id"].as_str().expect("an id").to_owned()
+}
