@@ -77,8 +77,11 @@ rps() { python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["totals"]; p
 p99() { python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["latency"]["corrected"]["p99_us"]/1000, 2))' "$1"; }
 best() { for f in "$@"; do rps "$f"; done | sort -n | tail -1; }
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2]):.2f}')" "$1" "$2"; }
-post_users() { load "$1" "$2" -c 64 -X POST -H 'content-type: application/json' \
+# {uuid} is drawn from the run's seed: a seed per run, or a later run would replay the
+# emails an earlier one created (and meet 409s).
+post_users() { load "$1" "$2" -c 64 -X POST -H 'content-type: application/json' --seed "$((++post_runs))" \
   --body '{"email":"bench-{uuid}@example.com"}' /users; }
+post_runs=0
 get_users() { load "$1" "$2" -c 64 --values "id=$work/ids.txt" '/users/{id}'; }
 
 echo "POST /users and GET /users/{id}, 64 connections, alternating…" >&2

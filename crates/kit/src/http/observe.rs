@@ -3,9 +3,9 @@
 //! The span `http_request` carries `method` and `request_id`; events a handler logs
 //! inherit them. The event that closes a request adds `route` (the template, never the
 //! raw path: paths hold ids and would explode log indexes and metric series), `status`
-//! and `latency_ms`. A finished request
-//! is logged at `debug` (an access log at 50,000 requests/s costs more than the request),
-//! a 500 at `error` and other 5xx at `warn`, so the default `info` filter shows failures only.
+//! and `latency_ms`. A finished request is logged at `debug` (an access log at 50,000
+//! requests/s costs more than the request), a 500 at `error` and other 5xx at `warn`, so
+//! the default `info` filter shows failures only.
 
 use std::sync::LazyLock;
 use std::time::Instant;
