@@ -11,6 +11,8 @@
 #      coalescing;
 #   4. telemetry: GET of one fixed id on Rust as shipped (info), at warn, and with
 #      [server] request_telemetry = false (no request span, id or metrics).
+# (Run files are NAME-TARGET-ROUND.json; the globs match the round digits, since
+# "rust-*" would also match "rust-nocoalesce-*".)
 # Results: out/bench-coalescing/summary.md (and each run's ferry JSON beside it).
 #
 #   scripts/bench-coalescing.sh [users] [seconds per run] [rounds]
@@ -95,8 +97,8 @@ for round in $(seq "$rounds"); do
 done
 declare -A post get
 for target in rust node rust-nocoalesce; do
-  post[$target]=$(best "$out"/post-"$target"-*.json)
-  get[$target]=$(best "$out"/get-"$target"-*.json)
+  post[$target]=$(best "$out"/post-"$target"-[0-9]*.json)
+  get[$target]=$(best "$out"/get-"$target"-[0-9]*.json)
 done
 pg_best=0; pg_clients=0
 for clients in 1 2 4; do
@@ -111,7 +113,7 @@ for round in $(seq "$rounds"); do
     load "open-$target-$round" "$target" -c 64 --rate "$tenth" --values "id=$work/ids.txt" '/users/{id}'
   done
 done
-low_p99() { for f in "$out"/open-"$1"-*.json; do p99 "$f"; done | sort -n | head -1; }
+low_p99() { for f in "$out"/open-"$1"-[0-9]*.json; do p99 "$f"; done | sort -n | head -1; }
 p99_on=$(low_p99 rust); p99_off=$(low_p99 rust-nocoalesce)
 
 echo "telemetry: one fixed id, shipped (info), warn, request_telemetry off…" >&2
@@ -123,7 +125,7 @@ for round in $(seq "$rounds"); do
     load "fixed-$target-$round" "$target" -c 64 --values "id=$work/one-id.txt" '/users/{id}'
   done
 done
-for target in rust rust-warn rust-silent; do fixed[$target]=$(best "$out"/fixed-"$target"-*.json); done
+for target in rust rust-warn rust-silent; do fixed[$target]=$(best "$out"/fixed-"$target"-[0-9]*.json); done
 
 {
   echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores shared with other engineers' builds and tests"
