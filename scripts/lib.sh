@@ -25,7 +25,10 @@ wait_ready() {
 
 # A throwaway PostgreSQL in directory $1 (from scratch_dir), from the machine's server
 # binaries; further arguments are extra server options ("-c name=value …"). Sets
-# pg_bindir and pg_url; stop it with stop_throwaway_postgres.
+# pg_bindir and pg_url; stop it with stop_throwaway_postgres. Like the embedded server of
+# crates/pg-embedded, it listens on no TCP address, only on a Unix socket (0700) in its
+# data directory (0700, the server user's), so no other local user can connect;
+# pg_url names the socket libpq's way: postgres:///postgres?host=DIR&port=N&user=postgres.
 start_throwaway_postgres() {
   local dir=$1 port
   shift
@@ -35,11 +38,12 @@ start_throwaway_postgres() {
   pg_as=()
   if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; pg_as=(runuser -u postgres --); fi
   pg_data=$dir/data
+  # Only names the socket file: nothing listens on TCP.
   port=$(free_port)
-  "${pg_as[@]}" "$pg_bindir/initdb" -D "$pg_data" -U postgres -A trust --no-sync >/dev/null
+  "${pg_as[@]}" "$pg_bindir/initdb" -D "$pg_data" -U postgres --auth-local=trust --auth-host=reject --no-sync >/dev/null
   "${pg_as[@]}" "$pg_bindir/pg_ctl" -D "$pg_data" -l "$dir/postgres.log" -w start \
-    -o "-p $port -c listen_addresses=127.0.0.1 -k $dir $*" >/dev/null
-  pg_url="postgres://postgres@127.0.0.1:$port/postgres"
+    -o "-p $port -c listen_addresses= -k $pg_data -c unix_socket_permissions=0700 $*" >/dev/null
+  pg_url="postgres:///postgres?host=$pg_data&port=$port&user=postgres"
 }
 
 stop_throwaway_postgres() {

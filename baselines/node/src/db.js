@@ -8,6 +8,7 @@
 // give up after CONNECT_TIMEOUT_SECS. A connection that fails or closes is reopened by
 // postgres.js on the next query, so a PostgreSQL restart heals by itself.
 import postgres from 'postgres';
+import { postgresTarget } from './databaseUrl.js';
 
 export const CONNECT_TIMEOUT_SECS = 3;
 export const QUERY_TIMEOUT_MS = 5_000;
@@ -18,7 +19,9 @@ export const PING_TIMEOUT_MS = 1_000;
  */
 export function createDb(config, { log } = {}) {
   const max = config.poolPerWorker;
-  const sql = postgres(config.databaseUrl, {
+  const target = postgresTarget(config.databaseUrl);
+  const sql = postgres(target.url, {
+    ...target.options,
     max,
     prepare: true,
     connect_timeout: CONNECT_TIMEOUT_SECS,

@@ -5,7 +5,13 @@
 //   request head   16 KiB (Node's maxHeaderSize → 431) and 64 header fields (counted in the
 //                  first onRequest hook from rawHeaders; Node's maxHeadersCount would drop
 //                  the extra fields silently) → 431 `Request header fields too large`
-//   head timeout   5 s (headersTimeout, checked every second) → 408, connection closed
+//   head timeout   5 s (headersTimeout, checked every second, for every request of a
+//                  connection) → 408, connection closed
+//   body deadline  5 s, then at least 256 KiB/s (routes/body.js) → 408, connection closed;
+//                  requestTimeout (60 s) bounds the whole request on top
+//   body budget    32 MiB over the workers for bodies being received (routes/body.js) → 503
+//   connections    no maxConnections: Node accepts a connection over it and then
+//                  destroys it (a reset), which is worse than the listen backlog
 //   JSON bodies    64 KiB, `/api/v1/process` 8 MiB → 413 `Payload too large`
 import http from 'node:http';
 import Fastify, { LogController } from 'fastify';

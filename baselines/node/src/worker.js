@@ -10,6 +10,7 @@ import { createAuthenticator } from './auth.js';
 import { createDb } from './db.js';
 import { createMetrics } from './metrics.js';
 import { buildApp } from './server.js';
+import { setBodyBudgetWorkers } from './routes/body.js';
 
 /** Asks the primary for the metrics of every worker, summed (see metrics.js). */
 function clusterMetricsText(local) {
@@ -41,6 +42,7 @@ function clusterMetricsText(local) {
 /** @param {ReturnType<import('./config.js').loadConfig>} config */
 export async function startWorker(config) {
   const state = { draining: false };
+  if (cluster.isWorker) setBodyBudgetWorkers(config.workers);
   const db = createDb(config);
   const metrics = createMetrics({ db });
   let metricsText;

@@ -6,6 +6,7 @@ import { isHyphenatedUuid, uuidv7 } from '../src/uuid.js';
 import { requestIdFor } from '../src/requestId.js';
 import { isJsonContentType } from '../src/routes/body.js';
 import { hasScope } from '../src/auth.js';
+import { postgresTarget } from '../src/databaseUrl.js';
 
 test('email grammar', () => {
   for (const e of ['a@b.co', "x!#$%&'*+/=?^_`{|}~-y@ex-ample.com", 'a.b.c@d.e', 'A@B.CO', `${'a'.repeat(64)}@b.co`, 'a@1.2']) {
@@ -71,4 +72,13 @@ test('content type and scopes', () => {
   assert.ok(hasScope('users:read', 'users:read'));
   assert.ok(!hasScope('users:readx', 'users:read'));
   assert.ok(!hasScope('', 'users:read'));
+});
+
+test('a Unix socket in the DATABASE_URL query becomes postgres.js options', () => {
+  assert.deepEqual(postgresTarget('postgres:///app?host=%2Ftmp%2Fpg%20x&port=5999&user=postgres&sslmode=disable'), {
+    url: 'postgres:///app?sslmode=disable',
+    options: { host: '/tmp/pg x', port: 5999, user: 'postgres' },
+  });
+  const tcp = 'postgres://u:p@db.example:5432/app?sslmode=require';
+  assert.deepEqual(postgresTarget(tcp), { url: tcp, options: {} });
 });

@@ -9,5 +9,6 @@ pub mod compare;
 pub mod load;
 pub mod report;
 pub mod serve;
+pub mod shadow;
 pub mod slo;
 pub mod units;

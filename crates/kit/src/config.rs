@@ -154,11 +154,29 @@ pub struct ServerSettings {
     pub drain_grace_ms: u64,
     /// Idle keep-alive connections are closed after this many seconds.
     pub keep_alive_secs: u64,
-    /// A request head not complete within this many milliseconds gets 408.
+    /// A request head not complete within this many milliseconds gets 408: the first
+    /// head of a connection from its accept, a later one from its first byte (and
+    /// within `keep_alive_secs` plus this of the previous response).
     pub head_timeout_ms: u64,
+    /// A request body's grace period: a body byte at offset `n` must arrive within
+    /// this plus `n / body_min_bytes_per_sec` of the head, else 408.
+    pub body_timeout_ms: u64,
+    /// The minimum rate of a large body, in bytes per second.
+    pub body_min_bytes_per_sec: u64,
+    /// Bytes that all request bodies in flight may hold together; a body that would
+    /// pass it gets 503 `Overloaded` with `Retry-After: 1`.
+    pub body_budget_bytes: usize,
+    /// Connections held at once; 0 derives it from `RLIMIT_NOFILE` (raised to its hard
+    /// limit at start) less 1,024 descriptors. Past it, connections wait in the backlog.
+    pub max_connections: usize,
+    /// The listen backlog (the kernel caps it at `net.core.somaxconn`).
+    pub backlog: u32,
+    /// After an answer sent before its body was read, how long the unread rest is
+    /// read and dropped (a lingering close) so that the client reads the answer.
+    pub linger_ms: u64,
     /// The request span, request id and request metrics (`kit::http::observe`,
     /// `kit::http::request_id`). Off only to measure what they cost
-    /// (`scripts/bench-telemetry.sh`): responses then lack the contract's `x-request-id`.
+    /// (`scripts/bench-coalescing.sh`): responses then lack the contract's `x-request-id`.
     pub request_telemetry: bool,
 }
 
@@ -172,6 +190,12 @@ impl Default for ServerSettings {
             drain_grace_ms: 1000,
             keep_alive_secs: 5,
             head_timeout_ms: 5000,
+            body_timeout_ms: 5000,
+            body_min_bytes_per_sec: 256 * 1024,
+            body_budget_bytes: 32 * 1024 * 1024,
+            max_connections: 0,
+            backlog: 4096,
+            linger_ms: 1000,
             request_telemetry: true,
         }
     }

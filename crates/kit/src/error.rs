@@ -46,6 +46,9 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("Request header fields too large")]
     HeadTooLarge,
+    /// The body did not arrive within its deadline (`http::json::BodyDeadline`).
+    #[error("Request timeout")]
+    RequestTimeout,
     /// A dependency is down or we are shedding load; the client may retry soon.
     #[error("{message}")]
     Unavailable {
@@ -128,6 +131,7 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

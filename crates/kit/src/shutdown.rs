@@ -7,6 +7,10 @@
 //! Then the listener closes, idle keep-alive connections close, in-flight requests
 //! finish, and the process exits 0 — within `server.drain_timeout_secs`, after which
 //! what is left is dropped.
+//!
+//! A second SIGTERM or SIGINT during the drain (an operator who does not want to wait)
+//! ends it at once: [`run_until_stopped`] returns [`SecondSignal`], and the service
+//! exits non-zero.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,38 +52,63 @@ pub async fn close_connections_while_draining(
     Ok(response)
 }
 
-/// Resolves on SIGTERM or SIGINT.
-pub async fn termination_signal() -> std::io::Result<&'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    Ok(tokio::select! {
-        _ = terminate.recv() => "SIGTERM",
-        _ = interrupt.recv() => "SIGINT",
-    })
+/// The termination signals, listened for from start-up on (so that none is missed).
+struct TerminationSignals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
 }
 
+impl TerminationSignals {
+    fn listen() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(TerminationSignals {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Resolves on the next SIGTERM or SIGINT.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.interrupt.recv() => "SIGINT",
+        }
+    }
+}
+
+/// Why a drain did not finish: a second termination signal came first.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} during the drain: stopped without waiting for requests in flight")]
+pub struct SecondSignal(pub &'static str);
+
 /// Runs `server` until a termination signal has drained it. The server's own shutdown
-/// timeout must be the drain timeout less `grace` (see `http::server::serve`).
+/// timeout must be the drain timeout less `grace` (see `http::server::serve`). A second
+/// signal during the drain returns at once with [`SecondSignal`] (as an `io::Error`).
 pub async fn run_until_stopped(
     server: Server,
     drain: Drain,
     grace: Duration,
 ) -> std::io::Result<()> {
+    let mut signals = TerminationSignals::listen()?;
     let handle = server.handle();
-    let watcher = tokio::spawn(async move {
-        match termination_signal().await {
-            Ok(signal) => tracing::info!(signal, "draining: readiness is now 503"),
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for termination signals");
-                return;
-            }
-        }
-        drain.start();
+    let mut server = std::pin::pin!(server);
+    let signal = tokio::select! {
+        result = &mut server => return result,
+        signal = signals.next() => signal,
+    };
+    tracing::info!(signal, "draining: readiness is now 503");
+    drain.start();
+    let stopper = tokio::spawn(async move {
         tokio::time::sleep(grace).await;
         handle.stop(true).await;
     });
-    let result = server.await;
-    watcher.abort();
+    let result = tokio::select! {
+        result = &mut server => result,
+        second = signals.next() => {
+            tracing::warn!(signal = second, "second signal during the drain: stopping now");
+            Err(std::io::Error::other(SecondSignal(second)))
+        }
+    };
+    stopper.abort();
     result
 }

@@ -37,6 +37,17 @@ mod tests {
     }
 
     #[test]
+    fn keeps_a_unix_socket_named_in_the_query() {
+        assert_eq!(
+            with_database(
+                "postgres:///postgres?host=/tmp/pg-embedded-x&port=5999&user=postgres",
+                "test_1"
+            ),
+            "postgres:///test_1?host=/tmp/pg-embedded-x&port=5999&user=postgres"
+        );
+    }
+
+    #[test]
     fn adds_a_database_to_a_url_without_one() {
         assert_eq!(
             with_database("postgres://u@h:5", "bench"),

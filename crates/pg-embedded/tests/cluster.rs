@@ -2,21 +2,18 @@
 //! (asked with `psql`, a real client), stops, starts again on the same port, and leaves no
 //! directory behind.
 
-use std::process::Command;
+mod support;
 
 use pg_embedded::EmbeddedPostgres;
 
 /// `SELECT 1` through the server's own `psql`.
 fn select_one(cluster: &EmbeddedPostgres) -> Result<String, String> {
-    let output = Command::new(cluster.bin_dir().join("psql"))
-        .args([cluster.url("postgres").as_str(), "-tA", "-c", "SELECT 1"])
-        .output()
-        .map_err(|error| format!("running psql: {error}"))?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).into_owned())
-    }
+    support::psql(
+        cluster.bin_dir(),
+        &cluster.url("postgres"),
+        "SELECT 1",
+        None,
+    )
 }
 
 #[tokio::test]

@@ -80,12 +80,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(settings, environment).await,
         Command::Migrate => {
             init_logs(&settings)?;
-            let (_server, database) = connect(&settings).await?;
+            let (_server, database) = connect(&settings, environment).await?;
             database.migrate(&MIGRATOR).await?;
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::Seed { users, ids_file } => seed(&settings, users, ids_file).await,
+        Command::Seed { users, ids_file } => seed(&settings, environment, users, ids_file).await,
         Command::Token { scope, ttl, sub } => {
             let token =
                 user_service::commands::token::mint(&settings, environment, &sub, &scope, ttl)?;
@@ -108,8 +108,11 @@ fn init_logs(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn connect(settings: &Settings) -> anyhow::Result<(DatabaseServer, Database)> {
-    let server = DatabaseServer::from_settings(&settings.database).await?;
+async fn connect(
+    settings: &Settings,
+    environment: Environment,
+) -> anyhow::Result<(DatabaseServer, Database)> {
+    let server = DatabaseServer::from_settings(&settings.database, environment).await?;
     kit::db::check_reachable(&server.url).await?;
     let database = Database::connect_lazy(&server.url, &settings.database)?;
     Ok((server, database))
@@ -122,9 +125,9 @@ async fn serve(settings: Settings, environment: Environment) -> anyhow::Result<(
         .context("starting the service")?;
     let database = match application.embedded_database() {
         Some(embedded) => format!(
-            "embedded PostgreSQL on port {} ({})",
-            embedded.port(),
-            embedded.data_dir().display()
+            "embedded PostgreSQL in {} (its socket in {})",
+            embedded.data_dir().display(),
+            embedded.socket_dir().display()
         ),
         None => "DATABASE_URL".to_owned(),
     };
@@ -139,9 +142,14 @@ async fn serve(settings: Settings, environment: Environment) -> anyhow::Result<(
     Ok(())
 }
 
-async fn seed(settings: &Settings, users: u64, ids_file: Option<PathBuf>) -> anyhow::Result<()> {
+async fn seed(
+    settings: &Settings,
+    environment: Environment,
+    users: u64,
+    ids_file: Option<PathBuf>,
+) -> anyhow::Result<()> {
     init_logs(settings)?;
-    let (_server, database) = connect(settings).await?;
+    let (_server, database) = connect(settings, environment).await?;
     database.migrate(&MIGRATOR).await?;
     let bar = ProgressBar::new(users).with_style(
         ProgressStyle::with_template(

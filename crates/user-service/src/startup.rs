@@ -53,7 +53,8 @@ impl Application {
         settings: &Settings,
         environment: Environment,
     ) -> anyhow::Result<Application> {
-        let database_server = DatabaseServer::from_settings(&settings.database).await?;
+        let database_server =
+            DatabaseServer::from_settings(&settings.database, environment).await?;
         let database = Database::connect_lazy(&database_server.url, &settings.database)?;
         if settings.database.migrate_on_start {
             kit::db::check_reachable(&database_server.url).await?;

@@ -13,20 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use pg_embedded::EmbeddedPostgres;
-use running::{JWT_SECRET, RunningService, token};
-
-async fn create_user(client: &reqwest::Client, service: &RunningService) -> String {
-    let response = client
-        .post(service.url("/users"))
-        .bearer_auth(token("users:write"))
-        .json(&serde_json::json!({ "email": format!("{}@example.com", uuid::Uuid::new_v4()) }))
-        .send()
-        .await
-        .expect("the service answers");
-    assert_eq!(response.status(), 201, "creating a user");
-    let body: serde_json::Value = response.json().await.expect("a JSON user");
-    body["id"].as_str().expect("the user has an id").to_owned()
-}
+use running::{JWT_SECRET, RunningService, create_user, token};
 
 /// Sends one request on an open keep-alive connection and reads the whole response.
 async fn request_on(connection: &mut TcpStream, path: &str) -> String {
@@ -65,6 +52,19 @@ async fn request_on(connection: &mut TcpStream, path: &str) -> String {
     }
 }
 
+/// A connection in a transaction holding `users` locked, so that requests on it wait.
+async fn lock_users_table(database_url: &str) -> PgConnection {
+    let mut blocker = PgConnection::connect(database_url)
+        .await
+        .expect("connecting to the test database");
+    blocker.execute("BEGIN").await.expect("BEGIN");
+    blocker
+        .execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("locking users");
+    blocker
+}
+
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
     let directory = tempfile::tempdir().expect("a temporary directory");
@@ -92,14 +92,7 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
     );
 
     // Hold the table so that requests stay in flight until we let go.
-    let mut blocker = PgConnection::connect(&database_url)
-        .await
-        .expect("connecting to the test database");
-    blocker.execute("BEGIN").await.expect("BEGIN");
-    blocker
-        .execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
-        .await
-        .expect("locking users");
+    let mut blocker = lock_users_table(&database_url).await;
     // Writes: each holds its own pooled connection, so all eight can be seen waiting at
     // the server (pipelined reads would share two connections).
     let in_flight: Vec<_> = (0..8)
@@ -346,4 +339,46 @@ async fn recovers_by_itself_when_postgresql_crashes_and_starts_again_under_read_
         .await
         .expect("answer");
     assert_eq!(ready.status(), 200, "ready again without a restart");
+}
+
+/// A second SIGTERM during the drain stops the service at once, with a non-zero status,
+/// although a request is still in flight.
+#[tokio::test]
+async fn a_second_sigterm_during_the_drain_exits_at_once_non_zero() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
+    let env = [
+        ("DATABASE_URL", database_url.clone()),
+        ("JWT_SECRET", JWT_SECRET.to_owned()),
+        ("APP_SERVER__DRAIN_TIMEOUT_SECS", "30".to_owned()),
+        ("APP_SERVER__DRAIN_GRACE_MS", "200".to_owned()),
+    ];
+    let mut service = RunningService::start(directory.path(), &env).await;
+    let client = reqwest::Client::new();
+    let id = create_user(&client, &service).await;
+    // A write held in flight by a lock (until the 5 s statement timeout).
+    let _blocker = lock_users_table(&database_url).await;
+    let in_flight = tokio::spawn(
+        client
+            .patch(service.url(&format!("/users/{id}")))
+            .bearer_auth(token("users:write"))
+            .json(&serde_json::json!({ "email": format!("second-{}@example.com", uuid::Uuid::new_v4()) }))
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    service.signal(Signal::SIGTERM);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        service.exited().is_none(),
+        "the first signal drains, it does not stop"
+    );
+    let signalled = Instant::now();
+    service.signal(Signal::SIGTERM);
+    let status = service.wait_exit(Duration::from_secs(3)).await;
+    assert!(
+        !status.success(),
+        "a second signal exits non-zero, got {status} after {:?}",
+        signalled.elapsed()
+    );
+    in_flight.abort();
 }

@@ -105,3 +105,82 @@ fn bad_configuration_names_the_key() {
         );
     }
 }
+
+#[test]
+fn production_refuses_the_embedded_database() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let output = command(
+        directory.path(),
+        &["migrate"],
+        &[
+            ("APP_ENV", "production".to_owned()),
+            (
+                "JWT_SECRET",
+                "a-production-secret-of-at-least-32-bytes".to_owned(),
+            ),
+        ],
+    )
+    .output()
+    .expect("running the binary");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "production started on the embedded PostgreSQL"
+    );
+    assert!(
+        stderr.contains("DATABASE_URL") && stderr.contains("production"),
+        "the message names DATABASE_URL and production:\n{stderr}"
+    );
+    assert!(
+        !directory.path().join(".data/postgres").exists(),
+        "no cluster is created in production"
+    );
+}
+
+/// Removes the cluster a private checkout's `.data/postgres` links to (in the `postgres`
+/// user's home, as root), which outlives the checkout otherwise.
+struct RelocatedCluster(std::path::PathBuf);
+
+impl Drop for RelocatedCluster {
+    fn drop(&mut self) {
+        if let Ok(target) = std::fs::read_link(&self.0) {
+            let _ = std::fs::remove_dir_all(&target);
+            let _ = std::fs::remove_file(target.with_extension("log"));
+        }
+    }
+}
+
+/// Issue 11, item 8: as root, a checkout the `postgres` user cannot enter (in /root, or a
+/// `mktemp -d` directory) once failed `seed` with initdb's "Permission denied".
+#[test]
+fn seed_works_in_a_checkout_the_postgres_user_cannot_enter() {
+    use std::os::unix::fs::PermissionsExt;
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let cwd = directory.path();
+    std::fs::set_permissions(cwd, std::fs::Permissions::from_mode(0o700))
+        .expect("making the checkout private, as mktemp -d does");
+    let _cleanup = RelocatedCluster(cwd.join(".data/postgres"));
+    let seeded = command(cwd, &["seed", "--users", "10"], &[])
+        .output()
+        .expect("running seed");
+    assert!(
+        seeded.status.success(),
+        "seed failed: {}{}",
+        String::from_utf8_lossy(&seeded.stdout),
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    assert!(String::from_utf8_lossy(&seeded.stdout).contains("seeded 10 users"));
+    assert!(
+        cwd.join(".data/postgres/PG_VERSION").exists(),
+        "the cluster is found in .data/postgres"
+    );
+    let mode = std::fs::metadata(cwd)
+        .expect("the checkout")
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o777,
+        0o700,
+        "the checkout's permissions are left alone"
+    );
+}

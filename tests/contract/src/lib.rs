@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod cross;
+pub mod edge;
 pub mod errors;
 pub mod http;
 pub mod json;
@@ -17,6 +18,7 @@ pub mod limits;
 pub mod operations;
 pub mod process;
 pub mod races;
+pub mod slow;
 pub mod tokens;
 pub mod users;
 
@@ -101,6 +103,13 @@ macro_rules! contract_tests {
             limits::limits_head_within_limits_is_served,
             limits::limits_slow_head_is_408,
             limits::limits_silent_connection_is_closed,
+            slow::slow_second_head_is_408,
+            slow::slow_stalled_body_is_408,
+            edge::edge_content_length_with_chunked,
+            edge::edge_two_content_lengths_is_400,
+            edge::edge_obs_fold_is_400,
+            edge::edge_http10_closes_unless_keep_alive,
+            edge::edge_pipelined_requests_in_order,
             operations::operations_health_live,
             operations::operations_health_ready,
             operations::operations_metrics,

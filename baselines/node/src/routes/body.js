@@ -2,8 +2,76 @@
 // application/json (parameters allowed), 413 over the route's body limit (fastify's
 // bodyLimit, checked against Content-Length first), 400 `Invalid JSON body`, 400 `Body
 // must be a JSON object`. The 422 field checks are the handlers' business.
+//
+// Slow and heavy bodies (the Rust service's kit::http::json and body_budget do the same):
+//   deadline  the byte at offset n must arrive within BODY_GRACE_MS + n / BODY_MIN_BYTES_PER_SEC
+//             of the head, else 408 `Request timeout` and the connection closes;
+//   budget    bodies being received in this worker hold at most BODY_BUDGET_BYTES together
+//             (the process-wide budget split over the cluster's workers), else 503
+//             `Overloaded` with `Retry-After: 1` at once.
 import { isUtf8 } from 'node:buffer';
+import { PassThrough } from 'node:stream';
 import { MSG, HttpError, sendError } from '../errors.js';
+
+export const BODY_GRACE_MS = 5_000;
+export const BODY_MIN_BYTES_PER_SEC = 256 * 1024;
+const PROCESS_BODY_BUDGET_BYTES = 32 * 1024 * 1024;
+
+let budgetBytes = PROCESS_BODY_BUDGET_BYTES;
+let budgetUsed = 0;
+
+/** Splits the process-wide budget over `workers` (main.js calls it in each worker). */
+export function setBodyBudgetWorkers(workers) {
+  budgetBytes = Math.floor(PROCESS_BODY_BUDGET_BYTES / Math.max(1, workers));
+}
+
+/**
+ * The body as fastify will read it: `payload` through a stream that fails with 408 past
+ * the deadline or 503 past the budget. The budget is given back when the response ends.
+ */
+function guardedBody(reply, payload) {
+  const start = Date.now();
+  let received = 0;
+  let held = 0;
+  let timer;
+  const body = new PassThrough();
+  const release = () => {
+    clearTimeout(timer);
+    budgetUsed -= held;
+    held = 0;
+  };
+  const fail = (error) => {
+    release();
+    // Fastify has stopped reading (it answered already, e.g. 413): nothing to fail.
+    if (body.destroyed || body.listenerCount('error') === 0) return;
+    payload.unpipe(body);
+    // The rest of the body is not read: close the connection after the answer.
+    body.destroy(Object.assign(error, { headers: { ...error.headers, connection: 'close' } }));
+  };
+  const arm = () => {
+    clearTimeout(timer);
+    const due = start + BODY_GRACE_MS + (received * 1000) / BODY_MIN_BYTES_PER_SEC;
+    timer = setTimeout(() => fail(new HttpError(408, MSG.requestTimeout)), Math.max(0, due - Date.now()));
+  };
+  payload.on('data', (chunk) => {
+    received += chunk.length;
+    if (budgetUsed + chunk.length > budgetBytes) {
+      fail(new HttpError(503, MSG.overloaded, undefined, { 'retry-after': '1' }));
+      return;
+    }
+    budgetUsed += chunk.length;
+    held += chunk.length;
+    arm();
+  });
+  payload.on('end', () => clearTimeout(timer));
+  payload.on('close', () => clearTimeout(timer));
+  body.on('end', () => clearTimeout(timer));
+  reply.raw.on('finish', release);
+  reply.raw.on('close', release);
+  arm();
+  payload.pipe(body);
+  return body;
+}
 
 /** Whether a Content-Type header names application/json (any parameters, any case). */
 export function isJsonContentType(header) {
@@ -19,7 +87,7 @@ export function requireJson(request, reply, payload, done) {
     sendError(reply, 415, MSG.unsupportedMediaType);
     return;
   }
-  done(null, payload);
+  done(null, guardedBody(reply, payload));
 }
 
 /**

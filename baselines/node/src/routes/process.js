@@ -2,10 +2,11 @@
 //
 // Load shedding: each cluster worker is one core and runs one batch at a time on its
 // event loop (a batch of 10,000 records takes a few milliseconds; a worker_threads pool
-// would only add a copy of the records while cluster already uses every core). At most
-// 1 + PROCESS_QUEUE requests per worker are admitted — receiving their body, waiting for
-// the loop or computing; any more get 503 `Overloaded` with `Retry-After: 1` at once,
-// before their body is read.
+// would only add a copy of the records while cluster already uses every core). A request
+// is admitted once its body has been read (a slow sender holds no place; bodies being
+// read are bounded by the body budget of ./body.js). At most 1 + PROCESS_QUEUE requests
+// per worker are admitted — waiting for the loop or computing; any more get 503
+// `Overloaded` with `Retry-After: 1` at once.
 import { MSG, JSON_TYPE, HttpError, sendError } from '../errors.js';
 import { MAX_RECORDS, processRecords, renderResult } from '../process.js';
 import { requireJson } from './body.js';
@@ -79,7 +80,8 @@ export function registerProcessRoutes(app, { slots = PROCESS_SLOTS, queue = PROC
           503: { $ref: 'Error#' },
         },
       },
-      onRequest(request, reply, done) {
+      preParsing: requireJson,
+      preHandler(request, reply, done) {
         if (admitted >= limit) {
           sendError(reply, 503, MSG.overloaded, undefined, { 'retry-after': '1' });
           return;
@@ -88,7 +90,6 @@ export function registerProcessRoutes(app, { slots = PROCESS_SLOTS, queue = PROC
         reply.raw.on('close', release);
         done();
       },
-      preParsing: requireJson,
     },
     (request, reply) => {
       const records = request.body?.records;

@@ -4,6 +4,7 @@ mod compare;
 mod load;
 mod report;
 mod serve;
+mod shadow;
 mod slo_gate;
 
 use std::process::ExitCode;
@@ -33,6 +34,9 @@ enum Command {
     Report(report::ReportArgs),
     /// Serve `Hello, World!` over keep-alive HTTP/1.1: a calibration target for ferry itself.
     ServePlaintext(serve::ServeArgs),
+    /// Replay requests (or proxy live traffic) to a primary, a secondary and a candidate, and
+    /// report the candidate's real differences, with noise learned from primary vs secondary.
+    Shadow(Box<shadow::ShadowArgs>),
 }
 
 pub fn main() -> ExitCode {
@@ -42,6 +46,7 @@ pub fn main() -> ExitCode {
         Command::Load(args) => load::load(*args),
         Command::Report(args) => report::report(args),
         Command::ServePlaintext(args) => serve::serve(args),
+        Command::Shadow(args) => shadow::shadow(*args),
     };
     match outcome {
         Ok(code) => code,

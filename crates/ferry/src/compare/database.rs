@@ -42,8 +42,8 @@ impl Database {
         Ok(Database {
             url: embedded.url("postgres"),
             description: format!(
-                "embedded PostgreSQL on port {} (throwaway cluster, fsync off)",
-                embedded.port()
+                "embedded PostgreSQL, socket in {} (throwaway cluster, fsync off)",
+                embedded.socket_dir().display()
             ),
             bin_dir: Some(embedded.bin_dir().to_path_buf()),
             embedded: Some(embedded),

@@ -30,13 +30,18 @@ use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use crate::config::DatabaseSettings;
+use crate::config::{DatabaseSettings, Environment};
 use deadline::DeadlineExceeded;
 use pg_embedded::{EmbeddedError, EmbeddedOptions, EmbeddedPostgres};
 
 /// Why the database could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
+    #[error(
+        "invalid configuration: `database.url` (DATABASE_URL) must be set in production; \
+         the embedded PostgreSQL is for development and tests only"
+    )]
+    EmbeddedInProduction,
     #[error(transparent)]
     Embedded(#[from] EmbeddedError),
     #[error("invalid database URL: {0}")]
@@ -60,14 +65,19 @@ pub struct DatabaseServer {
 }
 
 impl DatabaseServer {
-    /// The configured server, or the embedded one started (or reused) in `data_dir`.
-    pub async fn from_settings(settings: &DatabaseSettings) -> Result<Self, DbError> {
+    /// The configured server, or the embedded one started (or reused) in `data_dir`;
+    /// never the embedded one in production.
+    pub async fn from_settings(
+        settings: &DatabaseSettings,
+        environment: Environment,
+    ) -> Result<Self, DbError> {
         match settings.url.as_deref().filter(|url| !url.is_empty()) {
             Some(url) => Ok(DatabaseServer {
                 url: url.to_owned(),
                 read_url: settings.read_url.clone(),
                 embedded: None,
             }),
+            None if environment == Environment::Production => Err(DbError::EmbeddedInProduction),
             None => {
                 let embedded =
                     EmbeddedPostgres::start(EmbeddedOptions::persistent(&settings.data_dir))
@@ -162,11 +172,44 @@ impl Database {
 pub async fn check_reachable(url: &str) -> Result<(), DbError> {
     use sqlx::Connection;
     let target = PgConnectOptions::from_str(url)
-        .map(|options| format!("{}:{}", options.get_host(), options.get_port()))
+        .map(|options| match options.get_socket() {
+            Some(dir) => format!("the socket in {}", dir.display()),
+            None => format!("{}:{}", options.get_host(), options.get_port()),
+        })
         .unwrap_or_else(|_| "the configured URL".into());
     let connection = sqlx::PgConnection::connect(url)
         .await
         .map_err(|source| DbError::Connect { target, source })?;
     let _ = connection.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DatabaseServer, DbError};
+    use crate::config::{DatabaseSettings, Environment};
+
+    #[tokio::test]
+    async fn production_refuses_the_embedded_database() {
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let settings = DatabaseSettings {
+            data_dir: directory.path().join("postgres"),
+            ..DatabaseSettings::default()
+        };
+        let refused = DatabaseServer::from_settings(&settings, Environment::Production).await;
+        assert!(
+            matches!(refused, Err(DbError::EmbeddedInProduction)),
+            "production started without DATABASE_URL"
+        );
+        assert!(
+            refused
+                .err()
+                .is_some_and(|error| error.to_string().contains("DATABASE_URL")),
+            "the error names DATABASE_URL"
+        );
+        assert!(
+            !settings.data_dir.exists(),
+            "no cluster is created in production"
+        );
+    }
 }

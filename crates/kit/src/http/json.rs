@@ -3,9 +3,16 @@
 //!
 //! The size limit is 64 KiB unless a route sets [`BodyLimit`] in its app data
 //! (`/api/v1/process` allows 8 MiB).
+//!
+//! A body has a deadline ([`BodyDeadline`], 408 past it): the byte at offset `n` must
+//! arrive within `grace + n / min_bytes_per_sec` of the head, so a small body gets the
+//! grace period and a large one a minimum rate. What is buffered counts against the
+//! server's [`BodyBudget`] (503 past it).
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -15,6 +22,8 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 
+use super::body_budget::{BodyBudget, BodyReservation};
+
 /// The default JSON body limit of the contract.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
@@ -22,13 +31,43 @@ pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
 
+/// How long a body may take, as app data (`server.body_timeout_ms`,
+/// `server.body_min_bytes_per_sec`).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDeadline {
+    pub grace: Duration,
+    pub min_bytes_per_sec: u64,
+}
+
+impl Default for BodyDeadline {
+    fn default() -> Self {
+        BodyDeadline {
+            grace: Duration::from_secs(5),
+            min_bytes_per_sec: 256 * 1024,
+        }
+    }
+}
+
+impl BodyDeadline {
+    /// When the byte after the first `received` must have arrived, counted from `start`.
+    pub fn next_byte_due(
+        &self,
+        start: tokio::time::Instant,
+        received: usize,
+    ) -> tokio::time::Instant {
+        let rate = self.min_bytes_per_sec.max(1) as f64;
+        start + self.grace + Duration::from_secs_f64(received as f64 / rate)
+    }
+}
+
 /// A request body that is a JSON object.
 #[derive(Debug)]
 pub struct JsonObject(pub Map<String, Value>);
 
-/// A request body that is valid JSON of any shape, read within the limit.
+/// A request body read within the limit, with its place in the body budget (keep it as
+/// long as the bytes, or what is made of them, are held).
 #[derive(Debug)]
-pub struct JsonBytes(pub web::Bytes);
+pub struct JsonBytes(pub web::Bytes, pub BodyReservation);
 
 fn is_json(request: &HttpRequest) -> bool {
     let Some(value) = request
@@ -42,19 +81,36 @@ fn is_json(request: &HttpRequest) -> bool {
     essence.eq_ignore_ascii_case("application/json")
 }
 
-/// Reads the body after checking content type and declared size.
-async fn read_limited(request: &HttpRequest, mut payload: Payload) -> Result<web::Bytes, ApiError> {
-    if !is_json(request) {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    let limit = request
+fn body_limit(request: &HttpRequest) -> usize {
+    request
         .app_data::<BodyLimit>()
         .or_else(|| {
             request
                 .app_data::<web::Data<BodyLimit>>()
                 .map(|data| data.get_ref())
         })
-        .map_or(DEFAULT_BODY_LIMIT, |limit| limit.0);
+        .map_or(DEFAULT_BODY_LIMIT, |limit| limit.0)
+}
+
+fn reservation(request: &HttpRequest) -> BodyReservation {
+    match request.app_data::<web::Data<BodyBudget>>() {
+        Some(budget) => BodyBudget::reservation(&Arc::clone(budget)),
+        None => BodyReservation::unbounded(),
+    }
+}
+
+/// Reads the body after checking content type and declared size, within its deadline
+/// and the budget. Capacity is reserved before it is allocated, so what the budget
+/// counts is what the body holds.
+async fn read_limited(
+    request: &HttpRequest,
+    mut payload: Payload,
+) -> Result<(web::Bytes, BodyReservation), ApiError> {
+    let start = tokio::time::Instant::now();
+    if !is_json(request) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let limit = body_limit(request);
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -63,16 +119,35 @@ async fn read_limited(request: &HttpRequest, mut payload: Payload) -> Result<web
     if declared.is_some_and(|length| length > limit) {
         return Err(ApiError::PayloadTooLarge);
     }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|error| ApiError::BadRequest(format!("Could not read the body: {error}")))?;
-        if body.len() + chunk.len() > limit {
+    let deadline = request
+        .app_data::<web::Data<BodyDeadline>>()
+        .map_or_else(BodyDeadline::default, |deadline| *deadline.get_ref());
+    let mut reservation = reservation(request);
+    // A `Vec`, not `BytesMut`: `reserve_exact` allocates what was reserved, no more.
+    let mut body: Vec<u8> = Vec::new();
+    loop {
+        let due = deadline.next_byte_due(start, body.len());
+        let chunk = match tokio::time::timeout_at(due, payload.next()).await {
+            Err(_) => return Err(ApiError::RequestTimeout),
+            Ok(None) => break,
+            Ok(Some(chunk)) => chunk.map_err(|error| {
+                ApiError::BadRequest(format!("Could not read the body: {error}"))
+            })?,
+        };
+        let needed = body.len() + chunk.len();
+        if needed > limit {
             return Err(ApiError::PayloadTooLarge);
+        }
+        if needed > body.capacity() {
+            // Doubling from what has arrived (not from the announced length, which a
+            // slow client would hold reserved); never past the limit.
+            let target = needed.max(body.capacity() * 2).max(8 * 1024).min(limit);
+            reservation.grow(target - body.capacity())?;
+            body.reserve_exact(target - body.len());
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body.freeze())
+    Ok((web::Bytes::from(body), reservation))
 }
 
 impl FromRequest for JsonBytes {
@@ -82,7 +157,10 @@ impl FromRequest for JsonBytes {
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let request = request.clone();
         let payload = payload.take();
-        Box::pin(async move { read_limited(&request, payload).await.map(JsonBytes) })
+        Box::pin(async move {
+            let (bytes, reservation) = read_limited(&request, payload).await?;
+            Ok(JsonBytes(bytes, reservation))
+        })
     }
 }
 
@@ -94,7 +172,7 @@ impl FromRequest for JsonObject {
         let request = request.clone();
         let payload = payload.take();
         Box::pin(async move {
-            let bytes = read_limited(&request, payload).await?;
+            let (bytes, _reservation) = read_limited(&request, payload).await?;
             match serde_json::from_slice::<Value>(&bytes) {
                 Ok(Value::Object(object)) => Ok(JsonObject(object)),
                 Ok(_) => Err(ApiError::BadRequest("Body must be a JSON object".into())),

@@ -1,6 +1,11 @@
 //! HTTP plumbing every service shares: request ids, spans and metrics, limits, JSON
-//! bodies, and the server itself.
+//! bodies and their budget, deadlines for slow clients, the connection cap, and the
+//! server itself.
 
+pub mod body_budget;
+pub mod body_memory;
+pub mod connection_cap;
+pub mod head_deadline;
 pub mod json;
 pub mod limits;
 pub mod observe;
@@ -27,6 +32,12 @@ pub fn rendered_json_response(status: StatusCode, body: actix_web::web::Bytes) -
     HttpResponse::build(status)
         .insert_header((CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE)))
         .body(body)
+}
+
+/// The 503 of a server shedding load (a spent body budget, a full pool): `Overloaded`
+/// with `Retry-After: 1`.
+pub fn overloaded() -> crate::ApiError {
+    crate::ApiError::unavailable("Overloaded")
 }
 
 /// An id in the only form the contract accepts in a path (the fuzzed `parsing` crate's).

@@ -18,6 +18,17 @@ pub enum EmbeddedError {
          or set DATABASE_URL"
     )]
     NoPostgresUser,
+    #[error(
+        "the postgres user cannot enter {data_dir}, and it is not empty, so the cluster cannot be \
+         moved to the postgres user's home and linked from there. Move it away, or choose another \
+         data directory"
+    )]
+    UnreachableDataDir { data_dir: PathBuf },
+    #[error(
+        "{dir} is not a directory of ours that only we can write, so it cannot hold our \
+         clusters safely; remove it"
+    )]
+    UntrustedDirectory { dir: PathBuf },
     #[error("{action}: {source}")]
     Io {
         action: String,

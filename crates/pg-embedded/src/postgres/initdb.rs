@@ -8,16 +8,16 @@ use super::SUPERUSER;
 use super::error::{EmbeddedError, io_error};
 use super::server_user::ServerUser;
 
-/// Creates a cluster in `data_dir` that trusts local connections as the superuser.
-/// `ephemeral` skips initdb's fsync (throwaway clusters).
+/// Creates a cluster in `data_dir` that trusts connections on its Unix socket (which only
+/// the server user and root can reach, see `layout`) and rejects every TCP connection,
+/// should TCP ever be turned on. `ephemeral` skips initdb's fsync (throwaway clusters).
+/// The parent of `data_dir` must exist and be reachable by the server user.
 pub(super) fn init_cluster(
     bin_dir: &Path,
     user: &ServerUser,
     data_dir: &Path,
     ephemeral: bool,
 ) -> Result<(), EmbeddedError> {
-    let parent = data_dir.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(parent).map_err(io_error(format!("creating {}", parent.display())))?;
     // initdb into a sibling and rename it into place, so an interrupted initdb never
     // leaves a half-made cluster where the next start would trip over it.
     let staging = data_dir.with_extension("initdb");
@@ -26,15 +26,14 @@ pub(super) fn init_cluster(
             .map_err(io_error(format!("removing {}", staging.display())))?;
     }
     fs::create_dir_all(&staging).map_err(io_error(format!("creating {}", staging.display())))?;
-    user.hand_over(parent, false)?;
-    user.hand_over(&staging, true)?;
+    user.give(&staging)?;
     let program = bin_dir.join("initdb");
     let mut command = Command::new(&program);
     command.arg("-D").arg(&staging).args([
         "-U",
         SUPERUSER,
-        "-A",
-        "trust",
+        "--auth-local=trust",
+        "--auth-host=reject",
         "-E",
         "UTF8",
         "--locale=C",

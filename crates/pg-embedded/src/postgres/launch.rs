@@ -36,7 +36,8 @@ impl EmbeddedPostgres {
         // SIGINT is a fast shutdown: if we die, the server stops cleanly.
         let mut child =
             spawn_tied(command, Signal::SIGINT).map_err(io_error("starting postgres"))?;
-        let (bin_dir, port) = (self.bin_dir.clone(), self.port);
+        let (bin_dir, socket_dir, port) =
+            (self.bin_dir.clone(), self.socket_dir.clone(), self.port);
         // The poll blocks, so it runs off the async workers; the child goes with it and
         // comes back, to be kept (or stopped by Drop) whatever the outcome.
         let (child, outcome) = tokio::task::spawn_blocking(move || {
@@ -45,7 +46,7 @@ impl EmbeddedPostgres {
                 Instant::now(),
                 START_TIMEOUT,
                 POLL_INTERVAL,
-                || accepts_connections(&bin_dir, port),
+                || accepts_connections(&bin_dir, &socket_dir, port),
             );
             (child, outcome)
         })
@@ -74,21 +75,22 @@ impl EmbeddedPostgres {
         }
     }
 
-    /// Whether a server (ours or another process's) accepts connections on `self.port`
+    /// Whether a server (ours or another process's) accepts connections on our socket
     /// within `within`.
     pub(super) async fn accepts_within(&self, within: Duration) -> bool {
-        let (bin_dir, port) = (self.bin_dir.clone(), self.port);
+        let (bin_dir, socket_dir, port) =
+            (self.bin_dir.clone(), self.socket_dir.clone(), self.port);
         let outcome = tokio::task::spawn_blocking(move || {
             wait_ready(None, Instant::now(), within, POLL_INTERVAL, || {
-                accepts_connections(&bin_dir, port)
+                accepts_connections(&bin_dir, &socket_dir, port)
             })
         })
         .await;
         matches!(outcome, Ok(Ok(Readiness::Ready(_))))
     }
 
-    /// `postgres` on our data directory and port, 127.0.0.1 only, its output appended to
-    /// the log file.
+    /// `postgres` on our data directory, on no TCP address and one Unix socket (mode
+    /// 0700, in our socket directory), its output appended to the log file.
     fn server_command(&self, log_path: &Path) -> Result<Command, EmbeddedError> {
         let data_dir = self.data_dir();
         let log = fs::OpenOptions::new()
@@ -105,9 +107,13 @@ impl EmbeddedPostgres {
             .arg(data_dir)
             .arg("-p")
             .arg(self.port.to_string())
-            .args(["-c", "listen_addresses=127.0.0.1"])
+            .args(["-c", "listen_addresses="])
             .arg("-c")
-            .arg(format!("unix_socket_directories={}", data_dir.display()))
+            .arg(format!(
+                "unix_socket_directories={}",
+                self.socket_dir.display()
+            ))
+            .args(["-c", "unix_socket_permissions=0700"])
             .arg("-c")
             .arg(format!("max_connections={}", self.options.max_connections));
         if self.options.ephemeral {
@@ -123,21 +129,13 @@ impl EmbeddedPostgres {
     }
 }
 
-/// `pg_isready` says the server on 127.0.0.1:`port` accepts connections (exit 0; 1 is
-/// "rejecting", as while starting up, 2 is "no response").
-fn accepts_connections(bin_dir: &Path, port: u16) -> bool {
+/// `pg_isready` says the server on the socket of `port` in `socket_dir` accepts
+/// connections (exit 0; 1 is "rejecting", as while starting up, 2 is "no response").
+fn accepts_connections(bin_dir: &Path, socket_dir: &Path, port: u16) -> bool {
     Command::new(client_program(bin_dir, "pg_isready"))
-        .args([
-            "-q",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            SUPERUSER,
-            "-d",
-            "postgres",
-            "-t",
-            "2",
-        ])
+        .arg("-h")
+        .arg(socket_dir)
+        .args(["-q", "-U", SUPERUSER, "-d", "postgres", "-t", "2"])
         .arg("-p")
         .arg(port.to_string())
         .stdin(Stdio::null())

@@ -8,8 +8,16 @@
 //!
 //! - Binaries: see [`find_bin_dir`]. None: an error naming `DATABASE_URL` and the package.
 //! - As root, the server runs as the `postgres` system user ([`server_user`]).
-//! - The cluster trusts local connections as user `postgres` and listens on 127.0.0.1
-//!   only, on a free port, with its Unix socket inside the data directory.
+//! - Only the server user (and root) can connect: the server listens on no TCP address,
+//!   only on a Unix socket (mode 0700) in a directory only the server user can enter,
+//!   and trusts connections there as user `postgres` ([`layout`]). A random password
+//!   was the alternative; it would be one more secret to keep, and it would show in the
+//!   URLs handed to `psql` and `pgbench` on their command lines, which every local user
+//!   can read in `/proc`. The URL names the socket directory libpq's way:
+//!   `postgres:///db?host=/socket/dir&port=N&user=postgres`, which libpq (psql, pgbench),
+//!   SQLx and tokio-postgres read as it is; postgres.js needs the Node baseline's help.
+//! - A data directory the `postgres` user cannot enter (a checkout in `/root`, a
+//!   `mktemp -d` directory) is moved to its home and linked ([`layout`]).
 //! - The server is tied to this process ([`crate::child`]): if we die, it shuts down
 //!   fast instead of lingering. A persistent cluster already served by another process
 //!   (say, the running service while `user-service seed` runs) is reused, not restarted.
@@ -18,17 +26,20 @@ mod binaries;
 mod error;
 mod initdb;
 mod launch;
+mod layout;
 mod server_user;
 mod throwaway;
 
 use std::fs;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
 
 use crate::port::free_port;
 pub use binaries::find_bin_dir;
@@ -36,8 +47,15 @@ pub use error::EmbeddedError;
 use error::io_error;
 use server_user::ServerUser;
 
-/// The cluster's superuser, trusted on local connections.
+/// The cluster's superuser, trusted on the cluster's private Unix socket.
 const SUPERUSER: &str = "postgres";
+/// Bytes of a socket path kept as they are in a URL query value; `/` stays readable.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 /// How long a server found running on our data directory may take to accept connections.
 const REUSE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -50,6 +68,8 @@ pub struct EmbeddedOptions {
     pub ephemeral: bool,
     /// `max_connections` of the server.
     pub max_connections: u32,
+    /// Remove the cluster (data directory, log, link) when dropped: throwaway clusters.
+    pub remove_on_drop: bool,
 }
 
 impl EmbeddedOptions {
@@ -59,6 +79,7 @@ impl EmbeddedOptions {
             data_dir: data_dir.into(),
             ephemeral: false,
             max_connections: 200,
+            remove_on_drop: false,
         }
     }
 }
@@ -69,11 +90,16 @@ pub struct EmbeddedPostgres {
     options: EmbeddedOptions,
     bin_dir: PathBuf,
     user: ServerUser,
+    /// The port in the socket's name (`.s.PGSQL.<port>`); nothing listens on TCP.
     port: u16,
+    /// The directory of the server's Unix socket.
+    socket_dir: PathBuf,
+    /// `socket_dir` is a private directory we made (removed on drop), not the data dir.
+    private_socket_dir: bool,
+    /// The requested data directory, when it is a link to the real one ([`layout`]).
+    link: Option<PathBuf>,
     /// The server process when we started it; `None` when we reuse another's server.
     child: Option<Child>,
-    /// Remove the data directory on drop (throwaway clusters).
-    remove_on_drop: Option<PathBuf>,
 }
 
 impl EmbeddedPostgres {
@@ -82,17 +108,22 @@ impl EmbeddedPostgres {
     pub async fn start(mut options: EmbeddedOptions) -> Result<Self, EmbeddedError> {
         let bin_dir = find_bin_dir()?;
         // The server runs in its data directory, so every path it gets must be absolute.
-        options.data_dir = std::path::absolute(&options.data_dir).map_err(io_error(format!(
+        let requested = std::path::absolute(&options.data_dir).map_err(io_error(format!(
             "resolving {}",
             options.data_dir.display()
         )))?;
+        let user = ServerUser::for_this_process()?;
+        options.data_dir = layout::reachable_data_dir(&user, &requested)?;
+        let link = (options.data_dir != requested).then_some(requested);
         let mut cluster = EmbeddedPostgres {
             options,
             bin_dir,
-            user: ServerUser::for_this_process()?,
+            user,
             port: 0,
+            socket_dir: PathBuf::new(),
+            private_socket_dir: false,
+            link,
             child: None,
-            remove_on_drop: None,
         };
         if !cluster.options.data_dir.join("PG_VERSION").exists() {
             initdb::init_cluster(
@@ -102,13 +133,17 @@ impl EmbeddedPostgres {
                 cluster.options.ephemeral,
             )?;
         }
-        if let Some(port) = cluster.running_port() {
-            cluster.port = port;
+        if let Some((port, socket_dir)) = cluster.running_server() {
+            (cluster.port, cluster.socket_dir) = (port, socket_dir);
             if cluster.accepts_within(REUSE_TIMEOUT).await {
                 tracing::info!(port, data_dir = %cluster.options.data_dir.display(), "reusing the running embedded PostgreSQL");
                 return Ok(cluster);
             }
         }
+        (cluster.socket_dir, cluster.private_socket_dir) =
+            layout::socket_dir(&cluster.user, &cluster.options.data_dir)?;
+        // Any port would do (the socket directory is the cluster's own); a free one keeps
+        // a TCP probe of the URL's port from reaching some other server.
         cluster.port = free_port().map_err(io_error("finding a free port"))?;
         cluster.launch().await?;
         Ok(cluster)
@@ -117,25 +152,28 @@ impl EmbeddedPostgres {
     /// A fresh cluster in a temporary directory, removed when dropped. Fast and not
     /// durable: for tests and labs.
     pub async fn throwaway() -> Result<Self, EmbeddedError> {
-        let root = throwaway::throwaway_root();
-        fs::create_dir_all(&root).map_err(io_error(format!("creating {}", root.display())))?;
+        let root = throwaway::throwaway_root()?;
         throwaway::sweep_abandoned(&root);
-        let dir = root.join(throwaway::unique_name());
-        let mut options = EmbeddedOptions::persistent(dir.join("data"));
+        let mut options = EmbeddedOptions::persistent(root.join(throwaway::unique_name()));
         options.ephemeral = true;
         options.max_connections = 500;
-        fs::create_dir_all(&dir).map_err(io_error(format!("creating {}", dir.display())))?;
-        let mut cluster = EmbeddedPostgres::start(options).await?;
-        cluster.remove_on_drop = Some(dir);
-        Ok(cluster)
+        options.remove_on_drop = true;
+        EmbeddedPostgres::start(options).await
     }
 
+    /// The port in the socket's name (`.s.PGSQL.<port>`); nothing listens on TCP.
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// The data directory in use: the requested one, or where it links to.
     pub fn data_dir(&self) -> &Path {
         &self.options.data_dir
+    }
+
+    /// The directory of the server's Unix socket, the only way in.
+    pub fn socket_dir(&self) -> &Path {
+        &self.socket_dir
     }
 
     /// The server's log file (when we started the server).
@@ -143,9 +181,16 @@ impl EmbeddedPostgres {
         self.options.data_dir.with_extension("log")
     }
 
-    /// A URL for `database` on this cluster, as the superuser.
+    /// A URL for `database` on this cluster, as the superuser, through the socket:
+    /// `postgres:///{database}?host={socket dir}&port={port}&user=postgres`. Everything
+    /// is in the query because a URL with a user but no host is invalid for SQLx's URL
+    /// parser and for postgres.js.
     pub fn url(&self, database: &str) -> String {
-        format!("postgres://{SUPERUSER}@127.0.0.1:{}/{database}", self.port)
+        let host = percent_encode(self.socket_dir.as_os_str().as_bytes(), QUERY_VALUE);
+        format!(
+            "postgres:///{database}?host={host}&port={}&user={SUPERUSER}",
+            self.port
+        )
     }
 
     /// The directory of the server binaries in use (for `pgbench`, `psql`).
@@ -185,14 +230,18 @@ impl EmbeddedPostgres {
         self.launch().await
     }
 
-    /// The port of a server already running on this data directory, if any.
-    fn running_port(&self) -> Option<u16> {
+    /// The port and socket directory of a server already running on this data
+    /// directory, if any, from its `postmaster.pid` (pid, data directory, start time,
+    /// port, first socket directory, ...).
+    fn running_server(&self) -> Option<(u16, PathBuf)> {
         let pid_file = fs::read_to_string(self.options.data_dir.join("postmaster.pid")).ok()?;
         let mut lines = pid_file.lines();
         let pid: i32 = lines.next()?.trim().parse().ok()?;
         // Signal 0 asks whether the process exists without touching it.
         kill(Pid::from_raw(pid), None).ok()?;
-        lines.nth(2)?.trim().parse().ok()
+        let port = lines.nth(2)?.trim().parse().ok()?;
+        let socket_dir = lines.next()?.trim();
+        (!socket_dir.is_empty()).then(|| (port, PathBuf::from(socket_dir)))
     }
 }
 
@@ -202,8 +251,15 @@ impl Drop for EmbeddedPostgres {
             signal_child(&child, Signal::SIGINT);
             let _ = child.wait();
         }
-        if let Some(dir) = self.remove_on_drop.take() {
-            let _ = fs::remove_dir_all(dir);
+        if self.private_socket_dir {
+            let _ = fs::remove_dir_all(&self.socket_dir);
+        }
+        if self.options.remove_on_drop {
+            let _ = fs::remove_dir_all(&self.options.data_dir);
+            let _ = fs::remove_file(self.log_file());
+            if let Some(link) = &self.link {
+                let _ = fs::remove_file(link);
+            }
         }
     }
 }

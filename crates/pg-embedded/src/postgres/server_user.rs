@@ -1,11 +1,10 @@
 //! Who the server runs as. PostgreSQL refuses to run as root: as root the server runs as
 //! the `postgres` system user, which then owns the data directory.
 
-use std::fs;
-use std::os::unix::fs::{PermissionsExt, chown};
+use std::os::unix::fs::chown;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use nix::unistd::{Uid, User};
 
@@ -33,30 +32,45 @@ impl ServerUser {
     pub(super) fn apply(&self, command: &mut Command) {
         if let Some(user) = &self.0 {
             command.uid(user.uid.as_raw()).gid(user.gid.as_raw());
-            // HOME of root is not readable by postgres; some tools look there.
-            command.env("HOME", &user.dir);
+            // HOME of root is not readable by postgres; some tools look there. Nor may
+            // our working directory be (a checkout in /root): every path we pass is
+            // absolute, so the child starts in `/`.
+            command.env("HOME", &user.dir).current_dir("/");
         }
     }
 
-    /// Gives `dir` to the server user (`own`), or only makes it traversable for them (a
-    /// parent of the data directory), when the server runs as another user.
-    pub(super) fn hand_over(&self, dir: &Path, own: bool) -> Result<(), EmbeddedError> {
+    /// Gives `dir` to the server user, when the server runs as another user.
+    pub(super) fn give(&self, dir: &Path) -> Result<(), EmbeddedError> {
         let Some(user) = &self.0 else {
             return Ok(());
         };
-        if own {
-            chown(dir, Some(user.uid.as_raw()), Some(user.gid.as_raw())).map_err(io_error(
-                format!("giving {} to the postgres user", dir.display()),
-            ))?;
-        } else {
-            let metadata =
-                fs::metadata(dir).map_err(io_error(format!("reading {}", dir.display())))?;
-            let mode = metadata.permissions().mode();
-            if mode & 0o001 == 0 {
-                fs::set_permissions(dir, fs::Permissions::from_mode(mode | 0o711))
-                    .map_err(io_error(format!("making {} traversable", dir.display())))?;
-            }
+        chown(dir, Some(user.uid.as_raw()), Some(user.gid.as_raw())).map_err(io_error(format!(
+            "giving {} to the postgres user",
+            dir.display()
+        )))
+    }
+
+    /// Whether the server user can enter `dir` (search permission on it and on every
+    /// directory above it). Asked of `test -x` run as that user, with the very
+    /// credentials initdb and the server get, rather than by reading modes here (which
+    /// would miss ACLs and supplementary groups).
+    pub(super) fn can_search(&self, dir: &Path) -> bool {
+        if self.0.is_none() {
+            return true;
         }
-        Ok(())
+        let mut probe = Command::new("test");
+        probe.arg("-x").arg(dir);
+        self.apply(&mut probe);
+        probe
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+
+    /// The server user's home directory, when the server runs as another user.
+    pub(super) fn home(&self) -> Option<&Path> {
+        self.0.as_ref().map(|user| user.dir.as_path())
     }
 }

@@ -1,5 +1,7 @@
-//! The route: shed load first (before reading the body), then the kit's body checks
-//! (415, 413 over 8 MiB), then the computation on the bounded pool.
+//! The route: 503 at once when the bounded pool is full; the kit's body checks (415, 413
+//! over 8 MiB); the body read within its deadline (408) and the body budget (503); then
+//! a place in the pool (503 when it filled up meanwhile), then the computation. The body
+//! is read before a place is taken, so a client that is slow to send it holds none.
 
 use std::collections::BTreeMap;
 
@@ -112,10 +114,18 @@ pub async fn process(
     payload: web::Payload,
     pool: web::Data<ProcessPool>,
 ) -> Result<HttpResponse, ApiError> {
+    // A full pool sheds before the body is read (no memory spent on a body that would be
+    // refused); one that fills up while the body arrives sheds after.
+    if pool.is_full() {
+        return Err(overloaded());
+    }
+    let JsonBytes(body, reservation) =
+        JsonBytes::from_request(&request, &mut payload.into_inner()).await?;
     let admission = pool.try_admit().ok_or_else(overloaded)?;
-    let JsonBytes(body) = JsonBytes::from_request(&request, &mut payload.into_inner()).await?;
     let outcome = admission.run(move || process_body(&body)).await?;
     drop(admission);
+    // The body's bytes are gone with the work; give their budget back.
+    drop(reservation);
     Ok(match outcome {
         Ok(body) => HttpResponse::Ok()
             .insert_header((CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE)))

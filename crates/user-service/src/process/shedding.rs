@@ -1,8 +1,10 @@
 //! The bounded pool of `/api/v1/process`: the CPU work runs on tokio's blocking pool,
 //! at most `slots` batches at once (a semaphore; one slot per core), with at most `queue`
-//! more requests admitted and waiting (receiving their body or waiting for a slot).
-//! Anything beyond that is refused at once: 503 `Overloaded` with `Retry-After: 1`,
-//! before its body is read (as the Node baseline does).
+//! more requests admitted and waiting for a slot. A request is admitted once its body
+//! has been read (a slow sender holds no slot; bodies being read are bounded by the
+//! kit's body budget instead). Anything beyond that is refused at once: 503
+//! `Overloaded` with `Retry-After: 1`, before its body is read when the pool is already
+//! full as the request arrives.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -11,19 +13,27 @@ use actix_web::web;
 use tokio::sync::Semaphore;
 
 use kit::ApiError;
+pub use kit::http::overloaded;
 
 /// How many requests may wait per processing slot: 16, as each Node baseline worker
 /// (one per core) queues 16 behind its one running batch, so both shed at the same
 /// concurrency and a comparison under load compares like with like.
 pub const QUEUE_PER_SLOT: usize = 16;
 
+/// Longest wait for a slot before the request is shed after all (503): the queue is
+/// bounded in time as well as in length, so that a client with a 10 s timeout gets an
+/// answer even when batches take longer than usual (a loaded machine, a debug build).
+pub const QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(4);
+
 #[derive(Debug)]
 pub struct ProcessPool {
     slots: Arc<Semaphore>,
-    /// Requests admitted and not yet finished: computing, waiting or reading a body.
+    /// Requests admitted and not yet finished: computing or waiting for a slot.
     admitted: AtomicUsize,
     /// slots + queue.
     limit: usize,
+    /// [`QUEUE_WAIT`] (shorter in tests).
+    queue_wait: std::time::Duration,
 }
 
 /// One admitted request; leaves the pool when dropped (also when the client goes away).
@@ -34,11 +44,16 @@ pub struct Admission<'p> {
 
 impl ProcessPool {
     pub fn new(slots: usize, queue: usize) -> Self {
+        ProcessPool::with_queue_wait(slots, queue, QUEUE_WAIT)
+    }
+
+    pub fn with_queue_wait(slots: usize, queue: usize, queue_wait: std::time::Duration) -> Self {
         let slots = slots.max(1);
         ProcessPool {
             slots: Arc::new(Semaphore::new(slots)),
             admitted: AtomicUsize::new(0),
             limit: slots + queue,
+            queue_wait,
         }
     }
 
@@ -65,6 +80,11 @@ impl ProcessPool {
             .map(|_| Admission { pool: self })
     }
 
+    /// Whether a request arriving now would be refused.
+    pub fn is_full(&self) -> bool {
+        self.admitted() >= self.limit
+    }
+
     /// Requests admitted now.
     pub fn admitted(&self) -> usize {
         self.admitted.load(Ordering::Acquire)
@@ -72,17 +92,21 @@ impl ProcessPool {
 }
 
 impl Admission<'_> {
-    /// Waits for a slot, then runs `work` on the blocking pool. The slot is held by the
-    /// blocking task, so it stays taken until the work ends even if the client leaves.
+    /// Waits for a slot (at most the queue wait, else the 503), then runs `work` on the
+    /// blocking pool. The slot is held by the blocking task, so it stays taken until
+    /// the work ends even if the client leaves.
     pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let permit = Arc::clone(&self.pool.slots)
-            .acquire_owned()
-            .await
-            .map_err(ApiError::internal)?;
+        let permit = tokio::time::timeout(
+            self.pool.queue_wait,
+            Arc::clone(&self.pool.slots).acquire_owned(),
+        )
+        .await
+        .map_err(|_| overloaded())?
+        .map_err(ApiError::internal)?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             work()
@@ -95,14 +119,6 @@ impl Admission<'_> {
 impl Drop for Admission<'_> {
     fn drop(&mut self) {
         self.pool.admitted.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// The 503 of a full pool.
-pub fn overloaded() -> ApiError {
-    ApiError::Unavailable {
-        message: "Overloaded",
-        retry_after_secs: 1,
     }
 }
 
@@ -122,6 +138,44 @@ mod tests {
         drop(admitted);
         assert_eq!(pool.admitted(), 0);
         assert!(pool.try_admit().is_some());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_that_waits_past_the_queue_wait_is_shed() {
+        let wait = Duration::from_millis(200);
+        let pool = Arc::new(ProcessPool::with_queue_wait(1, 1, wait));
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let admission = pool.try_admit().expect("room for the first");
+                admission.run(move || held.recv()).await
+            })
+        };
+        // Let the holder take the slot.
+        while pool.slots.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        let waiting = pool.try_admit().expect("room in the queue");
+        let started = std::time::Instant::now();
+        let outcome = waiting.run(|| ()).await;
+        assert!(
+            matches!(
+                outcome,
+                Err(ApiError::Unavailable {
+                    message: "Overloaded",
+                    ..
+                })
+            ),
+            "shed after the queue wait: {outcome:?}"
+        );
+        assert!(started.elapsed() >= wait);
+        release.send(()).expect("the holder waits");
+        holder
+            .await
+            .expect("the holder task")
+            .expect("the held work ran")
+            .ok();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

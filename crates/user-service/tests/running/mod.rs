@@ -16,15 +16,23 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// A `user-service` subcommand with the test's environment: no inherited database or
-/// secret settings, the repo's config directory, logs to a file.
+/// secret settings, the repo's config directory, logs to a file. `USER_SERVICE_BIN`
+/// runs another build of the binary (an older one, to see a test fail before a fix),
+/// with `USER_SERVICE_CONFIG_DIR` as its config directory when set.
 pub fn command(cwd: &Path, args: &[&str], env: &[(&str, String)]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_user-service"));
+    let binary = std::env::var_os("USER_SERVICE_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_user-service").into());
+    let mut command = Command::new(binary);
     command
         .args(args)
         .current_dir(cwd)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("APP_CONFIG_DIR", repo_root().join("config"))
+        .env(
+            "APP_CONFIG_DIR",
+            std::env::var_os("USER_SERVICE_CONFIG_DIR")
+                .unwrap_or_else(|| repo_root().join("config").into()),
+        )
         .env("APP_LOG__FORMAT", "json")
         .env("APP_ENV", "test");
     for (key, value) in env {
@@ -82,6 +90,15 @@ impl RunningService {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory of the service process.
+    pub fn rss_bytes(&self) -> Option<u64> {
+        rss_of(self.child.id())
+    }
+
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -122,6 +139,20 @@ impl Drop for RunningService {
     }
 }
 
+/// Resident memory of process `pid`, from `/proc`.
+pub fn rss_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(kib * 1024)
+}
+
 /// A token for the test secret.
 pub fn token(scope: &str) -> String {
     let settings = kit::config::AuthSettings {
@@ -154,7 +185,7 @@ pub async fn spawn_app(
     base
 }
 
-/// Creates a user with a fresh email at `base`; returns its id.
+/// Creates a user with a unique email at `base`; returns its id.
 pub async fn create_user_at(client: &reqwest::Client, base: &str) -> String {
     let response = client
         .post(format!("{base}/users"))
@@ -162,8 +193,13 @@ pub async fn create_user_at(client: &reqwest::Client, base: &str) -> String {
         .json(&serde_json::json!({ "email": format!("{}@example.com", uuid::Uuid::new_v4()) }))
         .send()
         .await
-        .expect("answer");
-    assert_eq!(response.status(), 201);
-    let user: serde_json::Value = response.json().await.expect("a JSON user");
-    user["id"].as_str().expect("an id").to_owned()
+        .expect("the service answers");
+    assert_eq!(response.status(), 201, "creating a user");
+    let body: serde_json::Value = response.json().await.expect("a JSON user");
+    body["id"].as_str().expect("the user has an id").to_owned()
+}
+
+/// Creates a user with a unique email on a running service; returns its id.
+pub async fn create_user(client: &reqwest::Client, service: &RunningService) -> String {
+    create_user_at(client, service.url("").trim_end_matches('/')).await
 }

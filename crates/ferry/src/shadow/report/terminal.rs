@@ -1,0 +1,154 @@
+//! The human summary: one line per endpoint (requests, regressions, noise), the worst first,
+//! then each regression field with its rate and one example, the errors of each target, the
+//! warnings and the verdict.
+
+use std::fmt::Write;
+
+use super::{ShadowReport, exit};
+use crate::shadow::example::Example;
+use crate::shadow::tally::TargetErrors;
+use crate::units::format_count;
+
+/// How much of a body the one-line example shows.
+const EXAMPLE_CHARS: usize = 100;
+
+pub fn render_terminal(report: &ShadowReport) -> String {
+    let mut out = String::new();
+    let requests = &report.requests;
+    let _ = writeln!(
+        out,
+        "ferry shadow ({}): {} requests read, {} sent, {} compared, {} writes skipped{}",
+        report.mode,
+        format_count(requests.read),
+        format_count(requests.sent),
+        format_count(requests.compared),
+        format_count(requests.skipped_writes),
+        if report.mode == "proxy" {
+            format!(
+                ", {} sampled out, {} mirrors dropped (queue full)",
+                format_count(requests.sampled_out),
+                format_count(requests.dropped)
+            )
+        } else {
+            String::new()
+        }
+    );
+    let width = report
+        .endpoints
+        .iter()
+        .map(|endpoint| endpoint.endpoint.len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    let _ = writeln!(
+        out,
+        "\n{:<width$}  {:>9}  {:>8}  {:>11}  {:>5}",
+        "endpoint", "requests", "compared", "regressions", "noise"
+    );
+    for endpoint in &report.endpoints {
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:>9}  {:>8}  {:>11}  {:>5}",
+            endpoint.endpoint,
+            format_count(endpoint.requests),
+            format_count(endpoint.compared),
+            endpoint.regressions.len(),
+            endpoint.noise.len()
+        );
+    }
+    if report.regression_count > 0 {
+        out.push_str("\nregressions:\n");
+        for endpoint in &report.endpoints {
+            for field in &endpoint.regressions {
+                let _ = writeln!(
+                    out,
+                    "  {}  {}  {}  rate {:.1} % (noise {:.1} %, {} of {})",
+                    endpoint.endpoint,
+                    field.field,
+                    field.kind.name(),
+                    field.rate * 100.0,
+                    field.noise_rate * 100.0,
+                    field.count,
+                    endpoint.compared
+                );
+                if let Some(example) = field.examples.first() {
+                    let _ = writeln!(out, "      e.g. {}", example_line(example, &field.field));
+                }
+            }
+        }
+    }
+    out.push_str("\nerrors (no response):");
+    let mut errors = vec![("primary", &report.errors.primary)];
+    if let Some(secondary) = &report.errors.secondary {
+        errors.push(("secondary", secondary));
+    }
+    errors.push(("candidate", &report.errors.candidate));
+    for (name, counts) in errors {
+        let _ = write!(out, " {name} {}", error_text(counts));
+    }
+    out.push('\n');
+    for warning in &report.warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
+    let verdict = match report.exit_status {
+        exit::PASSED => format!(
+            "no regression over --max-diff-rate {} ({} fields differ under it)",
+            report.max_diff_rate, report.regression_count
+        ),
+        exit::REGRESSED => format!(
+            "{} regression field(s); some above --max-diff-rate {}",
+            report.regression_count, report.max_diff_rate
+        ),
+        _ => format!(
+            "the run could not be made: {}",
+            report.failure.as_deref().unwrap_or("unknown")
+        ),
+    };
+    let _ = writeln!(
+        out,
+        "result: {verdict} (exit {}; {:.0} comparisons/s)",
+        report.exit_status, report.comparisons_per_second
+    );
+    out
+}
+
+fn error_text(counts: &TargetErrors) -> String {
+    if counts.errors == 0 {
+        return "0".to_string();
+    }
+    format!(
+        "{} (connect {}, timeout {}, reset {})",
+        counts.errors, counts.connect, counts.timeout, counts.reset
+    )
+}
+
+/// `GET /users/7: primary 200 `…` / candidate 404 `…``, showing the header or the body.
+fn example_line(example: &Example, field: &str) -> String {
+    let show = |response: &crate::shadow::example::ExampleResponse| -> String {
+        if let Some(name) = field.strip_prefix("header.") {
+            let value = response
+                .headers
+                .iter()
+                .find(|[header, _]| header == name)
+                .map_or("(none)", |[_, value]| value.as_str());
+            format!("{} {name}: {value}", response.status)
+        } else if field == "status" {
+            response.status.to_string()
+        } else {
+            let body: String = response.body.chars().take(EXAMPLE_CHARS).collect();
+            let cut = if response.body.chars().count() > EXAMPLE_CHARS || response.body_truncated {
+                "…"
+            } else {
+                ""
+            };
+            format!("{} {body}{cut}", response.status)
+        }
+    };
+    format!(
+        "{} {}: primary {} | candidate {}",
+        example.request.method,
+        example.request.path,
+        show(&example.primary),
+        show(&example.candidate)
+    )
+}
