@@ -174,6 +174,10 @@ pub struct ServerSettings {
     /// After an answer sent before its body was read, how long the unread rest is
     /// read and dropped (a lingering close) so that the client reads the answer.
     pub linger_ms: u64,
+    /// The request span, request id and request metrics (`kit::http::observe`,
+    /// `kit::http::request_id`). Off only to measure what they cost
+    /// (`scripts/bench-coalescing.sh`): responses then lack the contract's `x-request-id`.
+    pub request_telemetry: bool,
 }
 
 impl Default for ServerSettings {
@@ -192,6 +196,7 @@ impl Default for ServerSettings {
             max_connections: 0,
             backlog: 4096,
             linger_ms: 1000,
+            request_telemetry: true,
         }
     }
 }
@@ -243,6 +248,10 @@ pub struct DatabaseSettings {
     pub data_dir: PathBuf,
     /// Apply pending migrations when the service starts.
     pub migrate_on_start: bool,
+    /// Coalesce concurrent point reads (one `= ANY($1)` statement) and creates (one
+    /// multi-row insert) while earlier statements are in flight (`kit::db::coalesce`).
+    /// Off: one statement per request.
+    pub coalesce: bool,
 }
 
 impl Default for DatabaseSettings {
@@ -260,6 +269,7 @@ impl Default for DatabaseSettings {
             query_timeout_ms: 6000,
             data_dir: PathBuf::from(".data/postgres"),
             migrate_on_start: true,
+            coalesce: true,
         }
     }
 }

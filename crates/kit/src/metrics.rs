@@ -7,6 +7,7 @@
 //! | `http_requests_in_flight` | gauge | |
 //! | `db_pool_connections`, `db_pool_idle_connections` | gauge (set when scraped) | |
 //! | `db_pool_acquire_wait_seconds` | histogram | |
+//! | `db_batch_size` | histogram (calls per coalesced statement, `kit::db::coalesce`) | `batch` |
 //! | `process_cpu_seconds_total`, `process_resident_memory_bytes`, … | from `metrics-process`, when scraped | |
 //!
 //! The recorder is global to the process (the `metrics` crate's design), so it is
@@ -27,6 +28,9 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
+/// Calls per coalesced statement: powers of two up to the largest batch.
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
 /// A counter registered once, for a hot path that should not look its name up on every
 /// increment. Installs the recorder first, so the handle is never a no-op.
 pub fn counter(name: &'static str) -> metrics::Counter {
@@ -46,6 +50,8 @@ pub fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+            .expect("the bucket list is a non-empty constant")
+            .set_buckets_for_metric(Matcher::Full("db_batch_size".into()), BATCH_BUCKETS)
             .expect("the bucket list is a non-empty constant");
         let recorder = builder.build_recorder();
         let handle = recorder.handle();

@@ -99,6 +99,8 @@ impl Application {
             read_database,
             reader,
             cache,
+            settings.database.coalesce,
+            settings.database.read_queue_depth * settings.database.read_connections.max(1),
         ));
         let listener = bind(&settings.server)?;
         let port = listener.local_addr()?.port();

@@ -1,5 +1,6 @@
 //! Requests cancelled in the middle of a read or a write (their futures dropped while the
-//! query is at the server) leave no poisoned connection: later work succeeds.
+//! query is at the server) leave no poisoned connection: later work succeeds. (A create
+//! cancelled inside a coalesced batch: `batched_creates.rs`.)
 
 mod running;
 
@@ -27,7 +28,7 @@ async fn dropped_reads_and_writes_leave_connections_usable() {
         PipelinedReader::start(&database_url, READ_STATEMENTS, &settings).expect("a reader"),
     );
     assert!(reader.wait_connected(Duration::from_secs(10)).await);
-    let store = UserStore::new(database.clone(), database, Some(reader), None);
+    let store = UserStore::new(database.clone(), database, Some(reader), None, true, 1024);
 
     let email = Email::parse("cancel@example.com").expect("a valid email");
     let user = match store.create(None, &email).await.expect("create") {

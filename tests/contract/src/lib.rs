@@ -17,6 +17,7 @@ pub mod json;
 pub mod limits;
 pub mod operations;
 pub mod process;
+pub mod races;
 pub mod slow;
 pub mod tokens;
 pub mod users;
@@ -77,6 +78,9 @@ macro_rules! contract_tests {
             users::users_list_default_limit_is_20,
             users::users_list_limit_bounds,
             users::users_list_bad_cursor,
+            races::races_one_email,
+            races::races_one_id_same_email,
+            races::races_one_id_many_emails,
             auth::auth_missing_token,
             auth::auth_invalid_tokens,
             auth::auth_missing_scope,

@@ -19,6 +19,7 @@ impl std::fmt::Debug for DatabaseSettings {
             query_timeout_ms,
             data_dir,
             migrate_on_start,
+            coalesce,
         } = self;
         f.debug_struct("DatabaseSettings")
             .field("url", &url.as_deref().map(without_password))
@@ -36,6 +37,7 @@ impl std::fmt::Debug for DatabaseSettings {
             .field("query_timeout_ms", query_timeout_ms)
             .field("data_dir", data_dir)
             .field("migrate_on_start", migrate_on_start)
+            .field("coalesce", coalesce)
             .finish()
     }
 }

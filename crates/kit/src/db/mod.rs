@@ -12,9 +12,11 @@
 //!
 //! The embedded server itself is the `pg-embedded` crate's, shared with ferry and the tests.
 
+pub mod coalesce;
 pub mod deadline;
 pub mod notify;
 pub mod pipelined;
+pub mod point_reads;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod unavailable;

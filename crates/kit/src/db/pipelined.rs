@@ -33,6 +33,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row, Statement};
 
+use super::coalesce::Rejected;
 use super::deadline::{self, DeadlineExceeded};
 use super::unavailable::Unavailability;
 use crate::config::DatabaseSettings;
@@ -57,11 +58,23 @@ pub enum ReadError {
     Query(tokio_postgres::Error),
     #[error("invalid database URL for pipelined reads: {0}")]
     Url(tokio_postgres::Error),
+    /// Coalesced reads ([`super::point_reads`]): the batch queue is full, or the batch
+    /// ended without an answer.
+    #[error(transparent)]
+    NotBatched(#[from] Rejected),
+    /// The statement of the batch this read was in failed (one error, shared by every
+    /// read in the batch).
+    #[error("the batched read failed: {0}")]
+    BatchFailed(Arc<ReadError>),
 }
 
 impl Unavailability for ReadError {
     fn is_unavailable(&self) -> bool {
-        !matches!(self, ReadError::Query(_) | ReadError::Url(_))
+        match self {
+            ReadError::Query(_) | ReadError::Url(_) => false,
+            ReadError::BatchFailed(shared) => shared.is_unavailable(),
+            _ => true,
+        }
     }
 }
 
@@ -148,12 +161,21 @@ impl PipelinedReader {
     }
 
     /// Runs statement number `statement` (its index in the list given to `start`) and
-    /// returns at most one row, within the query deadline.
+    /// returns at most one row (the first), within the query deadline.
     pub async fn query_opt(
         &self,
         statement: usize,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, ReadError> {
+        Ok(self.query(statement, params).await?.into_iter().next())
+    }
+
+    /// Runs statement number `statement` and returns its rows, within the query deadline.
+    pub async fn query(
+        &self,
+        statement: usize,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, ReadError> {
         let prepared = self.pick()?;
         let _in_flight = prepared
             .admit()
@@ -162,11 +184,21 @@ impl PipelinedReader {
         deadline::within(self.query_deadline, async {
             prepared
                 .client
-                .query_opt(statement, params)
+                .query(statement, params)
                 .await
                 .map_err(classify)
         })
         .await
+    }
+
+    /// The client-side deadline of every read.
+    pub fn query_deadline(&self) -> Duration {
+        self.query_deadline
+    }
+
+    /// Pipelined connections configured (up or not).
+    pub fn connections(&self) -> usize {
+        self.slots.len()
     }
 
     /// The next connected client with room in its queue, round-robin.

@@ -1,10 +1,11 @@
 //! One span per request, and the request metrics.
 //!
-//! The span `http_request` carries `method`, `route` (the template, never the raw path:
-//! paths hold ids and would explode log indexes and metric series), `status`,
-//! `latency_ms` and `request_id`; events a handler logs inherit them. A finished request
-//! is logged at `debug` (an access log at 50,000 requests/s costs more than the request),
-//! a 500 at `error` and other 5xx at `warn`, so the default `info` filter shows failures only.
+//! The span `http_request` carries `method` and `request_id`; events a handler logs
+//! inherit them. The event that closes a request adds `route` (the template, never the
+//! raw path: paths hold ids and would explode log indexes and metric series), `status`
+//! and `latency_ms`. A finished request is logged at `debug` (an access log at 50,000
+//! requests/s costs more than the request), a 500 at `error` and other 5xx at `warn`, so
+//! the default `info` filter shows failures only.
 
 use std::sync::LazyLock;
 use std::time::Instant;
@@ -15,7 +16,6 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use tracing::Instrument;
-use tracing::field::Empty;
 
 use super::request_id::RequestId;
 
@@ -66,14 +66,11 @@ pub async fn middleware(
         .get::<RequestId>()
         .map(|id| id.0.clone())
         .unwrap_or_default();
-    let span = tracing::info_span!(
-        "http_request",
-        method,
-        route = Empty,
-        status = Empty,
-        latency_ms = Empty,
-        request_id = %request_id,
-    );
+    // Only what is known now goes on the span, formatted once if the span is enabled.
+    // The outcome goes on the closing event: recording it on the span would format it
+    // again on every request (the JSON formatter re-parses and re-writes the span's
+    // fields on each record), though at the shipped `info` filter nothing prints it.
+    let span = tracing::info_span!("http_request", method, request_id = %request_id);
     let response = next.call(request).instrument(span.clone()).await?;
     let elapsed = started.elapsed();
     let route = response
@@ -81,18 +78,20 @@ pub async fn middleware(
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
     let status = response.status();
-    span.record("route", route.as_str());
-    span.record("status", status.as_u16());
-    span.record("latency_ms", elapsed.as_secs_f64() * 1000.0);
     span.in_scope(|| {
-        if status == actix_web::http::StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!("request failed");
-        } else if status.is_server_error() {
+        let (route, status, latency_ms) = (
+            route.as_str(),
+            status.as_u16(),
+            elapsed.as_secs_f64() * 1000.0,
+        );
+        if status == 500 {
+            tracing::error!(route, status, latency_ms, "request failed");
+        } else if status >= 500 {
             // 503s come in floods while a dependency is down; the cause is logged once
             // where it is detected.
-            tracing::warn!("request answered unavailable");
+            tracing::warn!(route, status, latency_ms, "request answered unavailable");
         } else {
-            tracing::debug!("request completed");
+            tracing::debug!(route, status, latency_ms, "request completed");
         }
     });
     metrics::histogram!(

@@ -24,7 +24,7 @@ use actix_http::HttpService;
 use actix_http::error::DispatchError;
 use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
 use actix_web::dev::{AppConfig, Server};
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, web};
 use socket2::{Domain, Socket, Type};
 
@@ -87,6 +87,7 @@ where
     } else {
         settings.workers
     };
+    let telemetry = settings.request_telemetry;
     let descriptor_limit = connection_cap::raise_descriptor_limit()?;
     body_memory::return_large_blocks_to_the_os();
     let per_worker =
@@ -125,8 +126,8 @@ where
             .default_service(web::to(limits::not_found))
             .wrap(from_fn(limits::head_limits))
             .wrap(from_fn(close_connections_while_draining))
-            .wrap(from_fn(observe::middleware))
-            .wrap(from_fn(request_id::middleware))
+            .wrap(Condition::new(telemetry, from_fn(observe::middleware)))
+            .wrap(Condition::new(telemetry, from_fn(request_id::middleware)))
             .wrap(from_fn(track_requests))
     };
     let keep_alive = Duration::from_secs(settings.keep_alive_secs);

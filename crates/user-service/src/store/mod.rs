@@ -1,6 +1,7 @@
 //! Persistence of users in PostgreSQL.
 
 pub mod cache;
+pub mod creates;
 pub use parsing::cursor;
 pub mod users;
 

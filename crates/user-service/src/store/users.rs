@@ -1,22 +1,27 @@
 //! Users in PostgreSQL. Writes, lists and the create path go through SQLx's
 //! compile-time checked queries (`.sqlx/` holds the checked query data so builds need no
 //! database); the hot point read goes through the pipelined connections
-//! (`kit::db::pipelined`), behind the optional cache. Handlers do not know which path
-//! answered.
+//! (`kit::db::pipelined`), behind the optional cache. With `[database] coalesce` (on by
+//! default) concurrent point reads share one `= ANY($1)` statement
+//! (`kit::db::point_reads`) and concurrent creates one multi-row insert
+//! ([`super::creates`]). Handlers do not know which path answered.
 
 use std::sync::Arc;
 
 use actix_web::web::Bytes;
 use sqlx::Row;
-use sqlx::postgres::PgConnection;
 use uuid::Uuid;
 
 use kit::ApiError;
 use kit::db::Database;
+use kit::db::coalesce::Rejected;
 use kit::db::deadline::DeadlineExceeded;
 use kit::db::pipelined::{PipelinedReader, ReadError};
+use kit::db::point_reads::{PointQuery, PointReads};
+use kit::db::unavailable::Unavailability;
 
 use super::cache::UserCache;
+use super::creates::Creates;
 use super::cursor::Cursor;
 use crate::domain::email::Email;
 use crate::domain::user::User;
@@ -34,6 +39,14 @@ pub enum StoreError {
     Read(#[from] ReadError),
     #[error(transparent)]
     Deadline(#[from] DeadlineExceeded),
+    /// A coalesced create was not run: the batch queue is full, or its batch ended
+    /// without an answer.
+    #[error(transparent)]
+    NotBatched(#[from] Rejected),
+    /// The statement of the batch this create was in failed (one error, shared by every
+    /// create in the batch).
+    #[error("the batched create failed: {0}")]
+    BatchFailed(Arc<StoreError>),
 }
 
 impl From<StoreError> for ApiError {
@@ -46,6 +59,24 @@ impl From<StoreError> for ApiError {
             StoreError::Database(error) => error.into(),
             StoreError::Read(error) => error.into(),
             StoreError::Deadline(error) => error.into(),
+            StoreError::NotBatched(error) => ApiError::database_unavailable(&error),
+            StoreError::BatchFailed(shared) => match Arc::try_unwrap(shared) {
+                Ok(error) => error.into(),
+                Err(shared) if shared.is_unavailable() => ApiError::database_unavailable(&shared),
+                Err(shared) => ApiError::internal(shared),
+            },
+        }
+    }
+}
+
+impl Unavailability for StoreError {
+    fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::EmailTaken | StoreError::IdTakenWithOtherEmail => false,
+            StoreError::Database(error) => error.is_unavailable(),
+            StoreError::Read(error) => error.is_unavailable(),
+            StoreError::Deadline(_) | StoreError::NotBatched(_) => true,
+            StoreError::BatchFailed(shared) => shared.is_unavailable(),
         }
     }
 }
@@ -68,9 +99,26 @@ fn is_email_conflict(error: &sqlx::Error) -> bool {
 }
 
 /// The statements prepared on every pipelined connection, by index.
-pub const READ_STATEMENTS: &[&str] =
-    &["SELECT id, email, created_at, updated_at FROM users WHERE id = $1"];
-const GET_BY_ID: usize = 0;
+pub const READ_STATEMENTS: &[&str] = &[
+    "SELECT id, email, created_at, updated_at FROM users WHERE id = $1",
+    "SELECT id, email, created_at, updated_at FROM users WHERE id = ANY($1)",
+];
+
+/// A user by id, one (statement 0) or a batch (statement 1) at a time.
+pub const GET_USER: PointQuery<Uuid, User> = PointQuery {
+    name: "get_user",
+    one: 0,
+    many: 1,
+    key: |row| row.try_get(0),
+    decode: |row| {
+        Ok(User {
+            id: row.try_get(0)?,
+            email: row.try_get(1)?,
+            created_at: row.try_get(2)?,
+            updated_at: row.try_get(3)?,
+        })
+    },
+};
 
 /// Reads and writes users.
 #[derive(Clone)]
@@ -79,22 +127,37 @@ pub struct UserStore {
     database: Database,
     /// Lists (the replica when one is configured).
     read_database: Database,
-    /// Point reads; `None` with `database.read_path = "pool"`: through `read_database`.
-    reader: Option<Arc<PipelinedReader>>,
+    /// Point reads over the pipelined connections; `None` with `database.read_path =
+    /// "pool"`: through `read_database`.
+    reads: Option<Arc<PointReads<Uuid, User>>>,
+    creates: Arc<Creates>,
     cache: Option<Arc<UserCache>>,
 }
 
 impl UserStore {
+    /// With `coalesce`, point reads and creates are batched (see [`super::creates`]
+    /// and `kit::db::point_reads`); this starts their dispatchers on the current runtime.
     pub fn new(
         database: Database,
         read_database: Database,
         reader: Option<Arc<PipelinedReader>>,
         cache: Option<Arc<UserCache>>,
+        coalesce: bool,
+        read_queue_depth: usize,
     ) -> Self {
+        let reads = reader.map(|reader| {
+            Arc::new(PointReads::new(
+                reader,
+                GET_USER,
+                coalesce,
+                read_queue_depth,
+            ))
+        });
         UserStore {
+            creates: Arc::new(Creates::new(database.clone(), coalesce)),
             database,
             read_database,
-            reader,
+            reads,
             cache,
         }
     }
@@ -111,27 +174,16 @@ impl UserStore {
 
     /// A point read over the pipelined connections, or through the pool without them.
     async fn read(&self, id: Uuid) -> Result<Option<User>, StoreError> {
-        let Some(reader) = &self.reader else {
-            return self.read_pooled(id).await;
-        };
-        let row = reader.query_opt(GET_BY_ID, &[&id]).await?;
-        Ok(row
-            .map(|row| -> Result<User, tokio_postgres::Error> {
-                Ok(User {
-                    id: row.try_get(0)?,
-                    email: row.try_get(1)?,
-                    created_at: row.try_get(2)?,
-                    updated_at: row.try_get(3)?,
-                })
-            })
-            .transpose()
-            .map_err(ReadError::Query)?)
+        match &self.reads {
+            Some(reads) => Ok(reads.get(id).await?),
+            None => self.read_pooled(id).await,
+        }
     }
 
     /// The textbook point read: check a connection out of the SQLx pool, one query, return it.
     async fn read_pooled(&self, id: Uuid) -> Result<Option<User>, StoreError> {
         let mut connection = self.read_database.acquire().await?;
-        let row = sqlx::query(READ_STATEMENTS[GET_BY_ID])
+        let row = sqlx::query(READ_STATEMENTS[GET_USER.one])
             .bind(id)
             .fetch_optional(&mut *connection)
             .await?;
@@ -160,33 +212,7 @@ impl UserStore {
         email: &Email,
     ) -> Result<CreateOutcome, StoreError> {
         let id = id.unwrap_or_else(Uuid::now_v7);
-        self.database.within(self.insert_or_find(id, email)).await
-    }
-
-    async fn insert_or_find(&self, id: Uuid, email: &Email) -> Result<CreateOutcome, StoreError> {
-        let mut connection = self.database.acquire().await?;
-        let inserted = sqlx::query_as!(
-            User,
-            r#"INSERT INTO users (id, email) VALUES ($1, $2)
-               ON CONFLICT DO NOTHING
-               RETURNING id, email, created_at, updated_at"#,
-            id,
-            email.as_str(),
-        )
-        .fetch_optional(&mut *connection)
-        .await?;
-        if let Some(user) = inserted {
-            return Ok(CreateOutcome::Created(user));
-        }
-        // Nothing inserted: the id or the email exists. A stored user with this id and
-        // the same email means the client is retrying.
-        match find(&mut connection, id).await? {
-            Some(existing) if existing.email.to_lowercase() == email.as_str().to_lowercase() => {
-                Ok(CreateOutcome::AlreadyExisted(existing))
-            }
-            Some(_) => Err(StoreError::IdTakenWithOtherEmail),
-            None => Err(StoreError::EmailTaken),
-        }
+        self.creates.create(id, email).await
     }
 
     /// A page of users newest first, after `after`, and the cursor of the next page.
@@ -289,14 +315,4 @@ impl UserStore {
         self.invalidate(id);
         deleted
     }
-}
-
-async fn find(connection: &mut PgConnection, id: Uuid) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as!(
-        User,
-        "SELECT id, email, created_at, updated_at FROM users WHERE id = $1",
-        id,
-    )
-    .fetch_optional(connection)
-    .await
 }
