@@ -5,6 +5,7 @@
 //! - [`report`] renders results as text, markdown and self-contained HTML;
 //! - [`slo`] checks results against service-level objectives for CI.
 
+pub mod candidates;
 pub mod compare;
 pub mod load;
 pub mod report;

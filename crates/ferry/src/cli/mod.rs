@@ -1,5 +1,6 @@
 //! Command-line interface: `ferry compare`, `ferry load`, `ferry report`, `ferry serve-plaintext`.
 
+mod candidates;
 mod compare;
 mod load;
 mod report;
@@ -24,6 +25,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Rank services and routes from a Prometheus server by CPU, latency and workload class.
+    Candidates(Box<candidates::CandidatesArgs>),
     /// Compare the Rust user-service with the Node.js baseline: cold start, identical load,
     /// CPU and memory, capacity at an SLO, instances; a matrix, JSON and an HTML report.
     Compare(Box<compare::CompareArgs>),
@@ -38,6 +41,7 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Candidates(args) => candidates::candidates(*args),
         Command::Compare(args) => compare::compare(*args),
         Command::Load(args) => load::load(*args),
         Command::Report(args) => report::report(args).map(|()| ExitCode::SUCCESS),
