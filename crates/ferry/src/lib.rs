@@ -7,6 +7,7 @@
 
 pub mod candidates;
 pub mod compare;
+pub mod cost;
 pub mod load;
 pub mod report;
 pub mod serve;

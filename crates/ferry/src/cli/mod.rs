@@ -1,7 +1,8 @@
-//! Command-line interface: `ferry compare`, `ferry load`, `ferry report`, `ferry serve-plaintext`.
+//! Command-line interface: `ferry candidates`, `ferry compare`, `ferry cost`, `ferry load`, `ferry report`, `ferry serve-plaintext`.
 
 mod candidates;
 mod compare;
+mod cost;
 mod load;
 mod report;
 mod serve;
@@ -30,6 +31,8 @@ enum Command {
     /// Compare the Rust user-service with the Node.js baseline: cold start, identical load,
     /// CPU and memory, capacity at an SLO, instances; a matrix, JSON and an HTML report.
     Compare(Box<compare::CompareArgs>),
+    /// Instances and money from a compare.json: containers and functions, from a price file.
+    Cost(Box<cost::CostArgs>),
     /// Put load on an HTTP server and measure it.
     Load(Box<load::LoadArgs>),
     /// Compare runs saved with `ferry load --json`: tables and a self-contained HTML report.
@@ -43,6 +46,7 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Candidates(args) => candidates::candidates(*args),
         Command::Compare(args) => compare::compare(*args),
+        Command::Cost(args) => cost::cost(*args),
         Command::Load(args) => load::load(*args),
         Command::Report(args) => report::report(args).map(|()| ExitCode::SUCCESS),
         Command::ServePlaintext(args) => serve::serve(args),
