@@ -149,10 +149,12 @@ fn least_squares(columns: &[Vec<f64>], b: &[f64], passive: &[bool]) -> Option<Ve
             return None;
         }
         m.swap(pivot, best);
-        for row in pivot + 1..k {
-            let factor = m[row][pivot] / m[pivot][pivot];
-            for col in pivot..=k {
-                m[row][col] -= factor * m[pivot][col];
+        let (upper, lower) = m.split_at_mut(pivot + 1);
+        let pivot_row = &upper[pivot];
+        for row in lower.iter_mut() {
+            let factor = row[pivot] / pivot_row[pivot];
+            for (cell, above) in row[pivot..].iter_mut().zip(&pivot_row[pivot..]) {
+                *cell -= factor * above;
             }
         }
     }

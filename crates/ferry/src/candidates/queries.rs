@@ -188,7 +188,7 @@ fn promql_string_escape(text: &str) -> String {
 /// A duration in Prometheus's syntax, whole seconds or milliseconds.
 pub fn promql_duration(duration: std::time::Duration) -> String {
     let millis = duration.as_millis();
-    if millis % 1000 == 0 {
+    if millis.is_multiple_of(1000) {
         format!("{}s", millis / 1000)
     } else {
         format!("{millis}ms")
