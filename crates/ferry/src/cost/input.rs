@@ -52,6 +52,9 @@ struct FileIn {
     settings: Option<SettingsIn>,
     #[serde(default)]
     target_rps: Option<f64>,
+    /// The lab's sizing section, where its `target_rps` lives.
+    #[serde(default)]
+    cost: Option<SettingsIn>,
     #[serde(default)]
     targets: Vec<TargetIn>,
 }
@@ -173,7 +176,11 @@ impl CompareInput {
             );
         }
         Ok(CompareInput {
-            target_rps: file.settings.and_then(|s| s.target_rps).or(file.target_rps),
+            target_rps: file
+                .settings
+                .and_then(|s| s.target_rps)
+                .or(file.cost.and_then(|c| c.target_rps))
+                .or(file.target_rps),
             targets,
             capacity_scenarios,
         })
