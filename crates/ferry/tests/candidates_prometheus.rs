@@ -21,9 +21,9 @@
 //!   anywhere in that bucket; ferry also measures from the client (plus loopback).
 
 mod prometheus;
+mod workspace;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,40 +34,11 @@ use ferry::load::{LoadSettings, Model, RateSchedule, Target};
 use hdrhistogram::Histogram;
 
 use prometheus::Prometheus;
+use workspace::{release_user_service, repo};
 
 const PHASE: Duration = Duration::from_secs(8);
 /// Records per `/api/v1/process` batch: a few milliseconds of CPU in either service.
 const BATCH_RECORDS: usize = 1500;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("crates/ferry sits two levels below the workspace root")
-        .to_path_buf()
-}
-
-fn target_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_ferry"))
-        .parent()
-        .and_then(Path::parent)
-        .expect("cargo puts binaries in <target>/<profile>/")
-        .to_path_buf()
-}
-
-fn release_user_service() -> PathBuf {
-    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["build", "--release", "-p", "user-service"])
-        .env("CARGO_TARGET_DIR", target_dir())
-        .current_dir(repo())
-        .status()
-        .expect("running cargo to build the release user-service");
-    assert!(
-        status.success(),
-        "cargo build --release -p user-service failed"
-    );
-    target_dir().join("release/user-service")
-}
 
 /// A `user-service` subcommand with the service's environment; its stdout.
 fn tool(spec: &TargetSpec, args: &[&str]) -> String {

@@ -5,41 +5,11 @@
 //! Timing is never asserted.
 
 mod browser;
+mod workspace;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The workspace root, two levels above this crate.
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("crates/ferry sits two levels below the workspace root")
-        .to_path_buf()
-}
-
-/// target/, beside the binary cargo built (target/<profile>/ferry).
-fn target_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_ferry"))
-        .parent()
-        .and_then(Path::parent)
-        .expect("cargo puts binaries in <target>/<profile>/")
-        .to_path_buf()
-}
-
-fn release_user_service() -> PathBuf {
-    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["build", "--release", "-p", "user-service"])
-        .env("CARGO_TARGET_DIR", target_dir())
-        .current_dir(repo())
-        .status()
-        .expect("running cargo to build the release user-service");
-    assert!(
-        status.success(),
-        "cargo build --release -p user-service failed"
-    );
-    target_dir().join("release/user-service")
-}
+use workspace::{release_user_service, repo};
 
 #[test]
 fn quick_compare_measures_every_scenario_for_both_targets() {

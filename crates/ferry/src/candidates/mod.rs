@@ -14,6 +14,8 @@ pub mod prometheus;
 pub mod queries;
 pub mod report;
 pub mod route_cpu;
+mod routes;
+mod services;
 pub mod target_file;
 pub mod workload;
 
