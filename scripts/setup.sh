@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs beyond the Rust toolchain, only where it is missing:
 # PostgreSQL server binaries (the embedded database), Chromium (report screenshots in
-# tests), Prometheus (the candidates test), and the Node baseline's packages (from its
+# tests), Prometheus and openssl (the candidates tests), and the Node baseline's packages (from its
 # lockfile). Idempotent and quiet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,7 @@ have_pg_server || need+=(postgresql)
 command -v chromium >/dev/null || need+=(chromium)
 # The real Prometheus `ferry candidates` is tested against (scripts/ci/prometheus.sh).
 command -v prometheus >/dev/null || need+=(prometheus)
+command -v openssl >/dev/null || need+=(openssl)
 command -v node >/dev/null || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2

@@ -81,11 +81,22 @@ impl Ask<'_> {
     /// Explains an empty answer: the metric is absent, or present without the service label.
     pub fn missing(&self, metric: &str, promql: &str) -> Result<()> {
         let label = &self.settings.labels.service;
-        let present = self.client.query(&format!("count({metric})"), self.end)?;
+        let present = self
+            .client
+            .query(&format!("count by ({label}) ({metric})"), self.end)?;
         if present.is_empty() {
             bail!(
                 "Prometheus at {} has no series {metric} in the window (looked for with `{promql}`); pass the name your services export with the matching --*-metric flag",
                 self.client.url()
+            );
+        }
+        if present
+            .iter()
+            .any(|sample| sample.labels.contains_key(label))
+        {
+            bail!(
+                "the series {metric} have too few samples in the window for a rate (`{promql}` is empty): a rate needs two scrapes within --window {}",
+                self.queries.window
             );
         }
         bail!(

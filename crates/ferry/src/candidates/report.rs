@@ -89,6 +89,17 @@ pub struct RouteReport {
     pub reason: String,
 }
 
+impl RouteReport {
+    /// `GET /users/{id}`, or the route alone when the metrics have no method.
+    pub fn name(&self) -> String {
+        if self.method.is_empty() {
+            self.route.clone()
+        } else {
+            format!("{} {}", self.method, self.route)
+        }
+    }
+}
+
 impl CandidatesReport {
     /// The table and notes for the terminal.
     pub fn render_text(&self) -> String {
@@ -161,7 +172,7 @@ impl CandidatesReport {
                 let _ = writeln!(
                     out,
                     "  {:<32} {:>9.1} {:>5.0}% {:>9} {:>9} {:>10} {:>7} {:<10}",
-                    format!("{} {}", route.method, route.route),
+                    route.name(),
                     route.rps,
                     route.share * 100.0,
                     latency(route.p50_seconds),
@@ -174,7 +185,7 @@ impl CandidatesReport {
                 );
             }
             for route in &service.routes {
-                let _ = writeln!(out, "  {} {}: {}", route.method, route.route, route.reason);
+                let _ = writeln!(out, "  {}: {}", route.name(), route.reason);
             }
             if let Some(fit) = &service.cpu_fit {
                 let _ = writeln!(

@@ -136,7 +136,7 @@ fn fit_routes(
                 .flat_map(|series| series.points.iter().map(|(t, v)| (millis(*t), *v)))
                 .collect();
             RouteRates {
-                route: format!("{} {}", route.method, route.route),
+                route: route.name(),
                 // No sample: no request counted in that rate window.
                 rates: times
                     .iter()
@@ -169,10 +169,7 @@ fn fit_routes(
                 route.reason = verdict.reason;
             }
             _ => {
-                route.reason = format!(
-                    "its CPU could not be told apart from the other routes' ({}), so it is not classed.",
-                    fit.note.trim_end_matches('.')
-                );
+                route.reason = format!("not classed: {}", fit.note);
             }
         }
     }

@@ -38,7 +38,7 @@ pub fn for_service(service: &ServiceReport, base_url: &str) -> Result<TargetFile
                 values.insert(name.clone(), PathBuf::from(format!("{name}.txt")));
             }
             TargetFileRequest {
-                name: Some(format!("{} {}", route.method, route.route)),
+                name: Some(route.name()),
                 weight: ((route.rps / busiest * TOP_WEIGHT).round() as u32).max(1),
                 method: if route.method.is_empty() {
                     "GET".into()

@@ -11,19 +11,22 @@ use std::time::{Duration, Instant};
 pub struct Prometheus {
     child: Child,
     pub url: String,
-    dir: PathBuf,
+    pub dir: PathBuf,
+}
+
+/// TLS and basic auth in front of the API (Prometheus's `--web.config.file`).
+pub struct Secured {
+    pub cert_pem: PathBuf,
+    pub key_pem: PathBuf,
+    pub user: String,
+    pub password: String,
 }
 
 impl Prometheus {
     /// Starts Prometheus scraping `jobs` (`(job name, host:port)`) every second, and waits
     /// until it is ready.
     pub fn start(jobs: &[(&str, String)]) -> Prometheus {
-        let dir = std::env::temp_dir().join(format!(
-            "ferry-prometheus-{}-{}",
-            std::process::id(),
-            fastrand::u32(..)
-        ));
-        std::fs::create_dir_all(dir.join("data")).expect("the temp directory is writable");
+        let dir = scratch();
         let mut config = String::from(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n",
         );
@@ -32,13 +35,42 @@ impl Prometheus {
                 "  - job_name: {job}\n    static_configs:\n      - targets: ['{address}']\n"
             ));
         }
-        std::fs::write(dir.join("prometheus.yml"), config).expect("writing the config");
+        Prometheus::launch(dir, &config, None, jobs.len())
+    }
+
+    /// Starts Prometheus behind TLS and basic auth, scraping itself (through the same TLS
+    /// and credentials) every second.
+    pub fn start_secured(secured: &Secured) -> Prometheus {
+        let dir = scratch();
+        let hash = bcrypt::hash(&secured.password, 4).expect("bcrypt hashes a password");
+        let web = format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\nbasic_auth_users:\n  {}: {hash}\n",
+            secured.cert_pem.display(),
+            secured.key_pem.display(),
+            secured.user
+        );
+        std::fs::write(dir.join("web.yml"), web).expect("writing the web config");
+        // The port is only known at launch: the self-scrape target is filled in there.
+        let config = format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n  - job_name: prometheus\n    scheme: https\n    tls_config:\n      insecure_skip_verify: true\n    basic_auth:\n      username: {}\n      password: {}\n    static_configs:\n      - targets: ['SELF']\n",
+            secured.user, secured.password
+        );
+        Prometheus::launch(dir, &config, Some(secured), 1)
+    }
+
+    /// Starts it and returns once every one of `jobs` targets has been scraped: Prometheus
+    /// only starts scraping some seconds after it is ready (its discovery updates are
+    /// throttled to one per 5 s).
+    fn launch(dir: PathBuf, config: &str, secured: Option<&Secured>, jobs: usize) -> Prometheus {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .map(|address| address.port())
             .expect("the loopback interface has free ports");
+        let config = config.replace("SELF", &format!("127.0.0.1:{port}"));
+        std::fs::write(dir.join("prometheus.yml"), config).expect("writing the config");
         let log = std::fs::File::create(dir.join("prometheus.log")).expect("creating the log");
-        let child = Command::new("prometheus")
+        let mut command = Command::new("prometheus");
+        command
             .arg(format!(
                 "--config.file={}",
                 dir.join("prometheus.yml").display()
@@ -47,7 +79,14 @@ impl Prometheus {
                 "--storage.tsdb.path={}",
                 dir.join("data").display()
             ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"));
+        if secured.is_some() {
+            command.arg(format!(
+                "--web.config.file={}",
+                dir.join("web.yml").display()
+            ));
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("sharing the log"))
             .stderr(log)
@@ -55,16 +94,37 @@ impl Prometheus {
             .expect(
                 "starting prometheus (Debian package `prometheus`; scripts/setup.sh installs it)",
             );
+        let scheme = if secured.is_some() { "https" } else { "http" };
         let mut prometheus = Prometheus {
             child,
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
             dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // Readiness only: the certificate is the one the test just made.
+        let client = reqwest::blocking::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .timeout(Duration::from_secs(2))
+            .build()
+            .expect("building the client that waits for the first scrapes");
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if ferry::compare::targets::http_status(([127, 0, 0, 1], port).into(), "/-/ready")
-                == Some(200)
-            {
+            let mut request = client
+                .get(format!("{}/api/v1/query", prometheus.url))
+                .query(&[("query", "count(up == 1)")]);
+            if let Some(secured) = secured {
+                request = request.basic_auth(&secured.user, Some(&secured.password));
+            }
+            let scraped = request
+                .send()
+                .and_then(|response| response.json::<serde_json::Value>())
+                .ok()
+                .and_then(|json| {
+                    json["data"]["result"][0]["value"][1]
+                        .as_str()?
+                        .parse::<usize>()
+                        .ok()
+                });
+            if scraped == Some(jobs) {
                 return prometheus;
             }
             if let Ok(Some(status)) = prometheus.child.try_wait() {
@@ -72,7 +132,7 @@ impl Prometheus {
             }
             assert!(
                 Instant::now() < deadline,
-                "prometheus not ready:\n{}",
+                "prometheus did not scrape every target:\n{}",
                 prometheus.log()
             );
             std::thread::sleep(Duration::from_millis(100));
@@ -82,6 +142,17 @@ impl Prometheus {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default()
     }
+}
+
+/// A fresh directory for one Prometheus, with its data directory.
+fn scratch() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "ferry-prometheus-{}-{}",
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    std::fs::create_dir_all(dir.join("data")).expect("the temp directory is writable");
+    dir
 }
 
 impl Drop for Prometheus {

@@ -26,15 +26,23 @@ pub fn target_dir() -> PathBuf {
 
 /// Builds (if needed) and returns the release user-service.
 pub fn release_user_service() -> PathBuf {
+    user_service(true)
+}
+
+/// Builds (if needed) and returns the user-service of the release or the dev profile.
+pub fn user_service(release: bool) -> PathBuf {
+    let mut args = vec!["build", "-p", "user-service"];
+    if release {
+        args.push("--release");
+    }
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["build", "--release", "-p", "user-service"])
+        .args(&args)
         .env("CARGO_TARGET_DIR", target_dir())
         .current_dir(repo())
         .status()
-        .expect("running cargo to build the release user-service");
-    assert!(
-        status.success(),
-        "cargo build --release -p user-service failed"
-    );
-    target_dir().join("release/user-service")
+        .expect("running cargo to build the user-service");
+    assert!(status.success(), "cargo {} failed", args.join(" "));
+    target_dir()
+        .join(if release { "release" } else { "debug" })
+        .join("user-service")
 }
