@@ -6,11 +6,11 @@
 //! - [`http`]: request ids, spans and metrics, limits, JSON bodies, the server;
 //! - [`error`]: the error type and its contract body;
 //! - [`auth`]: bearer JWTs and scopes;
-//! - [`db`]: the pool, migrations, the embedded PostgreSQL (and test databases);
-//! - [`health`], [`shutdown`], [`metrics`], [`child`] (child processes that die with us).
+//! - [`db`]: the pool, migrations, the embedded PostgreSQL of `pg-embedded` when no
+//!   server is configured (and test databases);
+//! - [`health`], [`shutdown`], [`metrics`].
 
 pub mod auth;
-pub mod child;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -115,7 +115,7 @@ impl Application {
     }
 
     /// Whether the service uses the embedded PostgreSQL.
-    pub fn embedded_database(&self) -> Option<&kit::db::embedded::EmbeddedPostgres> {
+    pub fn embedded_database(&self) -> Option<&pg_embedded::EmbeddedPostgres> {
         self.database_server.embedded.as_ref()
     }
 

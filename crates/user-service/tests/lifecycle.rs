@@ -12,7 +12,7 @@ use sqlx::{Connection, Executor, PgConnection};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use kit::db::embedded::EmbeddedPostgres;
+use pg_embedded::EmbeddedPostgres;
 use running::{JWT_SECRET, RunningService, token};
 
 async fn create_user(client: &reqwest::Client, service: &RunningService) -> String {

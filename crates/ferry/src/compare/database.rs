@@ -1,11 +1,11 @@
-//! The database both targets share: an embedded PostgreSQL started for the run (the service
-//! kit's throwaway cluster, removed afterwards), or the server `DATABASE_URL` names.
+//! The database both targets share: an embedded PostgreSQL started for the run (`pg-embedded`'s
+//! throwaway cluster, removed afterwards), or the server `DATABASE_URL` names.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use kit::db::embedded::EmbeddedPostgres;
+use pg_embedded::{EmbeddedPostgres, with_database};
 
 /// A running database and how to reach it.
 pub struct Database {
@@ -16,7 +16,7 @@ pub struct Database {
     /// Directory of `psql` and `pgbench` matching the server, when known.
     pub bin_dir: Option<PathBuf>,
     embedded: Option<EmbeddedPostgres>,
-    /// The kit's cluster is driven through async calls; this runtime exists only for them.
+    /// The cluster is driven through async calls; this runtime exists only for them.
     runtime: tokio::runtime::Runtime,
 }
 
@@ -98,41 +98,5 @@ impl Drop for Database {
     fn drop(&mut self) {
         // Best effort on the error path: the cluster's own Drop stops it too.
         let _ = self.stop();
-    }
-}
-
-/// `url` with its database name replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |index| index + 3);
-    let host_and_path = &base[scheme_end..];
-    let authority = host_and_path
-        .split_once('/')
-        .map_or(host_and_path, |(authority, _)| authority);
-    let mut out = format!("{}{authority}/{name}", &base[..scheme_end]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn the_database_name_is_replaced() {
-        assert_eq!(
-            with_database("postgres://u@h:5/app?sslmode=disable", "bench"),
-            "postgres://u@h:5/bench?sslmode=disable"
-        );
-        assert_eq!(
-            with_database("postgres://u@h:5", "bench"),
-            "postgres://u@h:5/bench"
-        );
     }
 }

@@ -3,8 +3,7 @@
 //! cluster worker is left behind).
 
 use std::fs::File;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -13,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use pg_embedded::{Readiness, free_port, http_status, spawn_tied, tail, wait_ready};
 
 /// How long a target may take to answer `/health/ready` before the run gives up.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -173,7 +173,7 @@ impl TargetSpec {
     /// Starts the target on a free port, in its own process group, its output appended to
     /// `log`. It is tied to this process: if ferry dies, the kernel kills it.
     pub fn spawn(&self, log: &Path) -> Result<Running> {
-        let port = free_port()?;
+        let port = free_port().context("finding a free port")?;
         let file = File::options()
             .create(true)
             .append(true)
@@ -189,16 +189,8 @@ impl TargetSpec {
             .stdout(file.try_clone().context("sharing the target log")?)
             .stderr(file)
             .process_group(0);
-        // SAFETY: the closure runs in the child between fork and exec and only calls prctl,
-        // which is async-signal-safe; it allocates nothing and takes no lock.
-        unsafe {
-            command.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
-            });
-        }
         let started = Instant::now();
-        let child = command
-            .spawn()
+        let child = spawn_tied(command, Signal::SIGKILL)
             .with_context(|| format!("starting {} ({})", self.name, self.program.display()))?;
         Ok(Running {
             name: self.name.clone(),
@@ -232,30 +224,26 @@ impl Running {
     /// Polls `/health/ready` until it answers 200, and returns the time from spawn to then.
     pub fn wait_ready(&mut self) -> Result<Duration> {
         let address = SocketAddr::from(([127, 0, 0, 1], self.port));
-        loop {
-            if let Some(child) = self.child.as_mut()
-                && let Some(status) = child.try_wait().context("checking the target")?
-            {
-                bail!(
-                    "{} exited while starting ({status}); the end of {}:\n{}",
-                    self.name,
-                    self.log.display(),
-                    tail(&self.log, 20)
-                );
-            }
-            if http_status(address, "/health/ready") == Some(200) {
-                return Ok(self.started.elapsed());
-            }
-            if self.started.elapsed() > READY_TIMEOUT {
-                bail!(
-                    "{} was not ready within {} s; the end of {}:\n{}",
-                    self.name,
-                    READY_TIMEOUT.as_secs(),
-                    self.log.display(),
-                    tail(&self.log, 20)
-                );
-            }
-            std::thread::sleep(POLL_INTERVAL);
+        let child = self.child.as_mut();
+        match wait_ready(child, self.started, READY_TIMEOUT, POLL_INTERVAL, || {
+            http_status(address, "/health/ready") == Some(200)
+        })
+        .context("checking the target")?
+        {
+            Readiness::Ready(elapsed) => Ok(elapsed),
+            Readiness::Exited(status) => bail!(
+                "{} exited while starting ({status}); the end of {}:\n{}",
+                self.name,
+                self.log.display(),
+                tail(&self.log, 20)
+            ),
+            Readiness::TimedOut => bail!(
+                "{} was not ready within {} s; the end of {}:\n{}",
+                self.name,
+                READY_TIMEOUT.as_secs(),
+                self.log.display(),
+                tail(&self.log, 20)
+            ),
         }
     }
 
@@ -307,40 +295,4 @@ impl Drop for Running {
     fn drop(&mut self) {
         self.kill_group();
     }
-}
-
-/// A port nothing listens on right now.
-fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener
-        .local_addr()
-        .context("reading the free port")?
-        .port())
-}
-
-/// The status of `GET path`, or `None` when the server does not answer (yet).
-pub fn http_status(address: SocketAddr, path: &str) -> Option<u16> {
-    let mut stream = TcpStream::connect_timeout(&address, Duration::from_millis(200)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut head = [0u8; 32];
-    let mut read = 0;
-    while read < 12 {
-        match stream.read(&mut head[read..]) {
-            Ok(0) | Err(_) => return None,
-            Ok(count) => read += count,
-        }
-    }
-    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
-}
-
-/// The last `lines` lines of a log file.
-pub fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }

@@ -3,7 +3,6 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -62,10 +61,7 @@ impl Prometheus {
     /// only starts scraping some seconds after it is ready (its discovery updates are
     /// throttled to one per 5 s).
     fn launch(dir: PathBuf, config: &str, secured: Option<&Secured>, jobs: usize) -> Prometheus {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|address| address.port())
-            .expect("the loopback interface has free ports");
+        let port = pg_embedded::free_port().expect("the loopback interface has free ports");
         let config = config.replace("SELF", &format!("127.0.0.1:{port}"));
         std::fs::write(dir.join("prometheus.yml"), config).expect("writing the config");
         let log = std::fs::File::create(dir.join("prometheus.log")).expect("creating the log");

@@ -142,12 +142,8 @@ pub fn start_silent_server() -> SocketAddr {
 
 /// An address nothing listens on: a port that was bound, then released.
 pub fn refused_address() -> SocketAddr {
-    let listener = StdListener::bind("127.0.0.1:0").expect("binding an ephemeral loopback port");
-    let address = listener
-        .local_addr()
-        .expect("a bound listener has an address");
-    drop(listener);
-    address
+    let port = pg_embedded::free_port().expect("the loopback interface has free ports");
+    SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 pub fn url(address: SocketAddr) -> String {

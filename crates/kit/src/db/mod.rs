@@ -6,8 +6,9 @@
 //! `statement_timeout_ms` and `idle_in_transaction_timeout_ms` (set on every connection
 //! as startup parameters, so a runaway query or a forgotten transaction cannot hold a
 //! connection forever).
+//!
+//! The embedded server itself is the `pg-embedded` crate's, shared with ferry and the tests.
 
-pub mod embedded;
 pub mod notify;
 pub mod pipelined;
 #[cfg(feature = "testing")]
@@ -22,7 +23,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, error::DatabaseError};
 
 use crate::config::DatabaseSettings;
-use embedded::{EmbeddedError, EmbeddedOptions, EmbeddedPostgres};
+use pg_embedded::{EmbeddedError, EmbeddedOptions, EmbeddedPostgres};
 
 /// Why the database could not be set up.
 #[derive(Debug, thiserror::Error)]

@@ -9,7 +9,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{Connection, Executor, PgConnection};
 use tokio::sync::OnceCell;
 
-use super::embedded::EmbeddedPostgres;
+use pg_embedded::{EmbeddedPostgres, with_database};
 
 /// The server tests run against, started once per process.
 struct SharedServer {
@@ -45,18 +45,6 @@ async fn server() -> &'static SharedServer {
         .await
 }
 
-fn url_with_database(admin_url: &str, database: &str) -> String {
-    let (base, query) = match admin_url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (admin_url, String::new()),
-    };
-    let server = base
-        .rsplit_once('/')
-        .map(|(server, _)| server)
-        .unwrap_or(base);
-    format!("{server}/{database}{query}")
-}
-
 /// A new, empty, migrated database for one test; returns its URL.
 pub async fn fresh_database(migrator: &'static Migrator) -> String {
     let server = server().await;
@@ -73,7 +61,7 @@ pub async fn fresh_database(migrator: &'static Migrator) -> String {
                 .execute(format!("CREATE DATABASE {TEMPLATE_NAME}").as_str())
                 .await
                 .expect("creating the template database");
-            let template_url = url_with_database(&server.admin_url, TEMPLATE_NAME);
+            let template_url = with_database(&server.admin_url, TEMPLATE_NAME);
             let mut template = PgConnection::connect(&template_url)
                 .await
                 .expect("connecting to the new template database");
@@ -98,22 +86,5 @@ pub async fn fresh_database(migrator: &'static Migrator) -> String {
         .await
         .expect("cloning the template database");
     let _ = admin.close().await;
-    url_with_database(&server.admin_url, &name)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::url_with_database;
-
-    #[test]
-    fn replaces_only_the_database_name() {
-        assert_eq!(
-            url_with_database("postgres://u@127.0.0.1:5432/postgres", "x"),
-            "postgres://u@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            url_with_database("postgres://u@h:1/db?sslmode=disable", "x"),
-            "postgres://u@h:1/x?sslmode=disable"
-        );
-    }
+    with_database(&server.admin_url, &name)
 }

@@ -2,7 +2,6 @@
 //! real exits and a real PostgreSQL going away underneath.
 #![allow(dead_code)] // each test file uses a different part
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -14,13 +13,6 @@ pub const JWT_SECRET: &str = "lifecycle-test-secret";
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("the loopback interface has free ports")
 }
 
 /// A `user-service` subcommand with the test's environment: no inherited database or
@@ -51,7 +43,7 @@ pub struct RunningService {
 impl RunningService {
     /// Starts `user-service serve` and waits until it answers `/health/live`.
     pub async fn start(cwd: &Path, env: &[(&str, String)]) -> RunningService {
-        let port = free_port();
+        let port = pg_embedded::free_port().expect("the loopback interface has free ports");
         let log = cwd.join(format!("service-{port}.log"));
         let log_file = std::fs::File::create(&log).expect("the test directory is writable");
         let mut env = env.to_vec();

@@ -3,8 +3,7 @@
 //! own fresh database of the same embedded PostgreSQL.
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -14,6 +13,7 @@ use std::time::{Duration, Instant};
 use contract_suite::Target;
 use kit::config::Environment;
 use kit::db::testing::fresh_database;
+use pg_embedded::{Readiness, http_status, tail, wait_ready};
 use user_service::settings::Settings;
 use user_service::startup::Application;
 use user_service::store::MIGRATOR;
@@ -97,13 +97,7 @@ fn start_node() -> Result<Target, String> {
         .map_err(|error| error.to_string())?;
     let url = runtime.block_on(fresh_database(&MIGRATOR));
     drop(runtime);
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").map_err(|error| error.to_string())?;
-        listener
-            .local_addr()
-            .map_err(|error| error.to_string())?
-            .port()
-    };
+    let port = pg_embedded::free_port().map_err(|error| error.to_string())?;
     let log_path =
         std::env::temp_dir().join(format!("contract-node-{}-{port}.log", std::process::id()));
     let log = std::fs::File::create(&log_path).map_err(|error| error.to_string())?;
@@ -123,28 +117,28 @@ fn start_node() -> Result<Target, String> {
         .stdout(log)
         .stderr(log_err);
     // SIGTERM lets the primary stop its workers when this test process goes away.
-    let mut child = kit::child::spawn_tied(command, nix::sys::signal::Signal::SIGTERM)
+    let mut child = pg_embedded::spawn_tied(command, nix::sys::signal::Signal::SIGTERM)
         .map_err(|error| format!("starting `node` (is Node.js 20+ on the PATH?): {error}"))?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!(
-                "the Node baseline exited at start ({status}); its log ({}):\n{}",
-                log_path.display(),
-                std::fs::read_to_string(&log_path).unwrap_or_default()
-            ));
-        }
-        if ready(port) {
-            break;
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "the Node baseline was not ready within 30 s; its log ({}):\n{}",
-                log_path.display(),
-                std::fs::read_to_string(&log_path).unwrap_or_default()
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let readiness = wait_ready(
+        Some(&mut child),
+        Instant::now(),
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || http_status(address, "/health/ready") == Some(200),
+    )
+    .map_err(|error| format!("waiting for the Node baseline: {error}"))?;
+    let failure = match readiness {
+        Readiness::Ready(_) => None,
+        Readiness::Exited(status) => Some(format!("exited at start ({status})")),
+        Readiness::TimedOut => Some("was not ready within 30 s".to_string()),
+    };
+    if let Some(failure) = failure {
+        return Err(format!(
+            "the Node baseline {failure}; the end of its log ({}):\n{}",
+            log_path.display(),
+            tail(&log_path, 40)
+        ));
     }
     static CHILD: Mutex<Option<Child>> = Mutex::new(None);
     *CHILD
@@ -155,20 +149,4 @@ fn start_node() -> Result<Target, String> {
         base_url: format!("http://127.0.0.1:{port}"),
         jwt_secret: JWT_SECRET.into(),
     })
-}
-
-/// `GET /health/ready` answers 200.
-fn ready(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    if stream
-        .write_all(b"GET /health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).is_ok() && &head == b"HTTP/1.1 200"
 }
