@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::AppliedSettings;
 use super::container::{self, Fleet, Size};
 use super::function::{self, FunctionCost, Measured, Traffic};
-use super::input::{CompareInput, TargetInput};
+use super::input::{CompareInput, ScenarioInput, TargetInput};
 use super::prices::{Arch, Prices, Provenance};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -158,6 +158,20 @@ fn price_target(
     cost.rss_peak_bytes = measured.rss_peak_bytes;
     let mut reasons: Vec<String> = measured.basis.iter().cloned().collect();
 
+    price_containers(&mut cost, measured, prices, settings, &mut reasons);
+    price_functions(&mut cost, target, measured, prices, settings, &mut reasons);
+    cost.reason = (!reasons.is_empty()).then(|| reasons.join("; "));
+    cost
+}
+
+/// The container fleet for one scenario's capacity, CPU and RSS.
+fn price_containers(
+    cost: &mut TargetCost,
+    measured: &ScenarioInput,
+    prices: &Prices,
+    settings: &AppliedSettings,
+    reasons: &mut Vec<String>,
+) {
     let fleet = Fleet {
         peak_rps: settings.peak_rps,
         headroom: settings.headroom,
@@ -193,7 +207,17 @@ fn price_target(
             }
         }
     }
+}
 
+/// The month of functions from the CPU per request, the RSS and the cold start.
+fn price_functions(
+    cost: &mut TargetCost,
+    target: &TargetInput,
+    measured: &ScenarioInput,
+    prices: &Prices,
+    settings: &AppliedSettings,
+    reasons: &mut Vec<String>,
+) {
     match measured
         .cpu_seconds_per_request
         .zip(measured.rss_peak_bytes)
@@ -207,7 +231,7 @@ fn price_target(
                 cold_start_share: settings.cold_start_share,
                 seconds_per_month: settings.hours_per_month * 3600.0,
             };
-            let measured = Measured {
+            let run = Measured {
                 cpu_seconds_per_request: cpu,
                 rss_bytes: rss,
                 cold_start_seconds: target.cold_start_seconds.unwrap_or(0.0),
@@ -215,7 +239,7 @@ fn price_target(
             cost.function = function::price(
                 &prices.function,
                 prices.function_rates(settings.arch),
-                &measured,
+                &run,
                 &traffic,
             );
             cost.function_monthly_cost = cost.function.map(|f| f.function_monthly_cost);
@@ -228,8 +252,6 @@ fn price_target(
         }
         None => reasons.push("no CPU per request measured: no function cost".into()),
     }
-    cost.reason = (!reasons.is_empty()).then(|| reasons.join("; "));
-    cost
 }
 
 impl CostReport {
