@@ -160,45 +160,50 @@ impl CandidatesReport {
                     latency(Some(lag))
                 );
             }
-            if service.routes.is_empty() {
-                continue;
-            }
-            let _ = writeln!(
-                out,
-                "  {:<32} {:>9} {:>6} {:>9} {:>9} {:>10} {:>7} {:<10}",
-                "route", "req/s", "share", "p50", "p99", "CPU/req", "share", "workload"
-            );
-            for route in &service.routes {
-                let _ = writeln!(
-                    out,
-                    "  {:<32} {:>9.1} {:>5.0}% {:>9} {:>9} {:>10} {:>7} {:<10}",
-                    route.name(),
-                    route.rps,
-                    route.share * 100.0,
-                    latency(route.p50_seconds),
-                    latency(route.p99_seconds),
-                    latency(route.cpu_seconds_per_request),
-                    route
-                        .cpu_share
-                        .map_or("-".into(), |s| format!("{:.0}%", s * 100.0)),
-                    workload_text(route.workload)
-                );
-            }
-            for route in &service.routes {
-                let _ = writeln!(out, "  {}: {}", route.name(), route.reason);
-            }
-            if let Some(fit) = &service.cpu_fit {
-                let _ = writeln!(
-                    out,
-                    "  CPU fit over {} samples: idle {:.3} cores. {}",
-                    fit.samples, fit.idle_cores, fit.note
-                );
-            }
+            render_routes(&mut out, service);
         }
         for note in &self.notes {
             let _ = writeln!(out, "\nNote: {note}");
         }
         out
+    }
+}
+
+/// The route table of one service, the sentences, and the CPU fit.
+fn render_routes(out: &mut String, service: &ServiceReport) {
+    if service.routes.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  {:<32} {:>9} {:>6} {:>9} {:>9} {:>10} {:>7} {:<10}",
+        "route", "req/s", "share", "p50", "p99", "CPU/req", "share", "workload"
+    );
+    for route in &service.routes {
+        let _ = writeln!(
+            out,
+            "  {:<32} {:>9.1} {:>5.0}% {:>9} {:>9} {:>10} {:>7} {:<10}",
+            route.name(),
+            route.rps,
+            route.share * 100.0,
+            latency(route.p50_seconds),
+            latency(route.p99_seconds),
+            latency(route.cpu_seconds_per_request),
+            route
+                .cpu_share
+                .map_or("-".into(), |s| format!("{:.0}%", s * 100.0)),
+            workload_text(route.workload)
+        );
+    }
+    for route in &service.routes {
+        let _ = writeln!(out, "  {}: {}", route.name(), route.reason);
+    }
+    if let Some(fit) = &service.cpu_fit {
+        let _ = writeln!(
+            out,
+            "  CPU fit over {} samples: idle {:.3} cores. {}",
+            fit.samples, fit.idle_cores, fit.note
+        );
     }
 }
 
