@@ -2,7 +2,8 @@
 # Installs what the project needs beyond the Rust toolchain, only where it is missing:
 # PostgreSQL server binaries (the embedded database), Chromium (report screenshots in
 # tests), nftables and iproute2 (ferry's namespaced distributed test), nginx and Python (the
-# example lab), and the Node baseline's packages (from its lockfile). Idempotent and quiet.
+# example lab), Prometheus and openssl (the candidates tests), and the Node baseline's packages
+# (from its lockfile). Idempotent and quiet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,9 @@ have_pg_server() {
 }
 have_pg_server || need+=(postgresql)
 command -v chromium >/dev/null || need+=(chromium)
+# The real Prometheus `ferry candidates` is tested against (scripts/ci/prometheus.sh).
+command -v prometheus >/dev/null || need+=(prometheus)
+command -v openssl >/dev/null || need+=(openssl)
 command -v node >/dev/null || need+=(nodejs npm)
 # ferry's distributed test cuts a namespaced host's link with an nftables drop rule.
 command -v nft >/dev/null || need+=(nftables)

@@ -6,41 +6,11 @@
 //! target/test-artifacts/). Timing is never asserted.
 
 mod browser;
+mod workspace;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The workspace root, two levels above this crate.
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("crates/ferry sits two levels below the workspace root")
-        .to_path_buf()
-}
-
-/// target/, beside the binary cargo built (target/<profile>/ferry).
-fn target_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_ferry"))
-        .parent()
-        .and_then(Path::parent)
-        .expect("cargo puts binaries in <target>/<profile>/")
-        .to_path_buf()
-}
-
-fn release_user_service() -> PathBuf {
-    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["build", "--release", "-p", "user-service"])
-        .env("CARGO_TARGET_DIR", target_dir())
-        .current_dir(repo())
-        .status()
-        .expect("running cargo to build the release user-service");
-    assert!(
-        status.success(),
-        "cargo build --release -p user-service failed"
-    );
-    target_dir().join("release/user-service")
-}
+use workspace::{release_user_service, repo};
 
 #[test]
 fn quick_compare_measures_every_scenario_for_every_target() {
@@ -189,6 +159,49 @@ fn quick_compare_measures_every_scenario_for_every_target() {
         "Responses per second",
     ] {
         assert!(dom.contains(title), "missing {title}");
+    }
+
+    // The real compare.json flows into `ferry cost`.
+    let cost_json = out.join("cost.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .arg("cost")
+        .arg(out.join("compare.json"))
+        .arg("--json")
+        .arg(&cost_json)
+        .output()
+        .expect("running ferry cost");
+    let cost_stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "ferry cost failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        cost_stdout.contains("docs/prices/aws-2025.toml"),
+        "{cost_stdout}"
+    );
+    let cost: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cost_json).unwrap()).unwrap();
+    let priced = cost["targets"].as_array().unwrap();
+    assert_eq!(priced.len(), targets.len(), "{cost}");
+    assert_eq!(
+        priced.iter().filter(|t| t["role"] == "baseline").count(),
+        1,
+        "{cost}"
+    );
+    for target in priced {
+        let name = target["name"].as_str().unwrap();
+        // A container cost, or the reason there is none (no probe held the SLO on a loaded
+        // machine); a function cost always, from CPU per request and RSS.
+        assert!(
+            target["monthly_cost"].as_f64().is_some_and(|c| c > 0.0)
+                || target["reason"].is_string(),
+            "{name}: {target}"
+        );
+        assert!(
+            target["function_monthly_cost"].as_f64().unwrap() > 0.0,
+            "{name}: {target}"
+        );
     }
     let _ = std::fs::remove_dir_all(&out);
 }

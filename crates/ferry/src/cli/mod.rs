@@ -1,6 +1,8 @@
-//! Command-line interface: `ferry compare`, `ferry load`, `ferry report`, `ferry serve-plaintext`.
+//! Command-line interface: `ferry candidates`, `ferry compare`, `ferry cost`, `ferry load`, `ferry report`, `ferry serve-plaintext`.
 
+mod candidates;
 mod compare;
+mod cost;
 mod load;
 mod report;
 mod serve;
@@ -25,9 +27,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Rank services and routes from a Prometheus server by CPU, latency and workload class.
+    Candidates(Box<candidates::CandidatesArgs>),
     /// Run a lab: any number of targets under identical load, one at a time: cold start, CPU
     /// and memory, capacity at an SLO, instances; a matrix with a verdict, JSON and HTML.
     Compare(Box<compare::CompareArgs>),
+    /// Instances and money from a compare.json: containers and functions, from a price file.
+    Cost(Box<cost::CostArgs>),
     /// Put load on an HTTP server and measure it.
     Load(Box<load::LoadArgs>),
     /// Compare runs saved with `ferry load --json`: tables and a self-contained HTML report.
@@ -42,7 +48,9 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Candidates(args) => candidates::candidates(*args),
         Command::Compare(args) => compare::compare(*args),
+        Command::Cost(args) => cost::cost(*args),
         Command::Load(args) => load::load(*args),
         Command::Report(args) => report::report(args),
         Command::ServePlaintext(args) => serve::serve(args),

@@ -1,0 +1,262 @@
+//! What cost reads from `compare.json`: per target, its role, cold start and, per capacity
+//! scenario, the capacity at the SLO with the CPU and RSS measured there.
+//!
+//! Read leniently, so that both shapes of the file work: the lab's (a `role` per target,
+//! a `capacity` per scenario, probes that sample CPU and RSS) and version 1's (no roles,
+//! the first target is the baseline; one `capacity` per target, of `get-user`; probes
+//! without CPU or RSS, which are then taken from the scenario's own run).
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+/// One target's measurements.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetInput {
+    pub name: String,
+    /// `baseline` or `candidate`.
+    pub role: String,
+    pub cold_start_seconds: Option<f64>,
+    pub scenarios: Vec<ScenarioInput>,
+}
+
+/// One scenario of one target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioInput {
+    pub scenario: String,
+    /// Highest rate that held the SLO; `None`: not searched, or no probe passed.
+    pub capacity_rps: Option<f64>,
+    /// Was a capacity searched for this scenario?
+    pub capacity_searched: bool,
+    /// CPU of the whole process tree at capacity, in cores.
+    pub cpu_cores_at_capacity: Option<f64>,
+    pub rss_peak_bytes: Option<f64>,
+    pub cpu_seconds_per_request: Option<f64>,
+    /// Where the CPU and RSS figures come from, when not from the capacity probes.
+    pub basis: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareInput {
+    /// From the file: the load the lab priced for (`--target-rps`).
+    pub target_rps: Option<f64>,
+    pub targets: Vec<TargetInput>,
+    /// Capacity scenarios in the lab's order.
+    pub capacity_scenarios: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct FileIn {
+    #[serde(default)]
+    settings: Option<SettingsIn>,
+    #[serde(default)]
+    target_rps: Option<f64>,
+    /// The lab's sizing section, where its `target_rps` lives.
+    #[serde(default)]
+    cost: Option<SettingsIn>,
+    #[serde(default)]
+    targets: Vec<TargetIn>,
+}
+
+#[derive(Deserialize)]
+struct SettingsIn {
+    #[serde(default)]
+    target_rps: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct TargetIn {
+    name: String,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    cold_start: Option<ColdStartIn>,
+    #[serde(default)]
+    scenarios: Vec<ScenarioIn>,
+    /// Version 1: the capacity of `get-user`.
+    #[serde(default)]
+    capacity: Option<CapacityIn>,
+}
+
+#[derive(Deserialize)]
+struct ColdStartIn {
+    #[serde(default)]
+    median_ms: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct ScenarioIn {
+    scenario: String,
+    #[serde(default)]
+    summary: Option<SummaryIn>,
+    #[serde(default)]
+    capacity: Option<CapacityIn>,
+}
+
+#[derive(Deserialize)]
+struct SummaryIn {
+    #[serde(default)]
+    throughput_rps: Option<f64>,
+    #[serde(default)]
+    cpu_mean_percent: Option<f64>,
+    #[serde(default)]
+    rss_peak_bytes: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct CapacityIn {
+    #[serde(default)]
+    rate_rps: Option<f64>,
+    #[serde(default)]
+    probes: Vec<ProbeIn>,
+}
+
+#[derive(Deserialize)]
+struct ProbeIn {
+    rate_rps: f64,
+    passed: bool,
+    #[serde(default)]
+    cpu_mean_percent: Option<f64>,
+    #[serde(default)]
+    rss_peak_bytes: Option<f64>,
+}
+
+impl CompareInput {
+    pub fn read(path: &Path) -> Result<CompareInput> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not JSON", path.display()))?;
+        CompareInput::from_json(value).with_context(|| format!("reading {}", path.display()))
+    }
+
+    /// From a compare report as JSON (the file, or `ferry compare`'s own report).
+    pub fn from_json(value: serde_json::Value) -> Result<CompareInput> {
+        let file: FileIn = serde_json::from_value(value)
+            .context("not a compare.json: each target needs a name and its scenarios")?;
+        if file.targets.is_empty() {
+            bail!("the comparison has no targets");
+        }
+        let any_role = file.targets.iter().any(|t| t.role.is_some());
+        let mut capacity_scenarios: Vec<String> = Vec::new();
+        let targets = file
+            .targets
+            .into_iter()
+            .enumerate()
+            .map(|(index, target)| {
+                let role = match (&target.role, any_role) {
+                    (Some(role), _) => role.clone(),
+                    // Version 1 lists the baseline (Node) first.
+                    (None, false) if index == 0 => "baseline".into(),
+                    (None, _) => "candidate".into(),
+                };
+                let scenarios = scenarios(&target);
+                for scenario in scenarios.iter().filter(|s| s.capacity_searched) {
+                    if !capacity_scenarios.contains(&scenario.scenario) {
+                        capacity_scenarios.push(scenario.scenario.clone());
+                    }
+                }
+                TargetInput {
+                    name: target.name.clone(),
+                    role,
+                    cold_start_seconds: target
+                        .cold_start
+                        .as_ref()
+                        .and_then(|c| c.median_ms)
+                        .map(|ms| ms / 1000.0),
+                    scenarios,
+                }
+            })
+            .collect::<Vec<_>>();
+        let baselines = targets.iter().filter(|t| t.role == "baseline").count();
+        if baselines != 1 {
+            bail!(
+                "the comparison has {baselines} targets with role `baseline`; exactly one is needed"
+            );
+        }
+        Ok(CompareInput {
+            target_rps: file
+                .settings
+                .and_then(|s| s.target_rps)
+                .or(file.cost.and_then(|c| c.target_rps))
+                .or(file.target_rps),
+            targets,
+            capacity_scenarios,
+        })
+    }
+
+    pub fn baseline(&self) -> &TargetInput {
+        // `from_json` checked there is exactly one.
+        self.targets
+            .iter()
+            .find(|t| t.role == "baseline")
+            .unwrap_or(&self.targets[0])
+    }
+}
+
+fn scenarios(target: &TargetIn) -> Vec<ScenarioInput> {
+    // Version 1's one capacity belongs to `get-user` (else the first scenario).
+    let legacy_index = target.capacity.as_ref().map(|_| {
+        target
+            .scenarios
+            .iter()
+            .position(|s| s.scenario == "get-user")
+            .unwrap_or(0)
+    });
+    target
+        .scenarios
+        .iter()
+        .enumerate()
+        .map(|(index, scenario)| {
+            let capacity = scenario.capacity.as_ref().or(target
+                .capacity
+                .as_ref()
+                .filter(|_| legacy_index == Some(index)));
+            measure(scenario, capacity)
+        })
+        .collect()
+}
+
+fn measure(scenario: &ScenarioIn, capacity: Option<&CapacityIn>) -> ScenarioInput {
+    let summary = scenario.summary.as_ref();
+    let throughput = summary.and_then(|s| s.throughput_rps).filter(|t| *t > 0.0);
+    let summary_cores = summary.and_then(|s| s.cpu_mean_percent).map(|p| p / 100.0);
+    let cpu_seconds_per_request = summary_cores
+        .zip(throughput)
+        .map(|(cores, rps)| cores / rps);
+    let capacity_rps = capacity.and_then(|c| c.rate_rps).filter(|r| *r > 0.0);
+    // The passing probe at the capacity rate, when the probes sampled CPU and RSS.
+    let probe = capacity.and_then(|c| {
+        c.probes
+            .iter()
+            .filter(|p| p.passed && Some(p.rate_rps) == capacity_rps)
+            .find(|p| p.cpu_mean_percent.is_some())
+    });
+    let (cpu_cores_at_capacity, rss_peak_bytes, basis) = match probe {
+        Some(probe) => (
+            probe.cpu_mean_percent.map(|p| p / 100.0),
+            probe.rss_peak_bytes.or(summary.and_then(|s| s.rss_peak_bytes)),
+            None,
+        ),
+        None => (
+            cpu_seconds_per_request.zip(capacity_rps).map(|(cpu, rps)| cpu * rps),
+            summary.and_then(|s| s.rss_peak_bytes),
+            capacity_rps.map(|_| {
+                format!(
+                    "CPU at capacity scaled from the {} run's CPU per request; RSS its peak (the capacity probes did not sample them)",
+                    scenario.scenario
+                )
+            }),
+        ),
+    };
+    ScenarioInput {
+        scenario: scenario.scenario.clone(),
+        capacity_rps,
+        capacity_searched: capacity.is_some(),
+        cpu_cores_at_capacity,
+        rss_peak_bytes,
+        cpu_seconds_per_request,
+        basis,
+    }
+}

@@ -1,0 +1,115 @@
+//! `ferry cost`: from a comparison's measured capacity, CPU, memory and cold start to
+//! instances and money, for containers ([`container`]) and functions ([`function`]), from a
+//! price file with its sources ([`prices`]).
+//!
+//! [`price`] is the one computation: `ferry cost` runs it over a `compare.json`, and
+//! `ferry compare` over its own report.
+
+pub mod container;
+pub mod function;
+pub mod input;
+pub mod prices;
+pub mod report;
+
+use serde::Serialize;
+
+pub use input::CompareInput;
+pub use prices::{Arch, Prices};
+pub use report::{CostReport, ScenarioCost, TargetCost};
+
+/// The peak when neither the command line nor the comparison names one.
+pub const DEFAULT_PEAK_RPS: f64 = 10_000.0;
+
+/// How to price.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostSettings {
+    /// Requests per second the fleet must carry; `None`: the comparison's target, else
+    /// [`DEFAULT_PEAK_RPS`].
+    pub peak_rps: Option<f64>,
+    /// The month's mean, for functions; `None`: the peak (an upper bound).
+    pub mean_rps: Option<f64>,
+    pub headroom: f64,
+    pub min_instances: u64,
+    /// Share of function invocations that start cold.
+    pub cold_start_share: f64,
+    pub arch: Arch,
+}
+
+impl Default for CostSettings {
+    fn default() -> Self {
+        CostSettings {
+            peak_rps: None,
+            mean_rps: None,
+            headroom: 0.3,
+            min_instances: 2,
+            cold_start_share: 0.01,
+            arch: Arch::X86,
+        }
+    }
+}
+
+/// The settings as applied, for the report.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AppliedSettings {
+    pub peak_rps: f64,
+    pub mean_rps: f64,
+    pub headroom: f64,
+    pub min_instances: u64,
+    pub cold_start_share: f64,
+    pub arch: Arch,
+    pub hours_per_month: f64,
+}
+
+/// Prices every capacity scenario of the comparison.
+pub fn price(
+    input: &CompareInput,
+    prices: &Prices,
+    prices_file: &str,
+    settings: &CostSettings,
+) -> CostReport {
+    let peak_rps = settings
+        .peak_rps
+        .or(input.target_rps)
+        .unwrap_or(DEFAULT_PEAK_RPS);
+    let applied = AppliedSettings {
+        peak_rps,
+        mean_rps: settings.mean_rps.unwrap_or(peak_rps),
+        headroom: settings.headroom,
+        min_instances: settings.min_instances,
+        cold_start_share: settings.cold_start_share,
+        arch: settings.arch,
+        hours_per_month: prices.container.hours_per_month,
+    };
+    let scenarios: Vec<ScenarioCost> = input
+        .capacity_scenarios
+        .iter()
+        .map(|scenario| ScenarioCost {
+            scenario: scenario.clone(),
+            targets: report::price_scenario(input, scenario, prices, &applied),
+        })
+        .collect();
+    let mut notes = Vec::new();
+    if scenarios.is_empty() {
+        notes.push("The comparison searched no capacity: there is nothing to price.".into());
+    }
+    if settings.mean_rps.is_none() {
+        notes.push(format!(
+            "Functions are priced at the peak ({peak_rps:.0} req/s) all month, an upper bound; pass --mean-rps for the month's mean."
+        ));
+    }
+    notes.push(
+        "Function duration is the measured CPU time per request over the CPU share the memory buys; time spent waiting (on a database) is not in it."
+            .into(),
+    );
+    CostReport {
+        schema_version: report::SCHEMA_VERSION,
+        prices: report::PricesRecord::of(prices, prices_file, settings.arch),
+        settings: applied,
+        targets: scenarios
+            .first()
+            .map(|s| s.targets.clone())
+            .unwrap_or_default(),
+        scenarios,
+        notes,
+    }
+}

@@ -1,0 +1,48 @@
+//! Where the workspace and its build output are, and the release user-service the tests
+//! that start real services run.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The workspace root, two levels above this crate.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/ferry sits two levels below the workspace root")
+        .to_path_buf()
+}
+
+/// target/, beside the binary cargo built (target/<profile>/ferry).
+pub fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_ferry"))
+        .parent()
+        .and_then(Path::parent)
+        .expect("cargo puts binaries in <target>/<profile>/")
+        .to_path_buf()
+}
+
+/// Builds (if needed) and returns the release user-service.
+pub fn release_user_service() -> PathBuf {
+    user_service(true)
+}
+
+/// Builds (if needed) and returns the user-service of the release or the dev profile.
+pub fn user_service(release: bool) -> PathBuf {
+    let mut args = vec!["build", "-p", "user-service"];
+    if release {
+        args.push("--release");
+    }
+    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(&args)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .current_dir(repo())
+        .status()
+        .expect("running cargo to build the user-service");
+    assert!(status.success(), "cargo {} failed", args.join(" "));
+    target_dir()
+        .join(if release { "release" } else { "debug" })
+        .join("user-service")
+}
