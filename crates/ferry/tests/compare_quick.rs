@@ -45,6 +45,11 @@ fn quick_compare_measures_every_scenario_for_every_target() {
         "{stdout}"
     );
     assert!(stdout.contains("**Verdict**"), "{stdout}");
+    // The cost table follows the matrix, as `ferry cost` prints it.
+    assert!(
+        stdout.contains("**Cost**") && stdout.contains("docs/prices/aws-2025.toml"),
+        "{stdout}"
+    );
 
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
@@ -134,15 +139,17 @@ fn quick_compare_measures_every_scenario_for_every_target() {
         .collect();
     assert_eq!(sized, ["get-user", "process"]);
     assert!(targets.iter().all(|t| t.get("instances").is_none()));
+    assert_eq!(cost["settings"]["peak_rps"], cost["target_rps"], "{cost}");
+    assert!(cost["prices"]["file"].is_string(), "{cost}");
 
     // The report renders, with its charts drawn.
     let html = out.join("compare.html");
     let dom = browser::render(&html, "compare-report.png", "1200,3000");
-    // 2 cold-start bar charts and one per capacity scenario, then per scenario CPU, RSS and
-    // the load report's 4 charts.
+    // 2 cold-start bar charts and two per capacity scenario (capacity, monthly cost), then
+    // per scenario CPU, RSS and the load report's 4 charts.
     assert_eq!(
         dom.matches("<svg").count(),
-        4 + 4 * 6,
+        2 + 2 * 2 + 4 * 6,
         "every chart is there"
     );
     assert!(
@@ -153,6 +160,7 @@ fn quick_compare_measures_every_scenario_for_every_target() {
     for title in [
         "Cold start",
         "Capacity at the SLO",
+        "Monthly cost",
         "CPU of the process tree",
         "RSS of the process tree",
         "Latency by percentile",
@@ -202,6 +210,23 @@ fn quick_compare_measures_every_scenario_for_every_target() {
             target["function_monthly_cost"].as_f64().unwrap() > 0.0,
             "{name}: {target}"
         );
+    }
+    // compare priced its own report with the same code and defaults: the same figures.
+    let priced_scenarios = cost["scenarios"].as_array().unwrap();
+    let compared_scenarios = json["cost"]["scenarios"].as_array().unwrap();
+    assert_eq!(priced_scenarios.len(), compared_scenarios.len(), "{cost}");
+    for (priced, compared) in priced_scenarios.iter().zip(compared_scenarios) {
+        assert_eq!(priced["scenario"], compared["scenario"]);
+        for (mine, theirs) in priced["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(compared["targets"].as_array().unwrap())
+        {
+            for field in ["name", "instances", "monthly_cost", "function_monthly_cost"] {
+                assert_eq!(mine[field], theirs[field], "{field}: {mine} vs {theirs}");
+            }
+        }
     }
     let _ = std::fs::remove_dir_all(&out);
 }

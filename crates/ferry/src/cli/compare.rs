@@ -24,10 +24,12 @@ WHAT IT DOES
      alternated; idle RSS. Targets already running (url + pid, url + metrics) have none;
   3. the scenarios, identical for every target, alternated A B C A B C, each with a warm-up;
      CPU and RSS of each target's whole process tree (or its Prometheus metrics) meanwhile;
-  4. capacity at the lab's SLO for scenarios with capacity = true, by bisection; instances for
-     --target-rps and the consolidation ratio against the baseline;
+  4. capacity at the lab's SLO for scenarios with capacity = true, by bisection; priced as
+     `ferry cost` prices (built-in prices, peak = --target-rps): instances, consolidation
+     ratio and monthly cost against the baseline;
   5. pgbench -S -M prepared on the same server (the database's own ceiling), for labs with one;
-  6. the matrix and the verdict as markdown on stdout, compare.json and compare.html in --out.
+  6. the matrix, the cost table and the verdict as markdown on stdout, compare.json and
+     compare.html in --out.
   The load generator shares the machine with the targets it started.
 
 TIME
@@ -78,7 +80,7 @@ pub struct CompareArgs {
     /// The p99 bound of the capacity search [default: the lab's slo.p99, else 10ms].
     #[arg(long, value_parser = parse_duration)]
     slo_p99: Option<Duration>,
-    /// The load to size instances for, in requests/s.
+    /// The load to size and price instances for, in requests/s (`ferry cost`'s peak).
     #[arg(long, default_value_t = defaults::TARGET_RPS)]
     target_rps: f64,
     /// Cold starts per started target [default: 5; --quick 2].

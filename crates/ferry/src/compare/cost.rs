@@ -1,70 +1,81 @@
-//! From measured capacity to instances: how many of each target a load needs, and the
-//! consolidation ratio against the baseline; gathered in the report's one `cost` section.
+//! From measured capacity to instances and money: the report's one `cost` section, priced by
+//! the same code as `ferry cost` ([`crate::cost::price`]) over the report itself, with
+//! `ferry cost`'s defaults and the peak = `--target-rps`.
+
+use anyhow::{Context, Result};
 
 use super::report::{CompareReport, CostScenario, CostSection, CostTarget};
+use crate::cost::{self, CompareInput, CostReport, CostSettings, Prices};
 
-/// Instances needed for `target_rps` when one sustains `capacity_rps` (at least one).
-pub fn instances(target_rps: f64, capacity_rps: Option<f64>) -> Option<u64> {
-    let capacity = capacity_rps.filter(|capacity| *capacity > 0.0)?;
-    Some(((target_rps / capacity).ceil() as u64).max(1))
-}
-
-/// Baseline instances per instance of a target, for the same load.
-pub fn consolidation_ratio(baseline: Option<u64>, target: Option<u64>) -> Option<f64> {
-    match (baseline, target) {
-        (Some(baseline), Some(target)) if target > 0 => Some(baseline as f64 / target as f64),
-        _ => None,
-    }
-}
-
-/// The `cost` section from the capacities in `report`.
-pub fn section(report: &CompareReport, target_rps: f64) -> CostSection {
-    let baseline = report.baseline();
-    let mut scenarios = Vec::new();
-    for (key, _) in report.scenario_keys() {
-        let capacity_of = |name: &str| {
-            report
-                .target(name)
-                .and_then(|target| target.scenario(&key))
-                .and_then(|scenario| scenario.capacity.as_ref())
-        };
-        if !report
-            .targets
-            .iter()
-            .any(|t| capacity_of(&t.name).is_some())
-        {
-            continue;
-        }
-        let baseline_instances = baseline
-            .and_then(|b| capacity_of(&b.name))
-            .and_then(|c| instances(target_rps, c.rate_rps));
-        let targets = report
-            .targets
-            .iter()
-            .map(|target| {
-                let capacity = capacity_of(&target.name);
-                let at = capacity.and_then(|c| c.at_capacity());
-                let count = capacity.and_then(|c| instances(target_rps, c.rate_rps));
-                CostTarget {
-                    name: target.name.clone(),
-                    capacity_rps: capacity.and_then(|c| c.rate_rps),
-                    instances: count,
-                    consolidation_ratio: consolidation_ratio(baseline_instances, count),
-                    cpu_at_capacity_percent: at.map(|probe| probe.cpu_mean_percent),
-                    rss_at_capacity_bytes: at.map(|probe| probe.rss_peak_bytes),
-                }
-            })
-            .collect();
-        scenarios.push(CostScenario {
-            scenario: key,
-            targets,
-        });
-    }
-    CostSection {
+/// The `cost` section from the capacities in `report`, priced with the built-in price file.
+pub fn section(report: &CompareReport, target_rps: f64) -> Result<CostSection> {
+    let input = CompareInput::from_json(
+        serde_json::to_value(report).context("encoding the report for pricing")?,
+    )?;
+    let prices = Prices::built_in()?;
+    let file = format!("{} (built in)", cost::prices::BUILT_IN_PATH);
+    let settings = CostSettings {
+        peak_rps: Some(target_rps),
+        ..CostSettings::default()
+    };
+    let priced = cost::price(&input, &prices, &file, &settings);
+    let scenarios = priced
+        .scenarios
+        .into_iter()
+        .map(|scenario| {
+            let targets = scenario
+                .targets
+                .into_iter()
+                .map(|target| {
+                    let at = report
+                        .target(&target.name)
+                        .and_then(|t| t.scenario(&scenario.scenario))
+                        .and_then(|s| s.capacity.as_ref())
+                        .and_then(|c| c.at_capacity());
+                    CostTarget {
+                        cpu_at_capacity_percent: at.map(|probe| probe.cpu_mean_percent),
+                        rss_at_capacity_bytes: at.map(|probe| probe.rss_peak_bytes),
+                        priced: target,
+                    }
+                })
+                .collect();
+            CostScenario {
+                scenario: scenario.scenario,
+                targets,
+            }
+        })
+        .collect();
+    Ok(CostSection {
         target_rps,
-        baseline: baseline.map(|b| b.name.clone()),
+        baseline: report.baseline().map(|b| b.name.clone()),
         scenarios,
-    }
+        prices: Some(priced.prices),
+        settings: Some(priced.settings),
+        notes: priced.notes,
+    })
+}
+
+/// The section as `ferry cost`'s report, for its terminal text; `None` before pricing.
+pub fn as_cost_report(section: &CostSection) -> Option<CostReport> {
+    let scenarios: Vec<cost::ScenarioCost> = section
+        .scenarios
+        .iter()
+        .map(|scenario| cost::ScenarioCost {
+            scenario: scenario.scenario.clone(),
+            targets: scenario.targets.iter().map(|t| t.priced.clone()).collect(),
+        })
+        .collect();
+    Some(CostReport {
+        schema_version: cost::report::SCHEMA_VERSION,
+        prices: section.prices.clone()?,
+        settings: section.settings.clone()?,
+        targets: scenarios
+            .first()
+            .map(|s| s.targets.clone())
+            .unwrap_or_default(),
+        scenarios,
+        notes: section.notes.clone(),
+    })
 }
 
 #[cfg(test)]
@@ -72,12 +83,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn instances_round_up_and_ratio_divides() {
-        assert_eq!(instances(10_000.0, Some(3_000.0)), Some(4));
-        assert_eq!(instances(10_000.0, Some(20_000.0)), Some(1));
-        assert_eq!(instances(10_000.0, None), None);
-        assert_eq!(instances(10_000.0, Some(0.0)), None);
-        assert_eq!(consolidation_ratio(Some(4), Some(1)), Some(4.0));
-        assert_eq!(consolidation_ratio(None, Some(1)), None);
+    fn a_section_not_yet_priced_has_no_cost_table() {
+        let section = CostSection {
+            target_rps: 10_000.0,
+            ..CostSection::default()
+        };
+        assert_eq!(as_cost_report(&section), None);
     }
 }

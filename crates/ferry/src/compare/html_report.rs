@@ -197,13 +197,49 @@ fn capacity_section(report: &CompareReport) -> String {
                 .iter()
                 .map(|target| {
                     (
-                        target.name.clone(),
-                        colour_of(report, &target.name),
-                        vec![("capacity".to_string(), target.capacity_rps.unwrap_or(0.0))],
+                        target.priced.name.clone(),
+                        colour_of(report, &target.priced.name),
+                        vec![(
+                            "capacity".to_string(),
+                            target.priced.capacity_rps.unwrap_or(0.0),
+                        )],
                     )
                 })
                 .collect::<Vec<_>>(),
             &|value| format!("{}/s", format_count(value.round() as u64)),
+        ));
+        // Money, from the same section: containers, and functions where they could be priced.
+        html.push_str(&bar_chart(
+            &format!(
+                "Monthly cost ({}) at {}/s: containers and functions",
+                report
+                    .cost
+                    .prices
+                    .as_ref()
+                    .map_or("USD", |p| p.currency.as_str()),
+                format_count(report.cost.target_rps.round() as u64)
+            ),
+            &scenario
+                .targets
+                .iter()
+                .map(|target| {
+                    (
+                        target.priced.name.clone(),
+                        colour_of(report, &target.priced.name),
+                        vec![
+                            (
+                                "containers".to_string(),
+                                target.priced.monthly_cost.unwrap_or(0.0),
+                            ),
+                            (
+                                "functions".to_string(),
+                                target.priced.function_monthly_cost.unwrap_or(0.0),
+                            ),
+                        ],
+                    )
+                })
+                .collect::<Vec<_>>(),
+            &|value| format!("{value:.2}"),
         ));
         html.push_str("<table><tr><th>target</th><th>instances</th><th>probe rate</th><th>throughput</th><th>p99</th><th>errors + dropped</th><th>CPU</th><th>verdict</th></tr>");
         for target in &report.targets {
@@ -216,8 +252,8 @@ fn capacity_section(report: &CompareReport) -> String {
             let instances = scenario
                 .targets
                 .iter()
-                .find(|t| t.name == target.name)
-                .and_then(|t| t.instances)
+                .find(|t| t.priced.name == target.name)
+                .and_then(|t| t.priced.instances)
                 .map_or("—".to_string(), |n| n.to_string());
             for probe in &capacity.probes {
                 let _ = write!(

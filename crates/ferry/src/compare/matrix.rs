@@ -236,8 +236,8 @@ pub fn rows(report: &CompareReport) -> Vec<Row> {
                     scenario
                         .targets
                         .iter()
-                        .find(|t| t.name == target.name)
-                        .and_then(|t| t.instances)
+                        .find(|t| t.priced.name == target.name)
+                        .and_then(|t| t.priced.instances)
                         .map(|n| n as f64)
                 })
                 .collect(),

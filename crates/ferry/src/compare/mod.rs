@@ -196,6 +196,10 @@ pub fn run(lab: &Lab, settings: &CompareSettings, stop: Arc<AtomicBool>) -> Resu
 /// The matrix, the verdict and the notes, as markdown.
 pub fn summary_markdown(report: &CompareReport) -> String {
     let mut out = matrix::render_markdown(report);
+    // The same text `ferry cost compare.json` prints, from the report's own cost section.
+    if let Some(priced) = cost::as_cost_report(&report.cost) {
+        let _ = write!(out, "\n**Cost**\n\n```\n{}```\n", priced.render_text());
+    }
     if let Some(pgbench) = &report.pgbench {
         let _ = writeln!(
             out,

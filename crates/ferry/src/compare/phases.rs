@@ -247,7 +247,7 @@ impl Run<'_> {
                 self.check()?;
             }
         }
-        self.report.cost = super::cost::section(&self.report, self.settings.target_rps);
+        self.report.cost = super::cost::section(&self.report, self.settings.target_rps)?;
         Ok(())
     }
 

@@ -13,6 +13,8 @@ use super::cold_start::ColdStart;
 use super::lab::Role;
 use super::pgbench::PgbenchResult;
 use super::scenarios::{RoundRun, ScenarioSummary};
+use crate::cost::report::PricesRecord;
+use crate::cost::{AppliedSettings, TargetCost};
 
 /// Version of the compare JSON layout. 2: labs (any targets, `role`, `lab`, `cost`).
 pub const SCHEMA_VERSION: u32 = 2;
@@ -104,13 +106,20 @@ pub struct ScenarioReport {
     pub capacity: Option<Capacity>,
 }
 
-/// Sizing from the capacities: the one place instance counts live.
+/// Sizing and money from the capacities, priced by [`crate::cost::price`] (what `ferry cost`
+/// runs over the file): the one place instance counts live.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CostSection {
+    /// The peak the fleet is sized for (`--target-rps`).
     pub target_rps: f64,
     /// The baseline's name, when it ran.
     pub baseline: Option<String>,
     pub scenarios: Vec<CostScenario>,
+    /// The price file used; null until the capacity phase has run.
+    pub prices: Option<PricesRecord>,
+    /// The pricing settings as applied (`ferry cost`'s defaults, the peak = `target_rps`).
+    pub settings: Option<AppliedSettings>,
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -119,15 +128,12 @@ pub struct CostScenario {
     pub targets: Vec<CostTarget>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CostTarget {
-    pub name: String,
-    /// The capacity at the SLO; null when no probe passed.
-    pub capacity_rps: Option<f64>,
-    /// ⌈target_rps / capacity⌉.
-    pub instances: Option<u64>,
-    /// Baseline instances / this target's instances.
-    pub consolidation_ratio: Option<f64>,
+    /// `ferry cost`'s figures: name, capacity, instances (max(min_instances, ⌈target_rps ×
+    /// (1 + headroom) / capacity⌉)), consolidation ratio, container and function money.
+    #[serde(flatten)]
+    pub priced: TargetCost,
     /// CPU (% of one core) and peak RSS during the probe at the capacity.
     pub cpu_at_capacity_percent: Option<f64>,
     pub rss_at_capacity_bytes: Option<u64>,

@@ -154,8 +154,8 @@ fn overall(report: &CompareReport, findings: &[Finding], name: &str, baseline: &
             scenario
                 .targets
                 .iter()
-                .find(|t| t.name == who)
-                .and_then(|t| t.instances)
+                .find(|t| t.priced.name == who)
+                .and_then(|t| t.priced.instances)
         };
         match (count(name), count(baseline)) {
             (Some(mine), Some(theirs)) => text.push_str(&format!(

@@ -20,7 +20,7 @@ pub struct Fleet {
 }
 
 /// One instance's size.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Size {
     pub vcpu: f64,
     pub memory_gb: f64,

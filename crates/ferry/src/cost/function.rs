@@ -29,7 +29,7 @@ pub struct Traffic {
     pub seconds_per_month: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct FunctionCost {
     pub memory_mb: u32,
     pub vcpu_share: f64,

@@ -49,7 +49,7 @@ impl Default for CostSettings {
 }
 
 /// The settings as applied, for the report.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct AppliedSettings {
     pub peak_rps: f64,
     pub mean_rps: f64,

@@ -21,7 +21,7 @@ pub struct Prices {
 }
 
 /// Who says so, for every number in a section.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Provenance {
     pub provider: String,
     pub product: String,

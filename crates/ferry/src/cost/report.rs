@@ -26,7 +26,7 @@ pub struct CostReport {
 }
 
 /// Which prices, from where.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct PricesRecord {
     pub file: String,
     pub name: String,
@@ -64,7 +64,7 @@ pub struct ScenarioCost {
     pub targets: Vec<TargetCost>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct TargetCost {
     pub name: String,
     pub role: String,
