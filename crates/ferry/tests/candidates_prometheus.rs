@@ -52,7 +52,10 @@ fn service_env(database_url: &str) -> Vec<(String, String)> {
     [
         ("DATABASE_URL", database_url.to_string()),
         ("HOST", "127.0.0.1".to_string()),
-        ("JWT_SECRET", "candidates-test-secret".to_string()),
+        (
+            "JWT_SECRET",
+            "candidates-test-secret-of-at-least-32-bytes".to_string(),
+        ),
         ("DB_POOL_SIZE", "10".to_string()),
         ("WORKERS", "2".to_string()),
         ("PORT", "{port}".to_string()),
