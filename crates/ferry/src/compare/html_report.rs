@@ -192,20 +192,9 @@ fn capacity_section(report: &CompareReport) -> String {
         );
         html.push_str(&bar_chart(
             "Capacity at the SLO (requests/s) and instances",
-            &scenario
-                .targets
-                .iter()
-                .map(|target| {
-                    (
-                        target.priced.name.clone(),
-                        colour_of(report, &target.priced.name),
-                        vec![(
-                            "capacity".to_string(),
-                            target.priced.capacity_rps.unwrap_or(0.0),
-                        )],
-                    )
-                })
-                .collect::<Vec<_>>(),
+            &cost_groups(report, scenario, |target| {
+                vec![("capacity".to_string(), target.capacity_rps.unwrap_or(0.0))]
+            }),
             &|value| format!("{}/s", format_count(value.round() as u64)),
         ));
         // Money, from the same section: containers, and functions where they could be priced.
@@ -219,26 +208,15 @@ fn capacity_section(report: &CompareReport) -> String {
                     .map_or("USD", |p| p.currency.as_str()),
                 format_count(report.cost.target_rps.round() as u64)
             ),
-            &scenario
-                .targets
-                .iter()
-                .map(|target| {
+            &cost_groups(report, scenario, |target| {
+                vec![
+                    ("containers".to_string(), target.monthly_cost.unwrap_or(0.0)),
                     (
-                        target.priced.name.clone(),
-                        colour_of(report, &target.priced.name),
-                        vec![
-                            (
-                                "containers".to_string(),
-                                target.priced.monthly_cost.unwrap_or(0.0),
-                            ),
-                            (
-                                "functions".to_string(),
-                                target.priced.function_monthly_cost.unwrap_or(0.0),
-                            ),
-                        ],
-                    )
-                })
-                .collect::<Vec<_>>(),
+                        "functions".to_string(),
+                        target.function_monthly_cost.unwrap_or(0.0),
+                    ),
+                ]
+            }),
             &|value| format!("{value:.2}"),
         ));
         html.push_str("<table><tr><th>target</th><th>instances</th><th>probe rate</th><th>throughput</th><th>p99</th><th>errors + dropped</th><th>CPU</th><th>verdict</th></tr>");
@@ -343,6 +321,25 @@ fn scenario_section(report: &CompareReport, key: &str, title: &str) -> String {
 
 /// One group of bars: the target's name, its colour, and `(label, value)` per bar.
 type BarGroup = (String, usize, Vec<(String, f64)>);
+
+/// One bar group per target of a cost scenario, in the target's colour.
+fn cost_groups(
+    report: &CompareReport,
+    scenario: &super::report::CostScenario,
+    bars: impl Fn(&crate::cost::TargetCost) -> Vec<(String, f64)>,
+) -> Vec<BarGroup> {
+    scenario
+        .targets
+        .iter()
+        .map(|target| {
+            (
+                target.priced.name.clone(),
+                colour_of(report, &target.priced.name),
+                bars(&target.priced),
+            )
+        })
+        .collect()
+}
 
 /// A horizontal grouped bar chart: one group per target (in its colour), one bar per measure.
 fn bar_chart(title: &str, groups: &[BarGroup], format: &dyn Fn(f64) -> String) -> String {
