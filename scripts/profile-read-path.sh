@@ -4,6 +4,8 @@
 # path, independent of the machine's noise. Starts the release user-service with the
 # cache on, under callgrind, on an embedded PostgreSQL in a temporary directory; warms
 # the cache; then counts REQUESTS requests of each endpoint (2 connections, 1 thread).
+# PROFILE_LOG_FILTER sets the log filter (default warn; `info` is the shipped one), and
+# APP_SERVER__REQUEST_TELEMETRY=false measures without request telemetry.
 # The profiles stay in out/profile-read-path/ for callgrind_annotate.
 #
 #   scripts/profile-read-path.sh [requests]     (needs valgrind: apt-get install valgrind)
@@ -26,7 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export APP_CONFIG_DIR=$root/config APP_DATABASE__DATA_DIR=$work/pg JWT_SECRET=profile-read-path-secret-0123456789ab APP_LOG__FILTER=warn
+export APP_CONFIG_DIR=$root/config APP_DATABASE__DATA_DIR=$work/pg JWT_SECRET=profile-read-path-secret-0123456789ab APP_LOG__FILTER=${PROFILE_LOG_FILTER:-warn}
 export APP_CACHE__ENABLED=true
 port=$(free_port)
 "$bin/user-service" seed --users 100 --ids-file "$work/ids.txt" >/dev/null

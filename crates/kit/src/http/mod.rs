@@ -9,6 +9,7 @@ pub mod head_deadline;
 pub mod json;
 pub mod limits;
 pub mod observe;
+pub mod request_duration;
 pub mod request_id;
 pub mod server;
 

@@ -61,16 +61,16 @@ pub async fn middleware(
     let started = Instant::now();
     let _in_flight = InFlight::enter();
     let method = method_label(request.method());
-    let request_id = request
-        .extensions()
-        .get::<RequestId>()
-        .map(|id| id.0.clone())
-        .unwrap_or_default();
     // Only what is known now goes on the span, formatted once if the span is enabled.
     // The outcome goes on the closing event: recording it on the span would format it
     // again on every request (the JSON formatter re-parses and re-writes the span's
     // fields on each record), though at the shipped `info` filter nothing prints it.
-    let span = tracing::info_span!("http_request", method, request_id = %request_id);
+    // The id is borrowed from the extensions, not cloned.
+    let span = {
+        let extensions = request.extensions();
+        let request_id = extensions.get::<RequestId>().map_or("", RequestId::as_str);
+        tracing::info_span!("http_request", method, request_id)
+    };
     let response = next.call(request).instrument(span.clone()).await?;
     let elapsed = started.elapsed();
     let route = response
@@ -94,12 +94,6 @@ pub async fn middleware(
             tracing::debug!(route, status, latency_ms, "request completed");
         }
     });
-    metrics::histogram!(
-        "http_request_duration_seconds",
-        "method" => method,
-        "route" => route,
-        "status" => status.as_str().to_owned(),
-    )
-    .record(elapsed.as_secs_f64());
+    super::request_duration::record(method, &route, status, elapsed.as_secs_f64());
     Ok(response)
 }
