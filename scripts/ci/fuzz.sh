@@ -10,7 +10,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # Bounded: the whole script is killed after 480 s (8 min).
+# The instrumented build comes first and is not part of the bound.
 if [ -z "${FUZZ_BOUNDED:-}" ]; then
+  command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz is not installed: run scripts/setup.sh" >&2; exit 1; }
+  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build -O --target-dir ../target/fuzz)
   FUZZ_BOUNDED=1 exec timeout --kill-after=10 480 bash "$PWD/scripts/ci/fuzz.sh" "$@"
 fi
 seconds=${1:-15}

@@ -16,7 +16,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # Bounded: the whole script is killed after 300 s (5 min).
+# The build comes first and is not part of the bound.
 if [ -z "${SCHEMATHESIS_BOUNDED:-}" ]; then
+  cargo build -q -p user-service
   SCHEMATHESIS_BOUNDED=1 exec timeout --kill-after=10 300 bash "$PWD/scripts/ci/schemathesis.sh" "$@"
 fi
 . scripts/lib.sh
