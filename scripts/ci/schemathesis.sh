@@ -41,16 +41,19 @@ trap 'exit 124' INT TERM
 start_throwaway_postgres "$work" -c max_connections=200
 export JWT_SECRET=schemathesis-secret-$RANDOM$RANDOM-0123456789abcdef
 for db in rust node; do psql -q "$pg_url" -c "CREATE DATABASE $db" >/dev/null; done
-base=${pg_url%/postgres}
-DATABASE_URL=$base/rust "$bin" migrate
-DATABASE_URL=$base/node "$bin" migrate
-token=$(DATABASE_URL=$base/rust "$bin" token --scope "users:read users:write")
+# The same socket URL, naming another database (the path part of postgres:///DB?host=...).
+db_url() { printf '%s' "$pg_url" | sed "s|:///postgres?|:///$1?|"; }
+rust_url=$(db_url rust)
+node_url=$(db_url node)
+DATABASE_URL=$rust_url "$bin" migrate
+DATABASE_URL=$node_url "$bin" migrate
+token=$(DATABASE_URL=$rust_url "$bin" token --scope "users:read users:write")
 
 rust_port=$(free_port); node_port=$(free_port)
-DATABASE_URL=$base/rust PORT=$rust_port APP_LOG__FILTER=warn APP_ENV=test \
+DATABASE_URL=$rust_url PORT=$rust_port APP_LOG__FILTER=warn APP_ENV=test \
   "$bin" serve >"$work/rust.log" 2>&1 &
 pids+=($!); wait_ready "$rust_port" "$!" "$work/rust.log"
-(cd baselines/node && DATABASE_URL=$base/node PORT=$node_port LOG_LEVEL=warn WORKERS=2 \
+(cd baselines/node && DATABASE_URL=$node_url PORT=$node_port LOG_LEVEL=warn WORKERS=2 \
   node src/main.js >"$work/node.log" 2>&1) &
 pids+=($!); wait_ready "$node_port" "$!" "$work/node.log"
 
