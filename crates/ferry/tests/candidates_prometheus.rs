@@ -35,12 +35,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferry::compare::database::Database;
-use ferry::compare::targets::{Launch, Running};
+use ferry::compare::targets::Running;
 use ferry::load::{LoadSettings, Model, RateSchedule, Target};
 use hdrhistogram::Histogram;
 
 use prometheus::Prometheus;
-use workspace::{repo, user_service};
+use workspace::{launch, repo, tool, user_service};
 
 const PHASE: Duration = Duration::from_secs(8);
 /// Records per `/api/v1/process` batch: a few milliseconds of CPU in either service.
@@ -72,37 +72,6 @@ fn service_env(database_url: &str) -> Vec<(String, String)> {
     .into_iter()
     .map(|(name, value)| (name.to_string(), value))
     .collect()
-}
-
-fn launch(name: &str, argv: &[&str], cwd: &std::path::Path, env: &[(String, String)]) -> Launch {
-    Launch {
-        name: name.into(),
-        argv: argv.iter().map(|arg| arg.to_string()).collect(),
-        cwd: cwd.to_path_buf(),
-        env: env.to_vec(),
-        ready: "/health/ready".into(),
-        values: BTreeMap::new(),
-    }
-}
-
-/// A `user-service` subcommand with the service's environment (without the port); its stdout.
-fn tool(binary: &std::path::Path, env: &[(String, String)], args: &[&str]) -> String {
-    let output = Command::new(binary)
-        .args(args)
-        .current_dir(repo())
-        .envs(
-            env.iter()
-                .filter(|(name, _)| name != "PORT")
-                .map(|(k, v)| (k, v)),
-        )
-        .output()
-        .expect("running a user-service subcommand");
-    assert!(
-        output.status.success(),
-        "user-service {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// A valid batch: every record passes validation, so the work is all computing.

@@ -8,38 +8,12 @@
 //! Ignored by default (an embedded PostgreSQL and three services: ~15 s);
 //! `scripts/ci/shadow.sh` runs it.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+mod workspace;
+
+use std::process::Command;
 
 use ferry::compare::database::Database;
-use ferry::compare::targets::Launch;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("crates/ferry sits two levels below the workspace root")
-        .to_path_buf()
-}
-
-/// The debug user-service, built into this test's own target directory.
-fn user_service() -> PathBuf {
-    let target = Path::new(env!("CARGO_BIN_EXE_ferry"))
-        .parent()
-        .expect("cargo puts binaries in <target>/<profile>/");
-    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["build", "-p", "user-service", "--bin", "user-service"])
-        .env(
-            "CARGO_TARGET_DIR",
-            target.parent().expect("<target>/<profile>"),
-        )
-        .current_dir(repo())
-        .status()
-        .expect("running cargo to build the user-service");
-    assert!(status.success(), "cargo build -p user-service failed");
-    target.join("user-service")
-}
+use workspace::{launch, repo, tool, user_service};
 
 /// What every service of the test gets, as the default lab gives it: one database, one
 /// secret, a small pool and one worker each; `{port}` is filled at each start.
@@ -61,38 +35,6 @@ fn service_env(database_url: &str) -> Vec<(String, String)> {
     .collect()
 }
 
-fn launch(name: &str, argv: &[&str], cwd: &Path, env: &[(String, String)]) -> Launch {
-    Launch {
-        name: name.into(),
-        argv: argv.iter().map(|arg| arg.to_string()).collect(),
-        cwd: cwd.to_path_buf(),
-        env: env.to_vec(),
-        ready: "/health/ready".into(),
-        values: BTreeMap::new(),
-    }
-}
-
-/// Runs a `user-service` subcommand with the services' environment; returns its stdout.
-fn tool(binary: &Path, env: &[(String, String)], args: &[&str]) -> String {
-    let output = Command::new(binary)
-        .args(args)
-        .current_dir(repo())
-        .envs(
-            env.iter()
-                .filter(|(name, _)| name != "PORT")
-                .map(|(name, value)| (name, value)),
-        )
-        .stdin(Stdio::null())
-        .output()
-        .expect("running the user-service binary");
-    assert!(
-        output.status.success(),
-        "user-service {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 #[test]
 #[ignore = "needs Node and three services; scripts/ci/shadow.sh runs it"]
 fn rust_answers_like_node_on_the_contracts_reads() {
@@ -101,7 +43,7 @@ fn rust_answers_like_node_on_the_contracts_reads() {
         node_dir.join("node_modules").is_dir(),
         "run npm ci in baselines/node first (CI runs it in its setup step)"
     );
-    let binary = user_service();
+    let binary = user_service(false);
     let scratch = std::env::temp_dir().join(format!("ferry-shadow-node-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).unwrap();
     let mut database = Database::start(None).expect("starting the embedded PostgreSQL");

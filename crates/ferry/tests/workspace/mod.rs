@@ -3,8 +3,11 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+
+use ferry::compare::targets::Launch;
 
 /// The workspace root, two levels above this crate.
 pub fn repo() -> PathBuf {
@@ -45,4 +48,37 @@ pub fn user_service(release: bool) -> PathBuf {
     target_dir()
         .join(if release { "release" } else { "debug" })
         .join("user-service")
+}
+
+/// A service started the way a lab starts it, ready at `/health/ready`.
+pub fn launch(name: &str, argv: &[&str], cwd: &Path, env: &[(String, String)]) -> Launch {
+    Launch {
+        name: name.into(),
+        argv: argv.iter().map(|arg| arg.to_string()).collect(),
+        cwd: cwd.to_path_buf(),
+        env: env.to_vec(),
+        ready: "/health/ready".into(),
+        values: BTreeMap::new(),
+    }
+}
+
+/// A `user-service` subcommand with the services' environment (without the port); its stdout.
+pub fn tool(binary: &Path, env: &[(String, String)], args: &[&str]) -> String {
+    let output = Command::new(binary)
+        .args(args)
+        .current_dir(repo())
+        .envs(
+            env.iter()
+                .filter(|(name, _)| name != "PORT")
+                .map(|(k, v)| (k, v)),
+        )
+        .stdin(Stdio::null())
+        .output()
+        .expect("running a user-service subcommand");
+    assert!(
+        output.status.success(),
+        "user-service {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
