@@ -8,7 +8,9 @@
 //! - [`auth`]: bearer JWTs and scopes;
 //! - [`db`]: the pool, migrations, the embedded PostgreSQL of `pg-embedded` when no
 //!   server is configured (and test databases);
-//! - [`health`], [`shutdown`], [`metrics`].
+//! - [`health`], [`shutdown`], [`metrics`];
+//! - `otel` (feature `otel`): OTLP export of the request and database spans, W3C trace
+//!   context in and out (`docs/observability.md`).
 
 pub mod auth;
 pub mod config;
@@ -17,6 +19,8 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod metrics;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod shutdown;
 pub mod telemetry;
 

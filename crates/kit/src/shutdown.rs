@@ -8,6 +8,10 @@
 //! finish, and the process exits 0 — within `server.drain_timeout_secs`, after which
 //! what is left is dropped.
 //!
+//! Last, the spans still queued for export (feature `otel`) are sent, for at most
+//! [`TELEMETRY_FLUSH`]: the service calls `TelemetryGuard::shutdown` after
+//! [`run_until_stopped`] returns.
+//!
 //! A second SIGTERM or SIGINT during the drain (an operator who does not want to wait)
 //! ends it at once: [`run_until_stopped`] returns [`SecondSignal`], and the service
 //! exits non-zero.
@@ -21,6 +25,9 @@ use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::ConnectionType;
 use actix_web::middleware::Next;
 use actix_web::web;
+
+/// How long the end of the drain waits for the last spans to reach the OTLP endpoint.
+pub const TELEMETRY_FLUSH: Duration = Duration::from_secs(5);
 
 /// Whether the service is draining; shared by the readiness probe and the middleware.
 #[derive(Clone, Debug, Default)]

@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use kit::config::Environment;
 use kit::db::{Database, DatabaseServer};
+use kit::telemetry::TelemetryGuard;
 use user_service::settings::Settings;
 use user_service::startup::Application;
 use user_service::store::MIGRATOR;
@@ -100,7 +101,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match command {
         Command::Serve => serve(settings, environment).await,
         Command::Migrate => {
-            init_logs(&settings)?;
+            let _telemetry = init_logs(&settings)?;
             let (_server, database) = connect(&settings, environment).await?;
             database.migrate(&MIGRATOR).await?;
             tracing::info!("migrations applied");
@@ -126,9 +127,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn init_logs(settings: &Settings) -> anyhow::Result<()> {
-    kit::telemetry::init(&settings.log)?;
-    Ok(())
+fn init_logs(settings: &Settings) -> anyhow::Result<TelemetryGuard> {
+    Ok(kit::telemetry::init(&settings.log)?)
 }
 
 async fn connect(
@@ -142,7 +142,7 @@ async fn connect(
 }
 
 async fn serve(settings: Settings, environment: Environment) -> anyhow::Result<()> {
-    init_logs(&settings)?;
+    let telemetry = init_logs(&settings)?;
     let application = Application::build(&settings, environment)
         .await
         .context("starting the service")?;
@@ -160,7 +160,10 @@ async fn serve(settings: Settings, environment: Environment) -> anyhow::Result<(
         environment = environment.as_str(),
         "user-service is listening; mint a token with `cargo run --release -p user-service -- token`",
     );
-    application.run_until_stopped().await?;
+    let drained = application.run_until_stopped().await;
+    // The spans of the last requests, still queued, go out before the process ends.
+    telemetry.shutdown(kit::shutdown::TELEMETRY_FLUSH);
+    drained?;
     tracing::info!("drained; bye");
     Ok(())
 }
@@ -171,7 +174,7 @@ async fn seed(
     users: u64,
     ids_file: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    init_logs(settings)?;
+    let _telemetry = init_logs(settings)?;
     let (_server, database) = connect(settings, environment).await?;
     database.migrate(&MIGRATOR).await?;
     let bar = ProgressBar::new(users).with_style(

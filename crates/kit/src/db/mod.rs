@@ -12,6 +12,7 @@
 //!
 //! The embedded server itself is the `pg-embedded` crate's, shared with ferry and the tests.
 
+pub mod client_span;
 pub mod coalesce;
 pub mod deadline;
 pub mod notify;
@@ -20,6 +21,8 @@ pub mod point_reads;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod unavailable;
+
+pub use client_span::client_span;
 
 use std::future::Future;
 use std::str::FromStr;
@@ -98,6 +101,8 @@ pub struct Database {
     pool: PgPool,
     /// The client-side deadline of every call made through [`Database::within`].
     query_deadline: Duration,
+    /// The database's name (`db.namespace` of the statement spans).
+    namespace: std::sync::Arc<str>,
 }
 
 impl Database {
@@ -116,6 +121,7 @@ impl Database {
                     settings.idle_in_transaction_timeout_ms.to_string(),
                 ),
             ]);
+        let namespace = options.get_database().unwrap_or("postgres").into();
         let pool = PgPoolOptions::new()
             .max_connections(settings.pool_size)
             .min_connections(0)
@@ -124,6 +130,7 @@ impl Database {
         Ok(Database {
             pool,
             query_deadline: Duration::from_millis(settings.query_timeout_ms),
+            namespace,
         })
     }
 
@@ -133,6 +140,11 @@ impl Database {
         E: From<DeadlineExceeded>,
     {
         deadline::within(self.query_deadline, call).await
+    }
+
+    /// The database's name, for [`client_span`].
+    pub fn namespace(&self) -> &str {
+        &self.namespace
     }
 
     pub fn pool(&self) -> &PgPool {

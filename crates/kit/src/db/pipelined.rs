@@ -92,6 +92,9 @@ pub struct PipelinedReader {
     next: AtomicUsize,
     queue_depth: usize,
     query_deadline: Duration,
+    /// The statements' texts and the database's name, for their spans.
+    statements: &'static [&'static str],
+    namespace: Box<str>,
 }
 
 const BACKOFF_FIRST: Duration = Duration::from_millis(50);
@@ -137,6 +140,8 @@ impl PipelinedReader {
             next: AtomicUsize::new(0),
             queue_depth,
             query_deadline,
+            statements,
+            namespace: config.get_dbname().unwrap_or("postgres").into(),
         })
     }
 
@@ -189,6 +194,11 @@ impl PipelinedReader {
                 .map_err(classify)
         })
         .await
+    }
+
+    /// The span of statement number `statement` ([`super::client_span`]).
+    pub fn statement_span(&self, statement: usize) -> tracing::Span {
+        super::client_span(self.statements[statement], &self.namespace)
     }
 
     /// The client-side deadline of every read.

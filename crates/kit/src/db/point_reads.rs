@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use tokio_postgres::Row;
 use tokio_postgres::types::{FromSqlOwned, ToSql};
+use tracing::Instrument;
 
 use super::coalesce::{BatchLimits, Coalescer};
 use super::deadline;
@@ -87,17 +88,22 @@ where
         }
     }
 
-    /// The row with `key`, if any, within the query deadline.
+    /// The row with `key`, if any, within the query deadline. Its span is the single-key
+    /// statement's, in the caller's trace, also when the read went out in a batch.
     pub async fn get(&self, key: K) -> Answer<V> {
-        match &self.coalescer {
-            Some(coalescer) => {
-                deadline::within(self.reader.query_deadline(), async {
-                    coalescer.call(key).await?
-                })
-                .await
+        let span = self.reader.statement_span(self.query.one);
+        let read = async {
+            match &self.coalescer {
+                Some(coalescer) => {
+                    deadline::within(self.reader.query_deadline(), async {
+                        coalescer.call(key).await?
+                    })
+                    .await
+                }
+                None => read_one(&self.reader, self.query, &key).await,
             }
-            None => read_one(&self.reader, self.query, &key).await,
-        }
+        };
+        read.instrument(span).await
     }
 }
 

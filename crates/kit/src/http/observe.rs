@@ -53,6 +53,17 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
+/// The request's span: with spans exported (feature `otel`), the semantic conventions'
+/// server span joined to the caller's trace; otherwise the plain span of the logs.
+fn request_span(request: &ServiceRequest, method: &'static str, request_id: &str) -> tracing::Span {
+    #[cfg(feature = "otel")]
+    if crate::otel::is_active() {
+        return crate::otel::spans::request_span(request, method, request_id);
+    }
+    let _ = request;
+    tracing::info_span!("http_request", method, request_id)
+}
+
 /// Middleware: span, latency histogram, in-flight gauge.
 pub async fn middleware(
     request: ServiceRequest,
@@ -69,7 +80,7 @@ pub async fn middleware(
     let span = {
         let extensions = request.extensions();
         let request_id = extensions.get::<RequestId>().map_or("", RequestId::as_str);
-        tracing::info_span!("http_request", method, request_id)
+        request_span(&request, method, request_id)
     };
     let response = next.call(request).instrument(span.clone()).await?;
     let elapsed = started.elapsed();
@@ -78,6 +89,16 @@ pub async fn middleware(
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
     let status = response.status();
+    #[cfg(feature = "otel")]
+    if crate::otel::is_active() {
+        let matched = response.request().match_pattern().is_some();
+        crate::otel::spans::record_response(
+            &span,
+            method,
+            matched.then_some(route.as_str()),
+            status,
+        );
+    }
     span.in_scope(|| {
         let (route, status, latency_ms) = (
             route.as_str(),

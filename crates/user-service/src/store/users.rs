@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use actix_web::web::Bytes;
 use sqlx::Row;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use kit::ApiError;
@@ -182,11 +183,17 @@ impl UserStore {
 
     /// The textbook point read: check a connection out of the SQLx pool, one query, return it.
     async fn read_pooled(&self, id: Uuid) -> Result<Option<User>, StoreError> {
-        let mut connection = self.read_database.acquire().await?;
-        let row = sqlx::query(READ_STATEMENTS[GET_USER.one])
-            .bind(id)
-            .fetch_optional(&mut *connection)
-            .await?;
+        let statement = READ_STATEMENTS[GET_USER.one];
+        let span = kit::db::client_span(statement, self.read_database.namespace());
+        let row = async {
+            let mut connection = self.read_database.acquire().await?;
+            sqlx::query(statement)
+                .bind(id)
+                .fetch_optional(&mut *connection)
+                .await
+        }
+        .instrument(span)
+        .await?;
         Ok(row
             .map(|row| -> Result<User, sqlx::Error> {
                 Ok(User {
