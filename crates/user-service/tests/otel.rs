@@ -101,9 +101,9 @@ async fn a_traced_get_reaches_the_receiver_with_its_database_span_on_sigterm() {
     let directory = tempfile::tempdir().expect("a temporary directory");
     let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
     let database_name = database_url
-        .rsplit('/')
-        .next()
-        .and_then(|tail| tail.split('?').next())
+        .parse::<sqlx::postgres::PgConnectOptions>()
+        .expect("the test database URL parses")
+        .get_database()
         .expect("the test database URL names its database")
         .to_owned();
     let env = [
