@@ -91,13 +91,9 @@ pub async fn middleware(
     let status = response.status();
     #[cfg(feature = "otel")]
     if crate::otel::is_active() {
-        let matched = response.request().match_pattern().is_some();
-        crate::otel::spans::record_response(
-            &span,
-            method,
-            matched.then_some(route.as_str()),
-            status,
-        );
+        // Patterns start with `/`: "unmatched" is never a route.
+        let matched = (route != "unmatched").then_some(route.as_str());
+        crate::otel::spans::record_response(&span, method, matched, status);
     }
     span.in_scope(|| {
         let (route, status, latency_ms) = (
