@@ -11,8 +11,10 @@
 #      counted as successes).
 # Throughput counts successes only (status < 400).
 # Results: out/bench-writes/summary.md (and each run's ferry JSON beside it).
+# BENCH_PROFILE=dev measures the debug build (the workspace's own crates unoptimised,
+# dependencies at opt-level 2) where no release build is at hand; the summary says which.
 #
-#   scripts/bench-writes.sh [users] [seconds per run] [rounds] [users per DELETE run]
+#   [BENCH_PROFILE=release|dev] scripts/bench-writes.sh [users] [seconds per run] [rounds] [users per DELETE run]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -24,8 +26,9 @@ out=out/bench-writes
 mkdir -p "$out"
 rm -f "$out"/*.json "$out"/summary.md
 
-cargo build -q --release -p user-service -p ferry
-bin=target/release
+profile=${BENCH_PROFILE:-release}
+cargo build -q --profile "$profile" -p user-service -p ferry
+bin=target/$([ "$profile" = dev ] && echo debug || echo "$profile")
 
 work=$(scratch_dir bench-writes)
 pids=()
@@ -96,7 +99,7 @@ done
 
 {
   echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores shared with other engineers' builds and tests"
-  echo "(load average $(cut -d' ' -f1 /proc/loadavg)): \`scripts/bench-writes.sh $users $secs $rounds $per_delete\`, best of $rounds alternated rounds."
+  echo "(load average $(cut -d' ' -f1 /proc/loadavg)): \`BENCH_PROFILE=$profile scripts/bench-writes.sh $users $secs $rounds $per_delete\`, best of $rounds alternated rounds."
   echo
   echo "| measurement | value |"
   echo "| --- | --- |"

@@ -248,9 +248,8 @@ pub struct DatabaseSettings {
     pub data_dir: PathBuf,
     /// Apply pending migrations when the service starts.
     pub migrate_on_start: bool,
-    /// Coalesce concurrent point reads (one `= ANY($1)` statement), creates (one
-    /// multi-row insert), and the service's other writes (its own batches) while earlier
-    /// statements are in flight (`kit::db::coalesce`).
+    /// Coalesce concurrent point reads (one `= ANY($1)` statement) and creates (one
+    /// multi-row insert) while earlier statements are in flight (`kit::db::coalesce`).
     /// Off: one statement per request.
     pub coalesce: bool,
 }
