@@ -1,6 +1,7 @@
 //! The user-service's settings: the kit's shared sections plus `[cache]`
-//! (`store::cache`) and `[process]` (`process::shedding`). Every key, its default and its environment variable are documented
-//! in `kit::config` (and `store::cache`, `process::shedding`) and repeated in `config/base.toml`.
+//! (`store::cache`) and `[process]` (`process::shedding`). Every key, its default and
+//! its environment variable are documented in `kit::config` (and in those two modules)
+//! and repeated in `config/base.toml`.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,5 @@
 //! What the domain reports when input breaks its rules. It knows nothing of HTTP: the
-//! routes map it to `kit::ApiError` (422 with `fields`, `routes::users`).
+//! routes map it to `kit::ApiError` (422 with `fields`, `routes::errors`).
 
 use std::collections::BTreeMap;
 
