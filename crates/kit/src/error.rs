@@ -40,8 +40,13 @@ pub enum ApiError {
     Validation {
         fields: BTreeMap<&'static str, &'static str>,
     },
+    /// The body is over its byte limit (`http::json::BodyLimit`).
     #[error("Payload too large")]
     PayloadTooLarge,
+    /// A 413 for a limit other than the body's bytes, its message naming that limit
+    /// (`Too many records`).
+    #[error("{0}")]
+    ContentTooLarge(&'static str),
     #[error("Content-Type must be application/json")]
     UnsupportedMediaType,
     #[error("Request header fields too large")]
@@ -128,7 +133,9 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge | ApiError::ContentTooLarge(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,

@@ -1,19 +1,29 @@
-//! Logging with `tracing`, and (feature `otel`) traces over OTLP.
+//! Logging with `tracing`.
 //!
 //! Settings (`[log]`): `filter`, an `EnvFilter` directive (`RUST_LOG` wins when set), and
 //! `format`: `json` (one object per line, for production log pipelines), `pretty` (for a
 //! person at a terminal) or `auto` (pretty when standard output is a terminal, JSON
-//! otherwise). Events carry the fields of their spans, among them the request id, and
-//! with traces exported the trace id.
+//! otherwise). Every line printed while a request is served carries its request id and
+//! method (`span.request_id`, `span.method`).
 //!
-//! Traces: with the `otel` feature and `OTEL_EXPORTER_OTLP_ENDPOINT` set, the request and
-//! database spans are exported too ([`crate::otel`]); the log filter does not apply to
-//! them. With the `console` feature, tokio-console's layer is added (`docs/observability.md`).
+//! The JSON layer does not subscribe to the per-request `http_request` span: it takes the
+//! request's fields from the task-local the request-id middleware sets
+//! ([`request_context`]). Formatting the span's fields at its creation, for every request,
+//! cost most of what request telemetry cost, though at the shipped `info` filter nothing
+//! printed them. A layer that wants the span (tracing or OpenTelemetry) still gets it; a
+//! span-name directive in the filter (`[http_request]=debug`) does not apply to JSON lines.
+//! The pretty layer, for a person, sees the span as before.
+
+pub mod request_context;
 
 use std::io::IsTerminal;
-use std::time::Duration;
 
-use tracing_subscriber::EnvFilter;
+use tracing::{Metadata, Subscriber};
+use tracing_subscriber::filter::{EnvFilter, FilterExt, filter_fn};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Layer, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::{LogFormat, LogSettings};
 
@@ -28,7 +38,7 @@ pub enum TelemetryError {
 }
 
 /// Held for the life of the service: [`TelemetryGuard::shutdown`] (or dropping it) sends
-/// the spans still queued, so the SIGTERM drain ends with it.
+/// the spans still queued (feature `otel`), so the SIGTERM drain ends with it.
 #[must_use = "dropping the guard stops the trace export"]
 pub struct TelemetryGuard {
     #[cfg(feature = "otel")]
@@ -37,16 +47,16 @@ pub struct TelemetryGuard {
 
 /// How long the last export may take when the guard is dropped without
 /// [`TelemetryGuard::shutdown`].
-const DEFAULT_FLUSH: Duration = Duration::from_secs(5);
+const DEFAULT_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl TelemetryGuard {
     /// Exports the spans still queued, waiting at most `within`; then export stops.
     /// Blocking: call it last, after the server has drained.
-    pub fn shutdown(mut self, within: Duration) {
+    pub fn shutdown(mut self, within: std::time::Duration) {
         self.flush(within);
     }
 
-    fn flush(&mut self, within: Duration) {
+    fn flush(&mut self, within: std::time::Duration) {
         #[cfg(feature = "otel")]
         if let Some(exporter) = self.exporter.take() {
             exporter.shutdown(within);
@@ -61,8 +71,30 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// Installs the global subscriber. A second call (tests build many apps) keeps the first,
-/// and its guard does nothing.
+/// Spans at `info` and above for the exporting layers, from every crate but the drivers
+/// and HTTP clients (their events would attach to our spans; the exporter's own client's
+/// would feed back into the export). The log filter does not apply to them.
+#[cfg(feature = "otel")]
+fn exported_spans() -> tracing_subscriber::filter::Targets {
+    tracing_subscriber::filter::Targets::new()
+        .with_default(tracing::Level::INFO)
+        .with_targets(
+            [
+                "sqlx",
+                "tokio_postgres",
+                "hyper",
+                "hyper_util",
+                "reqwest",
+                "h2",
+            ]
+            .map(|target| (target, tracing::Level::WARN)),
+        )
+}
+
+/// Installs the global subscriber: the log layer, and with the `otel` feature and
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` set the span exporter (`crate::otel`), with the
+/// `console` feature tokio-console's layer (`docs/observability.md`). A second call (tests
+/// build many apps) keeps the first, and its guard does nothing.
 pub fn init(settings: &LogSettings) -> Result<TelemetryGuard, TelemetryError> {
     let filter = match EnvFilter::try_from_default_env() {
         Ok(filter) => filter,
@@ -73,94 +105,51 @@ pub fn init(settings: &LogSettings) -> Result<TelemetryGuard, TelemetryError> {
         LogFormat::Pretty => false,
         LogFormat::Auto => !std::io::stdout().is_terminal(),
     };
-    #[cfg(any(feature = "otel", feature = "console"))]
-    if let Some(guard) = layered::init(filter.clone(), json)? {
-        return Ok(guard);
-    }
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stdout);
-    // An error here only means a subscriber is already installed.
-    let _ = if json {
-        builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .flatten_event(true)
-            .try_init()
-    } else {
-        builder.pretty().try_init()
+    #[cfg(feature = "otel")]
+    let (exporter, exported) = match crate::otel::Exporter::from_env()? {
+        Some((exporter, layer)) => (Some(exporter), Some(layer.with_filter(exported_spans()))),
+        None => (None, None),
     };
+    #[cfg(not(feature = "otel"))]
+    let exported: Option<tracing_subscriber::layer::Identity> = None;
+    let registry = tracing_subscriber::registry()
+        .with(log_layer(json, filter, std::io::stdout))
+        .with(exported);
+    #[cfg(feature = "console")]
+    let registry = registry.with(console_subscriber::spawn());
+    // An error here only means a subscriber is already installed.
+    let _ = registry.try_init();
     Ok(TelemetryGuard {
         #[cfg(feature = "otel")]
-        exporter: None,
+        exporter,
     })
 }
 
-/// The subscriber with the optional layers. Used only when one of them is on, so that
-/// the plain subscriber above (a global filter, the cheapest) stays the default.
-#[cfg(any(feature = "otel", feature = "console"))]
-mod layered {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    use tracing_subscriber::{EnvFilter, Layer};
-
-    use super::{TelemetryError, TelemetryGuard};
-
-    /// `None` when no optional layer is configured.
-    pub(super) fn init(
-        filter: EnvFilter,
-        json: bool,
-    ) -> Result<Option<TelemetryGuard>, TelemetryError> {
-        #[cfg(feature = "otel")]
-        let otel = crate::otel::Exporter::from_env()?;
-        #[cfg(not(feature = "otel"))]
-        let otel: Option<((), tracing_subscriber::layer::Identity)> = None;
-        let console = cfg!(feature = "console");
-        if otel.is_none() && !console {
-            return Ok(None);
-        }
-        let (exporter, otel_layer) = otel.unzip();
-        // The log filter is the fmt layer's own: the other layers see every span.
-        let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stdout);
-        let fmt = if json {
-            fmt.json()
-                .with_current_span(true)
-                .with_span_list(false)
-                .flatten_event(true)
-                .with_filter(filter)
-                .boxed()
-        } else {
-            fmt.pretty().with_filter(filter).boxed()
-        };
-        // Spans at `info` and above, from every crate but the drivers and HTTP clients
-        // (their events would attach to our spans; the exporter's own client's would
-        // feed back into the export).
-        let quiet = tracing_subscriber::filter::Targets::new()
-            .with_default(tracing::Level::INFO)
-            .with_targets(
-                [
-                    "sqlx",
-                    "tokio_postgres",
-                    "hyper",
-                    "hyper_util",
-                    "reqwest",
-                    "h2",
-                ]
-                .map(|target| (target, tracing::Level::WARN)),
-            );
-        let registry = tracing_subscriber::registry()
-            .with(fmt)
-            .with(otel_layer.with_filter(quiet));
-        #[cfg(feature = "console")]
-        let registry = registry.with(console_subscriber::spawn());
-        // An error here only means a subscriber is already installed.
-        let _ = registry.try_init();
-        #[cfg(not(feature = "otel"))]
-        let _ = exporter;
-        Ok(Some(TelemetryGuard {
-            #[cfg(feature = "otel")]
-            exporter,
-        }))
+/// The layer that prints log lines: JSON (request fields from the task's context, see
+/// [`request_context`]) or pretty, filtered by `filter`, written to `writer`.
+pub fn log_layer<S, W>(json: bool, filter: EnvFilter, writer: W) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let layer = tracing_subscriber::fmt::layer().with_writer(writer);
+    if json {
+        let format = tracing_subscriber::fmt::format()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .flatten_event(true);
+        layer
+            .json()
+            .event_format(request_context::WithRequestContext(format))
+            .with_filter(filter.and(filter_fn(|metadata| !is_request_span(metadata))))
+            .boxed()
+    } else {
+        layer.pretty().with_filter(filter).boxed()
     }
+}
+
+/// The per-request span of `crate::http::observe`.
+fn is_request_span(metadata: &Metadata<'_>) -> bool {
+    metadata.is_span() && metadata.name() == "http_request"
 }

@@ -1,9 +1,11 @@
 //! The user-service's settings: the kit's shared sections plus `[cache]`
-//! (`store::cache`). Every key, its default and its environment variable are documented
-//! in `kit::config` (and `store::cache`) and repeated in `config/base.toml`.
+//! (`store::cache`) and `[process]` (`process::shedding`). Every key, its default and
+//! its environment variable are documented in `kit::config` (and in those two modules)
+//! and repeated in `config/base.toml`.
 
 use serde::{Deserialize, Serialize};
 
+use crate::process::shedding::ProcessSettings;
 use crate::store::cache::CacheSettings;
 use kit::config::{
     self, AuthSettings, ConfigError, DatabaseSettings, Environment, LogSettings, ServerSettings,
@@ -18,6 +20,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub log: LogSettings,
     pub cache: CacheSettings,
+    pub process: ProcessSettings,
 }
 
 impl Validate for Settings {

@@ -11,6 +11,7 @@ use kit::db::{Database, DatabaseServer};
 use kit::http::server::{SharedState, bind, serve};
 use kit::shutdown::{Drain, run_until_stopped};
 
+use crate::process::shedding::ProcessPool;
 use crate::settings::Settings;
 use crate::store::cache::UserCache;
 use crate::store::users::READ_STATEMENTS;
@@ -102,6 +103,9 @@ impl Application {
             settings.database.coalesce,
             settings.database.read_queue_depth * settings.database.read_connections.max(1),
         ));
+        // Built here, not a process-wide global: every app (two in one test process, say)
+        // sheds on its own load.
+        let process_pool = web::Data::new(ProcessPool::from_settings(&settings.process));
         let listener = bind(&settings.server)?;
         let port = listener.local_addr()?.port();
         let drain = Drain::default();
@@ -110,7 +114,10 @@ impl Application {
             database: Some(database),
         };
         let server = serve(listener, &settings.server, shared, move |config| {
-            config.app_data(verifier.clone()).app_data(store.clone());
+            config
+                .app_data(verifier.clone())
+                .app_data(store.clone())
+                .app_data(process_pool.clone());
             crate::routes::configure(config);
         })?;
         Ok(Application {

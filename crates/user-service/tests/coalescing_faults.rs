@@ -1,7 +1,7 @@
-//! Coalesced creates and reads (the real binary, coalescing on as shipped) while
-//! PostgreSQL is killed in the middle of their batches: no request hangs, each is
-//! answered or gets a 503, nothing is written twice, and the service answers 200 again
-//! within 5 s of the database's return.
+//! Coalesced creates, reads, PATCHes and DELETEs (the real binary, coalescing on as
+//! shipped) while PostgreSQL is killed in the middle of their batches: no request
+//! hangs, each is answered or gets a 503, nothing is written twice, and the service
+//! answers 200 again within 5 s of the database's return.
 
 mod running;
 
@@ -16,8 +16,12 @@ use pg_embedded::EmbeddedPostgres;
 use running::{JWT_SECRET, RunningService, token};
 
 /// Concurrent clients of each kind: enough that batches form.
-const CREATORS: usize = 32;
-const READERS: usize = 32;
+const CREATORS: usize = 16;
+const READERS: usize = 16;
+const PATCHERS: usize = 16;
+const DELETERS: usize = 16;
+/// Users inserted for the deleters to delete, each at most once.
+const DELETABLE: i64 = 20_000;
 
 /// One create: its id and email, and the status it got (0: no HTTP answer within 15 s).
 struct Attempt {
@@ -35,6 +39,24 @@ async fn post_user(client: &reqwest::Client, url: &str, id: Uuid, email: &str) -
         .send()
         .await;
     sent.map(|response| response.status().as_u16()).unwrap_or(0)
+}
+
+async fn send_status(request: reqwest::RequestBuilder) -> u16 {
+    let sent = request
+        .bearer_auth(token("users:write"))
+        .timeout(Duration::from_secs(15))
+        .send()
+        .await;
+    sent.map(|response| response.status().as_u16()).unwrap_or(0)
+}
+
+async fn patch_user(client: &reqwest::Client, url: &str, email: &str) -> u16 {
+    send_status(
+        client
+            .patch(url)
+            .json(&serde_json::json!({ "email": email })),
+    )
+    .await
 }
 
 async fn get_status(client: &reqwest::Client, url: &str) -> u16 {
@@ -97,6 +119,74 @@ async fn postgresql_killed_mid_batch_no_hang_no_double_write_and_200_within_5s()
         })
         .collect();
 
+    // Each patcher changes its own user's email again and again: 200 or 503.
+    let mut patched_urls = Vec::with_capacity(PATCHERS);
+    for _ in 0..PATCHERS {
+        let id = Uuid::now_v7();
+        assert_eq!(
+            post_user(
+                &client,
+                &users_url,
+                id,
+                &format!("patched-{}@example.com", id.simple())
+            )
+            .await,
+            201
+        );
+        patched_urls.push(service.url(&format!("/users/{id}")));
+    }
+    let patchers: Vec<_> = patched_urls
+        .into_iter()
+        .map(|url| {
+            let (client, running) = (client.clone(), running.clone());
+            tokio::spawn(async move {
+                let mut attempts = Vec::new();
+                while running.load(Ordering::Relaxed) {
+                    let email = format!("patch-{}@example.com", Uuid::new_v4().simple());
+                    let status = patch_user(&client, &url, &email).await;
+                    attempts.push((url.clone(), email, status));
+                }
+                attempts
+            })
+        })
+        .collect();
+    // Each deleter deletes its share of users inserted for them, each once: 204 or 503.
+    let mut database = PgConnection::connect(&cluster.url("postgres"))
+        .await
+        .expect("connecting");
+    let deletable: Vec<Uuid> = sqlx::query_scalar(
+        "INSERT INTO users (id, email)
+         SELECT gen_random_uuid(), 'deletable-' || n || '@example.com' FROM generate_series(1, $1) AS n
+         RETURNING id",
+    )
+    .bind(DELETABLE)
+    .fetch_all(&mut database)
+    .await
+    .expect("inserting the deletable users");
+    drop(database);
+    let deleters: Vec<_> = (0..DELETERS)
+        .map(|deleter| {
+            let (client, running) = (client.clone(), running.clone());
+            let mine: Vec<String> = deletable
+                .iter()
+                .skip(deleter)
+                .step_by(DELETERS)
+                .map(|id| service.url(&format!("/users/{id}")))
+                .collect();
+            tokio::spawn(async move {
+                let mut attempts = Vec::new();
+                for url in mine {
+                    if !running.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let status = send_status(client.delete(&url)).await;
+                    attempts.push((url, status));
+                }
+                attempts
+            })
+        })
+        .collect();
+
     tokio::time::sleep(Duration::from_millis(500)).await;
     cluster.crash().await.expect("killing PostgreSQL");
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -127,15 +217,25 @@ async fn postgresql_killed_mid_batch_no_hang_no_double_write_and_200_within_5s()
     for reader in readers {
         reads.extend(reader.await.expect("a reader task"));
     }
+    let mut patches = Vec::new();
+    for patcher in patchers {
+        patches.extend(patcher.await.expect("a patcher task"));
+    }
+    let mut deletes = Vec::new();
+    for deleter in deleters {
+        deletes.extend(deleter.await.expect("a deleter task"));
+    }
     let unavailable = attempts
         .iter()
         .filter(|attempt| attempt.status == 503)
         .count();
     eprintln!(
-        "{} creates ({} answered 503), {} reads; 200 again {recovered:?} after the database was back",
+        "{} creates ({} answered 503), {} reads, {} patches, {} deletes; 200 again {recovered:?} after the database was back",
         attempts.len(),
         unavailable,
-        reads.len()
+        reads.len(),
+        patches.len(),
+        deletes.len()
     );
     for attempt in &attempts {
         assert!(
@@ -149,6 +249,18 @@ async fn postgresql_killed_mid_batch_no_hang_no_double_write_and_200_within_5s()
         assert!(
             matches!(status, 200 | 503),
             "a read of an existing user is 200 or 503, got {status}"
+        );
+    }
+    for (_, _, status) in &patches {
+        assert!(
+            matches!(status, 200 | 503),
+            "a PATCH of an existing user to a fresh email is 200 or 503, got {status} (0: no answer)"
+        );
+    }
+    for (_, status) in &deletes {
+        assert!(
+            matches!(status, 204 | 503),
+            "a first DELETE of an existing user is 204 or 503, got {status} (0: no answer)"
         );
     }
     assert!(unavailable > 0, "some creates met the database down");
@@ -166,6 +278,19 @@ async fn postgresql_killed_mid_batch_no_hang_no_double_write_and_200_within_5s()
             "the retry of a create answered 503 got {retried}"
         );
     }
+    // A PATCH or DELETE answered 503 was applied or not: its retry is a 200, and a
+    // 204 or a 404 (when the first one had committed).
+    for (url, email, _) in patches.iter().filter(|(_, _, status)| *status == 503) {
+        let retried = patch_user(&client, url, email).await;
+        assert_eq!(retried, 200, "the retry of a PATCH answered 503");
+    }
+    for (url, _) in deletes.iter().filter(|(_, status)| *status == 503) {
+        let retried = send_status(client.delete(url)).await;
+        assert!(
+            matches!(retried, 204 | 404),
+            "the retry of a DELETE answered 503 got {retried}"
+        );
+    }
     let mut database = PgConnection::connect(&cluster.url("postgres"))
         .await
         .expect("connecting");
@@ -173,9 +298,10 @@ async fn postgresql_killed_mid_batch_no_hang_no_double_write_and_200_within_5s()
         .fetch_one(&mut database)
         .await
         .expect("counting users");
+    let expected = attempts.len() + 1 + PATCHERS + deletable.len() - deletes.len();
     assert_eq!(
         stored,
-        i64::try_from(attempts.len() + 1).expect("a small count"),
-        "each attempted user stored once, and the known user"
+        i64::try_from(expected).expect("a small count"),
+        "each attempted user stored once, the known and the patched users, and the deletable users not deleted"
     );
 }

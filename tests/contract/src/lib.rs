@@ -81,6 +81,8 @@ macro_rules! contract_tests {
             races::races_one_email,
             races::races_one_id_same_email,
             races::races_one_id_many_emails,
+            races::races_patch_one_email,
+            races::races_delete_one_id,
             auth::auth_missing_token,
             auth::auth_invalid_tokens,
             auth::auth_missing_scope,

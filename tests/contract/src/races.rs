@@ -1,6 +1,7 @@
-//! Concurrent creates racing for one email or one id: each request gets its own answer,
+//! Concurrent writes racing for one email or one id: each request gets its own answer,
 //! whatever the implementation shares between them (the Rust service puts concurrent
-//! creates in one multi-row insert), and exactly one of them wins.
+//! creates in one multi-row insert, and concurrent PATCHes and DELETEs in one statement
+//! each), and exactly one of them wins.
 
 use std::sync::Arc;
 
@@ -8,32 +9,45 @@ use serde_json::{Value, json};
 use tokio::sync::Barrier;
 
 use crate::Target;
-use crate::http::{Reply, client, get, post};
+use crate::http::{Call, Reply, client, get};
 use crate::json::unique_email;
 use crate::tokens::rw;
 
-/// How many creates race.
+/// How many requests race.
 const RACERS: usize = 64;
 
-/// Sends `bodies` as `POST /users` all at once (each on its own connection, released
-/// together); the replies in the same order.
+/// Sends `bodies` as `POST /users` all at once; the replies in the same order.
 async fn race(target: &Target, bodies: Vec<Value>) -> Vec<Reply> {
+    let requests = bodies
+        .into_iter()
+        .map(|body| ("POST", "/users".to_owned(), Some(body)))
+        .collect();
+    race_requests(target, requests).await
+}
+
+/// Sends `requests` (method, path, JSON body) all at once (each on its own connection,
+/// released together); the replies in the same order.
+async fn race_requests(
+    target: &Target,
+    requests: Vec<(&'static str, String, Option<Value>)>,
+) -> Vec<Reply> {
     let target = Arc::new(target.clone());
     let token = Arc::new(rw(&target));
     let client = client();
-    let start = Arc::new(Barrier::new(bodies.len()));
-    let racers: Vec<_> = bodies
+    let start = Arc::new(Barrier::new(requests.len()));
+    let racers: Vec<_> = requests
         .into_iter()
-        .map(|body| {
+        .map(|(method, path, body)| {
             let (target, token, client, start) =
                 (target.clone(), token.clone(), client.clone(), start.clone());
             tokio::spawn(async move {
                 start.wait().await;
-                post(&target, "/users")
-                    .bearer(&token)
-                    .json(&body)
-                    .send_with(&client)
-                    .await
+                let call = Call::new(&target, method, &path).bearer(&token);
+                let call = match &body {
+                    Some(body) => call.json(body),
+                    None => call,
+                };
+                call.send_with(&client).await
             })
         })
         .collect();
@@ -152,4 +166,69 @@ pub async fn races_one_id_many_emails(target: &Target) {
         "[{}] the stored user has the email of the one 201",
         target.name
     );
+}
+
+/// 64 users PATCHed at once to one new email: one 200, 63 × 409, and only the winner
+/// has the email.
+pub async fn races_patch_one_email(target: &Target) {
+    let mut ids = Vec::with_capacity(RACERS);
+    for _ in 0..RACERS {
+        let user = crate::users::create(target, &unique_email("race-patch-from")).await;
+        ids.push(user["id"].as_str().expect("an id").to_owned());
+    }
+    let email = unique_email("race-patch");
+    let requests = ids
+        .iter()
+        .map(|id| {
+            (
+                "PATCH",
+                format!("/users/{id}"),
+                Some(json!({ "email": email })),
+            )
+        })
+        .collect();
+    let replies = race_requests(target, requests).await;
+    assert_eq!(
+        (count(&replies, 200), count(&replies, 409)),
+        (1, RACERS - 1),
+        "[{}] 64 PATCHes to one email: one 200 and 63 × 409, got {:?}",
+        target.name,
+        statuses(&replies)
+    );
+    for (id, reply) in ids.iter().zip(&replies) {
+        let stored = get(target, &format!("/users/{id}"))
+            .bearer(&rw(target))
+            .send()
+            .await;
+        stored.assert_status(200);
+        let has_it = stored.json()["email"].as_str() == Some(email.as_str());
+        assert_eq!(
+            has_it,
+            reply.status == 200,
+            "[{}] only the user whose PATCH got 200 has the email",
+            target.name
+        );
+    }
+}
+
+/// 64 DELETEs of one user at once: one 204 and 63 × 404, and the user is gone.
+pub async fn races_delete_one_id(target: &Target) {
+    let user = crate::users::create(target, &unique_email("race-delete")).await;
+    let path = format!("/users/{}", user["id"].as_str().expect("an id"));
+    let requests = (0..RACERS)
+        .map(|_| ("DELETE", path.clone(), None))
+        .collect();
+    let replies = race_requests(target, requests).await;
+    assert_eq!(
+        (count(&replies, 204), count(&replies, 404)),
+        (1, RACERS - 1),
+        "[{}] 64 DELETEs of one id: one 204 and 63 × 404, got {:?}",
+        target.name,
+        statuses(&replies)
+    );
+    get(target, &path)
+        .bearer(&rw(target))
+        .send()
+        .await
+        .assert_status(404);
 }

@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Ignored by default (it needs that server); CI runs the suite through
-//! `crates/user-service/tests/contract_{rust,node}.rs`, which start the servers.
+//! `crates/user-service/tests/contract_rust.rs` and `tests/contract/tests/contract_node.rs`,
+//! which start the servers.
 
 use std::sync::OnceLock;
 

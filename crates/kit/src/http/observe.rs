@@ -1,7 +1,10 @@
 //! One span per request, and the request metrics.
 //!
-//! The span `http_request` carries `method` and `request_id`; events a handler logs
-//! inherit them. The event that closes a request adds `route` (the template, never the
+//! The span `http_request` carries `method` and `request_id`, for layers that want it
+//! (an OpenTelemetry exporter). The log lines do not need it: the formatter takes the
+//! request id and method from the request's task-local (`crate::telemetry::request_context`)
+//! and does not subscribe to the span, so with no other layer the span is disabled at its
+//! callsite and costs a cached check. The event that closes a request adds `route` (the template, never the
 //! raw path: paths hold ids and would explode log indexes and metric series), `status`
 //! and `latency_ms`. A finished request is logged at `debug` (an access log at 50,000
 //! requests/s costs more than the request), a 500 at `error` and other 5xx at `warn`, so
@@ -40,7 +43,7 @@ impl Drop for InFlight {
     }
 }
 
-fn method_label(method: &Method) -> &'static str {
+pub(crate) fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::POST => "POST",
@@ -54,14 +57,14 @@ fn method_label(method: &Method) -> &'static str {
 }
 
 /// The request's span: with spans exported (feature `otel`), the semantic conventions'
-/// server span joined to the caller's trace; otherwise the plain span of the logs.
-fn request_span(request: &ServiceRequest, method: &'static str, request_id: &str) -> tracing::Span {
+/// server span joined to the caller's trace; otherwise the plain span.
+fn request_span(request: &ServiceRequest, method: &'static str) -> tracing::Span {
     #[cfg(feature = "otel")]
     if crate::otel::is_active() {
-        return crate::otel::spans::request_span(request, method, request_id);
+        return crate::otel::spans::request_span(request, method);
     }
     let _ = request;
-    tracing::info_span!("http_request", method, request_id)
+    tracing::info_span!("http_request", method, request_id = tracing::field::Empty)
 }
 
 /// Middleware: span, latency histogram, in-flight gauge.
@@ -72,16 +75,15 @@ pub async fn middleware(
     let started = Instant::now();
     let _in_flight = InFlight::enter();
     let method = method_label(request.method());
-    // Only what is known now goes on the span, formatted once if the span is enabled.
-    // The outcome goes on the closing event: recording it on the span would format it
-    // again on every request (the JSON formatter re-parses and re-writes the span's
-    // fields on each record), though at the shipped `info` filter nothing prints it.
-    // The id is borrowed from the extensions, not cloned.
-    let span = {
-        let extensions = request.extensions();
-        let request_id = extensions.get::<RequestId>().map_or("", RequestId::as_str);
-        request_span(&request, method, request_id)
-    };
+    // Only what is known now goes on the span, and only when some layer wants the span
+    // (a disabled span records nothing, so the id is not even looked up). The outcome
+    // goes on the closing event, not the span.
+    let span = request_span(&request, method);
+    if !span.is_disabled()
+        && let Some(request_id) = request.extensions().get::<RequestId>()
+    {
+        span.record("request_id", request_id.as_str());
+    }
     let response = next.call(request).instrument(span.clone()).await?;
     let elapsed = started.elapsed();
     let route = response

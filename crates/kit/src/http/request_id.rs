@@ -16,44 +16,100 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest};
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 tokio::task_local! {
-    static CURRENT: RequestId;
+    static CURRENT: RequestScope;
 }
 
-/// The id of the request being served.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(pub String);
+/// The longest id the contract accepts.
+const MAX_LEN: usize = 64;
+
+/// The id of the request being served: at most 64 ASCII bytes, kept inline so that
+/// making, copying and scoping one never allocates (a fresh UUID v7 is encoded straight
+/// into the buffer, not through `to_string`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct RequestId {
+    len: u8,
+    bytes: [u8; MAX_LEN],
+}
+
+/// What the log formatter needs about the request this task serves (see
+/// `crate::telemetry::request_context`): scoped by [`middleware`] for the request's task.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestScope {
+    pub id: RequestId,
+    pub method: &'static str,
+}
 
 impl RequestId {
     fn fresh() -> Self {
-        RequestId(uuid::Uuid::now_v7().to_string())
+        let mut bytes = [0; MAX_LEN];
+        let len = uuid::Uuid::now_v7()
+            .hyphenated()
+            .encode_lower(&mut bytes)
+            .len();
+        RequestId::inline(len, bytes)
+    }
+
+    fn inline(len: usize, bytes: [u8; MAX_LEN]) -> Self {
+        let len = u8::try_from(len).expect("a request id is at most 64 bytes: MAX_LEN");
+        RequestId { len, bytes }
     }
 
     /// Keeps an acceptable incoming id, or makes a fresh one.
     pub fn from_header(value: Option<&HeaderValue>) -> Self {
-        match value.and_then(|value| value.to_str().ok()) {
-            Some(id) if is_acceptable(id) => RequestId(id.to_owned()),
+        match value.map(HeaderValue::as_bytes) {
+            Some(id) if is_acceptable_bytes(id) => {
+                let mut bytes = [0; MAX_LEN];
+                bytes[..id.len()].copy_from_slice(id);
+                RequestId::inline(id.len(), bytes)
+            }
             _ => RequestId::fresh(),
         }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)])
+            .expect("a request id is ASCII: checked by is_acceptable or encoded from a UUID")
+    }
+}
+
+impl std::fmt::Debug for RequestId {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_tuple("RequestId")
+            .field(&self.as_str())
+            .finish()
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
     }
 }
 
 /// 1–64 characters of `[A-Za-z0-9._-]`, as the contract allows.
 pub fn is_acceptable(id: &str) -> bool {
-    (1..=64).contains(&id.len())
+    is_acceptable_bytes(id.as_bytes())
+}
+
+fn is_acceptable_bytes(id: &[u8]) -> bool {
+    (1..=MAX_LEN).contains(&id.len())
         && id
-            .bytes()
+            .iter()
             .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'))
 }
 
 /// The id of the request this task serves, or a fresh one outside any request.
 pub fn current() -> String {
     CURRENT
-        .try_with(|id| id.0.clone())
-        .unwrap_or_else(|_| RequestId::fresh().0)
+        .try_with(|scope| scope.id)
+        .unwrap_or_else(|_| RequestId::fresh())
+        .to_string()
+}
+
+/// The request this task serves, if any.
+pub fn current_scope() -> Option<RequestScope> {
+    CURRENT.try_with(|scope| *scope).ok()
 }
 
 impl FromRequest for RequestId {
@@ -64,7 +120,7 @@ impl FromRequest for RequestId {
         let id = request
             .extensions()
             .get::<RequestId>()
-            .cloned()
+            .copied()
             .unwrap_or_else(|| RequestId::from_header(request.headers().get(HEADER)));
         ready(Ok(id))
     }
@@ -77,13 +133,17 @@ pub async fn middleware(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = RequestId::from_header(request.headers().get(HEADER));
-    request.extensions_mut().insert(id.clone());
+    request.extensions_mut().insert(id);
     let header = HeaderValue::from_str(id.as_str());
+    let scope = RequestScope {
+        id,
+        method: super::observe::method_label(request.method()),
+    };
     // Handlers' and extractors' errors arrive here as responses already (actix renders
     // them inside this scope); only a middleware returning `Err` escapes, and none of ours
     // does. (Keeping a clone of the request to render it here would break routing, which
     // needs the request uniquely owned.)
-    let mut response = CURRENT.scope(id, next.call(request)).await?;
+    let mut response = CURRENT.scope(scope, next.call(request)).await?;
     if let Ok(value) = header {
         response.headers_mut().insert(HEADER, value);
     }
@@ -110,5 +170,13 @@ mod tests {
         let id = RequestId::from_header(Some(&HeaderValue::from_static("bad id!")));
         let parsed = uuid::Uuid::parse_str(id.as_str()).expect("a fresh id is a UUID");
         assert_eq!(parsed.get_version_num(), 7);
+    }
+
+    #[test]
+    fn keeps_an_acceptable_incoming_id_as_is() {
+        let longest = "a".repeat(64);
+        let id = RequestId::from_header(Some(&HeaderValue::from_str(&longest).unwrap()));
+        assert_eq!(id.as_str(), longest);
+        assert_eq!(format!("{id:?}"), format!("RequestId({longest:?})"));
     }
 }

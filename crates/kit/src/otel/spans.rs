@@ -35,19 +35,14 @@ fn server_address(request: &ServiceRequest) -> (&str, u16) {
 }
 
 /// The request span, kind server, child of the caller's `traceparent` when it sends one.
-/// Its name is the method until [`record_response`] knows the route. `trace_id` goes on
-/// the span so that every log line printed inside the request carries it.
-pub(crate) fn request_span(
-    request: &ServiceRequest,
-    method: &'static str,
-    request_id: &str,
-) -> Span {
+/// Its name is the method until [`record_response`] knows the route. The middleware
+/// records `request_id`; the JSON log lines get `trace_id` from `telemetry::request_context`.
+pub(crate) fn request_span(request: &ServiceRequest, method: &'static str) -> Span {
     let (address, port) = server_address(request);
     let span = tracing::info_span!(
         "http_request",
         method,
-        request_id,
-        trace_id = Empty,
+        request_id = Empty,
         otel.name = method,
         otel.kind = "server",
         otel.status_code = Empty,
@@ -62,11 +57,6 @@ pub(crate) fn request_span(
     );
     // Fails only when the OpenTelemetry layer is absent, and then there is nothing to link.
     let _ = span.set_parent(super::propagation::extract(request.headers()));
-    let context = span.context();
-    let span_context = context.span().span_context().clone();
-    if span_context.is_valid() {
-        span.record("trace_id", span_context.trace_id().to_string());
-    }
     span
 }
 

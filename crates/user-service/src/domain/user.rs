@@ -1,5 +1,7 @@
 //! A user as the API shows it, and the validated input that creates or changes one.
 
+use std::collections::BTreeMap;
+
 use actix_web::web::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
@@ -7,9 +9,8 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use kit::ApiError;
-
 use super::email::Email;
+use super::error::InvalidFields;
 
 /// A stored user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -86,7 +87,7 @@ fn email_field(body: &Map<String, Value>) -> Result<Email, &'static str> {
 
 impl NewUser {
     /// Validates every field, naming each invalid one.
-    pub fn from_body(body: &Map<String, Value>) -> Result<NewUser, ApiError> {
+    pub fn from_body(body: &Map<String, Value>) -> Result<NewUser, InvalidFields> {
         let email = email_field(body);
         let id = match body.get("id") {
             // `null` is the same as leaving it out (docs/contract.md).
@@ -99,22 +100,22 @@ impl NewUser {
         match (email, id) {
             (Ok(email), Ok(id)) => Ok(NewUser { id, email }),
             (email, id) => {
-                let mut fields = std::collections::BTreeMap::new();
+                let mut fields = BTreeMap::new();
                 if let Err(reason) = email {
                     fields.insert("email", reason);
                 }
                 if let Err(reason) = id {
                     fields.insert("id", reason);
                 }
-                Err(ApiError::Validation { fields })
+                Err(InvalidFields { fields })
             }
         }
     }
 }
 
 /// Validates a `PATCH /users/{id}` body: the new email.
-pub fn email_update(body: &Map<String, Value>) -> Result<Email, ApiError> {
-    email_field(body).map_err(|reason| ApiError::invalid_field("email", reason))
+pub fn email_update(body: &Map<String, Value>) -> Result<Email, InvalidFields> {
+    email_field(body).map_err(|reason| InvalidFields::one("email", reason))
 }
 
 #[cfg(test)]
@@ -134,7 +135,7 @@ mod tests {
     #[test]
     fn names_every_invalid_field() {
         let body = serde_json::json!({"email": 5, "id": "nope"});
-        let Err(ApiError::Validation { fields }) =
+        let Err(InvalidFields { fields }) =
             NewUser::from_body(body.as_object().expect("object literal"))
         else {
             panic!("both fields are invalid");

@@ -22,13 +22,6 @@ pub enum BodyError {
 }
 
 impl BodyError {
-    pub fn status(self) -> u16 {
-        match self {
-            BodyError::TooManyRecords => 413,
-            _ => 400,
-        }
-    }
-
     pub fn message(self) -> &'static str {
         match self {
             BodyError::InvalidJson => "Invalid JSON body",

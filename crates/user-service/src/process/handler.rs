@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use utoipa::ToSchema;
@@ -126,25 +125,45 @@ pub async fn process(
     drop(admission);
     // The body's bytes are gone with the work; give their budget back.
     drop(reservation);
-    Ok(match outcome {
-        Ok(body) => HttpResponse::Ok()
-            .insert_header((CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE)))
-            .body(body),
-        Err(BodyError::TooManyRecords) => kit::error::error_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            BodyError::TooManyRecords.message(),
-            (),
-        ),
-        Err(error) => return Err(ApiError::BadRequest(error.message().into())),
-    })
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE)))
+        .body(outcome?))
+}
+
+/// The computation's refusals, as the contract answers them: 413 for too many records,
+/// 400 for the rest, each with its message.
+impl From<BodyError> for ApiError {
+    fn from(error: BodyError) -> Self {
+        match error {
+            BodyError::TooManyRecords => ApiError::ContentTooLarge(error.message()),
+            BodyError::InvalidJson | BodyError::NotAnObject | BodyError::RecordsRequired => {
+                ApiError::BadRequest(error.message().into())
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use actix_web::http::StatusCode;
     use actix_web::http::header::{ALLOW, RETRY_AFTER};
     use actix_web::{App, test};
 
+    use super::super::shedding::ProcessSettings;
     use super::*;
+
+    /// The process route alone, with its own pool.
+    macro_rules! process_app {
+        ($pool:expr) => {
+            test::init_service(
+                App::new()
+                    .app_data($pool)
+                    .service(web::resource("/api/v1/process").route(web::post().to(process))),
+            )
+        };
+    }
 
     async fn read(
         response: actix_web::dev::ServiceResponse,
@@ -170,7 +189,13 @@ mod tests {
 
     #[actix_web::test]
     async fn the_route_answers_as_the_contract_says() {
-        let app = test::init_service(App::new().configure(crate::routes::configure)).await;
+        let pool = web::Data::new(ProcessPool::from_settings(&ProcessSettings::default()));
+        let app = test::init_service(
+            App::new()
+                .app_data(pool)
+                .configure(crate::routes::configure),
+        )
+        .await;
         let (status, headers, body) = call!(&app, post(r#"{"records":[1]}"#)).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(headers.get(CONTENT_TYPE).unwrap(), JSON_CONTENT_TYPE);
@@ -205,12 +230,20 @@ mod tests {
             assert!(body.starts_with(&format!(r#"{{"error":"{message}","request_id":"#)));
         }
         let many = format!(r#"{{"records":[{}1]}}"#, "1,".repeat(10_000));
-        let (status, _, body) = call!(&app, post(many)).await;
+        let (status, headers, body) = call!(&app, post(many)).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-        assert!(
-            body.starts_with(r#"{"error":"Too many records","#),
-            "{body}"
-        );
+        assert_eq!(headers.get(CONTENT_TYPE).unwrap(), JSON_CONTENT_TYPE);
+        // The contract's error body, exactly: the message and the request id, nothing else.
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let members: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(members, ["error", "request_id"], "{body}");
+        assert_eq!(body["error"], "Too many records");
+        assert!(body["request_id"].is_string(), "{body}");
 
         // 8 MiB is allowed, one byte more is not.
         let limit = 8 * 1024 * 1024;
@@ -230,13 +263,8 @@ mod tests {
 
     #[actix_web::test]
     async fn a_full_pool_sheds_at_once() {
-        let pool = web::Data::new(ProcessPool::new(1, 1));
-        let app = test::init_service(
-            App::new()
-                .app_data(pool.clone())
-                .service(web::resource("/api/v1/process").route(web::post().to(process))),
-        )
-        .await;
+        let pool = web::Data::new(ProcessPool::new(1, 1, Duration::from_secs(4)));
+        let app = process_app!(pool.clone()).await;
         let held = (pool.try_admit().unwrap(), pool.try_admit().unwrap());
         let (status, headers, body) = call!(&app, post(r#"{"records":[1]}"#)).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
@@ -246,5 +274,25 @@ mod tests {
         let (status, _, _) = call!(&app, post(r#"{"records":[1]}"#)).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(pool.admitted(), 0);
+    }
+
+    /// The pool is each app's own state: filling one app's pool leaves another app in
+    /// the same process serving (with a process-wide pool, both would shed).
+    #[actix_web::test]
+    async fn two_apps_in_one_process_have_their_own_pools() {
+        let settings = ProcessSettings {
+            slots: 1,
+            queue_per_slot: 0,
+            queue_wait_ms: 4000,
+        };
+        let full = web::Data::new(ProcessPool::from_settings(&settings));
+        let free = web::Data::new(ProcessPool::from_settings(&settings));
+        let full_app = process_app!(full.clone()).await;
+        let free_app = process_app!(free).await;
+        let _held = full.try_admit().unwrap();
+        let (status, _, _) = call!(&full_app, post(r#"{"records":[1]}"#)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let (status, _, body) = call!(&free_app, post(r#"{"records":[1]}"#)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
     }
 }

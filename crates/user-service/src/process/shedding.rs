@@ -5,25 +5,58 @@
 //! kit's body budget instead). Anything beyond that is refused at once: 503
 //! `Overloaded` with `Retry-After: 1`, before its body is read when the pool is already
 //! full as the request arrives.
+//!
+//! Settings (`[process]`, `APP_PROCESS__*`): `slots` (0: one per core), `queue_per_slot`
+//! (16), `queue_wait_ms` (4000). The pool is app state, built once at start-up from them
+//! (`startup.rs`) and shared by that app's workers only: two apps in one process (tests)
+//! each have their own.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
-use actix_web::web;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use kit::ApiError;
 pub use kit::http::overloaded;
 
-/// How many requests may wait per processing slot: 16, as each Node baseline worker
-/// (one per core) queues 16 behind its one running batch, so both shed at the same
-/// concurrency and a comparison under load compares like with like.
-pub const QUEUE_PER_SLOT: usize = 16;
+/// `[process]` settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProcessSettings {
+    /// Batches computed at once; 0: one per core.
+    pub slots: usize,
+    /// How many requests may wait per slot. 16 by default, as each Node baseline worker
+    /// (one per core) queues 16 behind its one running batch, so both shed at the same
+    /// concurrency and a comparison under load compares like with like.
+    pub queue_per_slot: usize,
+    /// Longest wait for a slot before the request is shed after all (503): the queue is
+    /// bounded in time as well as in length, so that a client with a 10 s timeout gets
+    /// an answer even when batches take longer than usual (a loaded machine, a debug
+    /// build).
+    pub queue_wait_ms: u64,
+}
 
-/// Longest wait for a slot before the request is shed after all (503): the queue is
-/// bounded in time as well as in length, so that a client with a 10 s timeout gets an
-/// answer even when batches take longer than usual (a loaded machine, a debug build).
-pub const QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(4);
+impl Default for ProcessSettings {
+    fn default() -> Self {
+        ProcessSettings {
+            slots: 0,
+            queue_per_slot: 16,
+            queue_wait_ms: 4000,
+        }
+    }
+}
+
+impl ProcessSettings {
+    /// `slots`, with 0 resolved to this machine's cores.
+    pub fn effective_slots(&self) -> usize {
+        match self.slots {
+            0 => std::thread::available_parallelism().map_or(1, |cores| cores.get()),
+            slots => slots,
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct ProcessPool {
@@ -32,8 +65,8 @@ pub struct ProcessPool {
     admitted: AtomicUsize,
     /// slots + queue.
     limit: usize,
-    /// [`QUEUE_WAIT`] (shorter in tests).
-    queue_wait: std::time::Duration,
+    /// `queue_wait_ms`.
+    queue_wait: Duration,
 }
 
 /// One admitted request; leaves the pool when dropped (also when the client goes away).
@@ -43,11 +76,17 @@ pub struct Admission<'p> {
 }
 
 impl ProcessPool {
-    pub fn new(slots: usize, queue: usize) -> Self {
-        ProcessPool::with_queue_wait(slots, queue, QUEUE_WAIT)
+    /// The pool the settings describe: `slots` slots, `queue_per_slot` waiting per slot.
+    pub fn from_settings(settings: &ProcessSettings) -> Self {
+        let slots = settings.effective_slots();
+        ProcessPool::new(
+            slots,
+            settings.queue_per_slot.saturating_mul(slots),
+            Duration::from_millis(settings.queue_wait_ms),
+        )
     }
 
-    pub fn with_queue_wait(slots: usize, queue: usize, queue_wait: std::time::Duration) -> Self {
+    pub fn new(slots: usize, queue: usize, queue_wait: Duration) -> Self {
         let slots = slots.max(1);
         ProcessPool {
             slots: Arc::new(Semaphore::new(slots)),
@@ -55,19 +94,6 @@ impl ProcessPool {
             limit: slots + queue,
             queue_wait,
         }
-    }
-
-    /// One slot per core, `QUEUE_PER_SLOT` waiting per slot.
-    pub fn for_this_machine() -> Self {
-        let slots = std::thread::available_parallelism().map_or(1, |cores| cores.get());
-        ProcessPool::new(slots, QUEUE_PER_SLOT * slots)
-    }
-
-    /// The process-wide pool every worker shares.
-    pub fn shared() -> web::Data<ProcessPool> {
-        static POOL: OnceLock<web::Data<ProcessPool>> = OnceLock::new();
-        POOL.get_or_init(|| web::Data::new(ProcessPool::for_this_machine()))
-            .clone()
     }
 
     /// Admits a request, or `None` when slots and queue are full.
@@ -125,13 +151,31 @@ impl Drop for Admission<'_> {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::AtomicUsize;
-    use std::time::Duration;
 
     use super::*;
 
+    const WAIT: Duration = Duration::from_secs(4);
+
+    #[test]
+    fn the_settings_size_the_pool() {
+        let settings = ProcessSettings {
+            slots: 2,
+            queue_per_slot: 3,
+            queue_wait_ms: 10,
+        };
+        let pool = ProcessPool::from_settings(&settings);
+        assert_eq!(pool.limit, 2 + 2 * 3);
+        assert_eq!(pool.slots.available_permits(), 2);
+        assert_eq!(pool.queue_wait, Duration::from_millis(10));
+        let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+        let per_core = ProcessPool::from_settings(&ProcessSettings::default());
+        assert_eq!(per_core.slots.available_permits(), cores);
+        assert_eq!(per_core.limit, cores + 16 * cores);
+    }
+
     #[test]
     fn admits_slots_plus_queue_then_refuses() {
-        let pool = ProcessPool::new(2, 3);
+        let pool = ProcessPool::new(2, 3, WAIT);
         let admitted: Vec<_> = (0..5).map(|_| pool.try_admit().expect("room")).collect();
         assert!(pool.try_admit().is_none());
         assert_eq!(pool.admitted(), 5);
@@ -143,7 +187,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_request_that_waits_past_the_queue_wait_is_shed() {
         let wait = Duration::from_millis(200);
-        let pool = Arc::new(ProcessPool::with_queue_wait(1, 1, wait));
+        let pool = Arc::new(ProcessPool::new(1, 1, wait));
         let (release, held) = std::sync::mpsc::channel::<()>();
         let holder = {
             let pool = pool.clone();
@@ -180,7 +224,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn runs_at_most_slots_batches_at_once() {
-        let pool = Arc::new(ProcessPool::new(2, 8));
+        let pool = Arc::new(ProcessPool::new(2, 8, WAIT));
         let running = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
         let tasks: Vec<_> = (0..10)

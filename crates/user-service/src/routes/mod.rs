@@ -1,5 +1,6 @@
 //! The service's routes. The shared ones (`/health/*`, `/metrics`) come from the kit.
 
+mod errors;
 pub mod openapi;
 pub mod users;
 
@@ -8,7 +9,9 @@ use actix_web::web;
 use kit::http::json::BodyLimit;
 use kit::http::limits::method_not_allowed;
 
-/// Adds the users API, `/api/v1/process` and `/openapi.json`.
+/// Adds the users API, `/api/v1/process` and `/openapi.json`. The app data they need
+/// (the `UserStore`, the `ProcessPool`, the `JwtVerifier`) is the app's own, added by
+/// `startup`.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .service(
@@ -27,7 +30,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/api/v1/process")
                 .app_data(BodyLimit(8 * 1024 * 1024))
-                .app_data(crate::process::shedding::ProcessPool::shared())
                 .route(web::post().to(crate::process::handler::process))
                 .default_service(method_not_allowed("POST")),
         )

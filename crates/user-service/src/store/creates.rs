@@ -27,20 +27,20 @@
 //! users that exist), as before coalescing.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use sqlx::postgres::PgConnection;
 use uuid::Uuid;
 
 use kit::db::Database;
 use kit::db::coalesce::{BatchLimits, Coalescer};
-use kit::db::unavailable::Unavailability;
 
+use super::batch::answer_batch;
 use super::users::{CreateOutcome, StoreError};
 use crate::domain::email::Email;
 use crate::domain::user::User;
 
 /// One create: the id (the client's or a fresh one) and the validated email.
+#[derive(Clone)]
 pub struct NewRow {
     pub id: Uuid,
     pub email: String,
@@ -102,26 +102,18 @@ impl Creates {
 
 /// One answer per row, in order.
 async fn create_batch(database: &Database, rows: Vec<NewRow>) -> Vec<Outcome> {
-    if let [row] = rows.as_slice() {
-        return vec![database.within(create_one(database, row)).await];
-    }
-    match database.within(insert_many(database, &rows)).await {
-        Ok(outcomes) => outcomes,
-        Err(StoreError::Database(error)) if !error.is_unavailable() => {
-            tracing::warn!(%error, rows = rows.len(), "a batched create failed; creating its rows one by one");
-            let mut outcomes = Vec::with_capacity(rows.len());
-            for row in &rows {
-                outcomes.push(database.within(create_one(database, row)).await);
-            }
-            outcomes
-        }
-        Err(error) => {
-            let shared = Arc::new(error);
-            rows.iter()
-                .map(|_| Err(StoreError::BatchFailed(shared.clone())))
-                .collect()
-        }
-    }
+    let one = |row: &NewRow| {
+        let (database, row) = (database.clone(), row.clone());
+        async move { create_one(&database, &row).await }
+    };
+    answer_batch(
+        database,
+        "create_user",
+        &rows,
+        insert_many(database, &rows),
+        one,
+    )
+    .await
 }
 
 /// The batch's insert, then one look-up for the rows that did not insert.

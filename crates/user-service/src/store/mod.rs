@@ -1,6 +1,8 @@
 //! Persistence of users in PostgreSQL.
 
+mod batch;
 pub mod cache;
+pub mod changes;
 pub mod creates;
 pub use parsing::cursor;
 pub mod users;

@@ -3,8 +3,9 @@
 //! database); the hot point read goes through the pipelined connections
 //! (`kit::db::pipelined`), behind the optional cache. With `[database] coalesce` (on by
 //! default) concurrent point reads share one `= ANY($1)` statement
-//! (`kit::db::point_reads`) and concurrent creates one multi-row insert
-//! ([`super::creates`]). Handlers do not know which path answered.
+//! (`kit::db::point_reads`), concurrent creates one multi-row insert
+//! ([`super::creates`]), and concurrent email changes and deletes one statement each
+//! ([`super::changes`]). Handlers do not know which path answered.
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ use kit::db::point_reads::{PointQuery, PointReads};
 use kit::db::unavailable::Unavailability;
 
 use super::cache::UserCache;
+use super::changes::Changes;
 use super::creates::Creates;
 use super::cursor::Cursor;
 use crate::domain::email::Email;
@@ -40,13 +42,13 @@ pub enum StoreError {
     Read(#[from] ReadError),
     #[error(transparent)]
     Deadline(#[from] DeadlineExceeded),
-    /// A coalesced create was not run: the batch queue is full, or its batch ended
+    /// A coalesced create or change was not run: the batch queue is full, or its batch ended
     /// without an answer.
     #[error(transparent)]
     NotBatched(#[from] Rejected),
-    /// The statement of the batch this create was in failed (one error, shared by every
-    /// create in the batch).
-    #[error("the batched create failed: {0}")]
+    /// The statement of the batch this create or change was in failed (one error,
+    /// shared by every call in the batch).
+    #[error("the batched statement failed: {0}")]
     BatchFailed(Arc<StoreError>),
 }
 
@@ -93,7 +95,7 @@ pub enum CreateOutcome {
 /// The unique index on `lower(email)`.
 const EMAIL_UNIQUE_INDEX: &str = "users_email_lower_key";
 
-fn is_email_conflict(error: &sqlx::Error) -> bool {
+pub(super) fn is_email_conflict(error: &sqlx::Error) -> bool {
     error.as_database_error().is_some_and(|error| {
         error.is_unique_violation() && error.constraint() == Some(EMAIL_UNIQUE_INDEX)
     })
@@ -124,20 +126,19 @@ pub const GET_USER: PointQuery<Uuid, User> = PointQuery {
 /// Reads and writes users.
 #[derive(Clone)]
 pub struct UserStore {
-    /// Writes, the create path, transactions.
-    database: Database,
     /// Lists (the replica when one is configured).
     read_database: Database,
     /// Point reads over the pipelined connections; `None` with `database.read_path =
     /// "pool"`: through `read_database`.
     reads: Option<Arc<PointReads<Uuid, User>>>,
     creates: Arc<Creates>,
+    changes: Arc<Changes>,
     cache: Option<Arc<UserCache>>,
 }
 
 impl UserStore {
-    /// With `coalesce`, point reads and creates are batched (see [`super::creates`]
-    /// and `kit::db::point_reads`); this starts their dispatchers on the current runtime.
+    /// With `coalesce`, point reads, creates and changes are batched (see
+    /// [`super::creates`], [`super::changes`] and `kit::db::point_reads`); this starts their dispatchers on the current runtime.
     pub fn new(
         database: Database,
         read_database: Database,
@@ -156,7 +157,7 @@ impl UserStore {
         });
         UserStore {
             creates: Arc::new(Creates::new(database.clone(), coalesce)),
-            database,
+            changes: Arc::new(Changes::new(database, coalesce)),
             read_database,
             reads,
             cache,
@@ -278,48 +279,17 @@ impl UserStore {
 
     /// Sets a user's email; `None` when there is no such user.
     pub async fn update_email(&self, id: Uuid, email: &Email) -> Result<Option<User>, StoreError> {
-        let updated = self.database.within(self.update(id, email)).await;
+        let updated = self.changes.update_email(id, email).await;
         // Forget the old row before the client hears of the new one, and also when the
         // outcome is unknown (a deadline or a lost connection after the commit).
         self.invalidate(id);
         updated
     }
 
-    async fn update(&self, id: Uuid, email: &Email) -> Result<Option<User>, StoreError> {
-        let mut connection = self.database.acquire().await?;
-        let updated = sqlx::query_as!(
-            User,
-            r#"UPDATE users SET email = $2, updated_at = date_trunc('milliseconds', clock_timestamp())
-               WHERE id = $1
-               RETURNING id, email, created_at, updated_at"#,
-            id,
-            email.as_str(),
-        )
-        .fetch_optional(&mut *connection)
-        .await
-        .map_err(|error| {
-            if is_email_conflict(&error) {
-                StoreError::EmailTaken
-            } else {
-                StoreError::Database(error)
-            }
-        })?;
-        Ok(updated)
-    }
-
     /// Deletes a user; false when there was none.
     pub async fn delete(&self, id: Uuid) -> Result<bool, StoreError> {
-        let deleted = self
-            .database
-            .within(async {
-                let mut connection = self.database.acquire().await?;
-                let deleted = sqlx::query!("DELETE FROM users WHERE id = $1", id)
-                    .execute(&mut *connection)
-                    .await?;
-                Ok::<_, StoreError>(deleted.rows_affected() == 1)
-            })
-            .await;
+        let deleted = self.changes.delete(id).await;
         self.invalidate(id);
-        deleted
+        Ok(deleted?.is_some())
     }
 }

@@ -4,12 +4,17 @@
 //! route handler and body parser (`baselines/node/src/routes/process.js`,
 //! `routes/body.js`, `process.js`), and the answers must match byte for byte.
 //!
-//! Needs `node` (20+) on the PATH: without it this test fails.
+//! Needs Node.js 20+ on the PATH and `npm ci` run in `baselines/node` (the route imports
+//! the baseline's packages): without them this test fails, naming what is missing and
+//! the fix (`support::node`).
+
+mod support;
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
+
+use actix_web::ResponseError as _;
 
 use user_service::process::process_body;
 
@@ -441,8 +446,7 @@ fn base64(bytes: &[u8]) -> String {
 
 #[test]
 fn rust_and_node_answer_alike() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../baselines/node");
-    let root = root.canonicalize().expect("baselines/node exists");
+    let root = support::node::node_baseline().unwrap_or_else(|missing| panic!("{missing}"));
     let bodies = bodies();
     let mut input = String::new();
     for body in &bodies {
@@ -456,7 +460,7 @@ fn rust_and_node_answer_alike() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("`node` (20+) must be on the PATH for this test");
+        .expect("`node` ran a moment ago (support::node::node_baseline)");
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let output = child.wait_with_output().expect("node runs");
@@ -474,7 +478,11 @@ fn rust_and_node_answer_alike() {
     for (index, (body, node)) in bodies.iter().zip(node).enumerate() {
         let rust = match process_body(body) {
             Ok(out) => format!("200 {}", String::from_utf8(out).unwrap()),
-            Err(error) => format!("{} {}", error.status(), error.message()),
+            // Through the route's own mapping to the contract's answer (`process::handler`).
+            Err(error) => {
+                let error = kit::ApiError::from(error);
+                format!("{} {error}", error.status_code().as_u16())
+            }
         };
         *statuses.entry(rust[..3].to_string()).or_insert(0) += 1;
         assert!(
