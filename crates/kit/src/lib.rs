@@ -1,6 +1,7 @@
 //! The service kit: what every service of ours shares, so that a second service is a
 //! page of code and not a copy of the first.
 //!
+//! - [`app`]: the one builder, [`App`]: settings in, a running service out;
 //! - [`config`]: layered settings (files, `APP_*` and the plain runtime variables);
 //! - [`telemetry`]: `tracing` set-up, JSON or pretty;
 //! - [`http`]: request ids, spans and metrics, limits, JSON bodies, the server;
@@ -8,8 +9,14 @@
 //! - [`auth`]: bearer JWTs and scopes;
 //! - [`db`]: the pool, migrations, the embedded PostgreSQL of `pg-embedded` when no
 //!   server is configured (and test databases);
-//! - [`health`], [`shutdown`], [`metrics`].
+//! - [`health`], [`shutdown`], [`metrics`];
+//! - `testing` (feature `testing`): the app on port 0 with a fresh database, in one call.
+//!
+//! Optional parts are Cargo features (see `README.md`): `jwt`, `pipelined`,
+//! `embedded-postgres` (all default) and `testing`.
 
+pub mod app;
+#[cfg(feature = "jwt")]
 pub mod auth;
 pub mod config;
 pub mod db;
@@ -19,5 +26,8 @@ pub mod http;
 pub mod metrics;
 pub mod shutdown;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
+pub use app::App;
 pub use error::ApiError;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::cache::CacheSettings;
 use kit::config::{
-    self, AuthSettings, ConfigError, DatabaseSettings, Environment, LogSettings, ServerSettings,
+    AuthSettings, ConfigError, DatabaseSettings, LogSettings, ServerSettings, ServiceSettings,
     Validate,
 };
 
@@ -34,12 +34,18 @@ impl Validate for Settings {
     }
 }
 
-impl Settings {
-    /// Every layer: files in the config directory, `APP_*`, the plain variables.
-    pub fn load() -> Result<(Settings, Environment), ConfigError> {
-        let environment = Environment::from_env()?;
-        let settings = config::load(&config::config_dir(), environment)?;
-        Ok((settings, environment))
+impl ServiceSettings for Settings {
+    fn server(&self) -> &ServerSettings {
+        &self.server
+    }
+    fn database(&self) -> &DatabaseSettings {
+        &self.database
+    }
+    fn log(&self) -> &LogSettings {
+        &self.log
+    }
+    fn auth(&self) -> Option<&AuthSettings> {
+        Some(&self.auth)
     }
 }
 

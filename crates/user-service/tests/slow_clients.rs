@@ -87,7 +87,10 @@ async fn send_one_mib_body(
         .expect("the duplicate is non-blocking too");
     let mut reader = TcpStream::from_std(std_stream).expect("back to tokio");
     let sending = tokio::spawn(async move { writer.write_all(&body).await });
-    (read_raw(&mut reader, Duration::from_secs(10)).await, sending)
+    (
+        read_raw(&mut reader, Duration::from_secs(10)).await,
+        sending,
+    )
 }
 
 /// Bodies in flight share the budget: past it, a new body gets 503 with `Retry-After` at

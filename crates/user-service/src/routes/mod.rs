@@ -1,4 +1,5 @@
-//! The service's routes. The shared ones (`/health/*`, `/metrics`) come from the kit.
+//! The service's routes. The shared ones (`/health/*`, `/metrics`, `/openapi.json`
+//! from `openapi::document`) come from the kit.
 
 pub mod openapi;
 pub mod users;
@@ -8,7 +9,7 @@ use actix_web::web;
 use kit::http::json::BodyLimit;
 use kit::http::limits::method_not_allowed;
 
-/// Adds the users API, `/api/v1/process` and `/openapi.json`.
+/// Adds the users API and `/api/v1/process`.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .service(
@@ -30,6 +31,5 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .app_data(crate::process::shedding::ProcessPool::shared())
                 .route(web::post().to(crate::process::handler::process))
                 .default_service(method_not_allowed("POST")),
-        )
-        .service(kit::http::server::get_only("/openapi.json").route(web::get().to(openapi::serve)));
+        );
 }
