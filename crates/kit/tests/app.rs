@@ -7,8 +7,7 @@ use actix_web::{HttpResponse, web};
 use kit::app::Running;
 use kit::auth::{Authorized, Scope};
 use kit::config::{
-    AuthSettings, ConfigError, DatabaseSettings, Environment, LogSettings, ServerSettings,
-    ServiceSettings, Validate,
+    AuthSettings, ConfigError, DatabaseSettings, Environment, LogSettings, ServerSettings, Validate,
 };
 use kit::db::Database;
 use kit::http::json::JsonObject;
@@ -31,20 +30,7 @@ impl Validate for Settings {
     }
 }
 
-impl ServiceSettings for Settings {
-    fn server(&self) -> &ServerSettings {
-        &self.server
-    }
-    fn database(&self) -> &DatabaseSettings {
-        &self.database
-    }
-    fn log(&self) -> &LogSettings {
-        &self.log
-    }
-    fn auth(&self) -> Option<&AuthSettings> {
-        Some(&self.auth)
-    }
-}
+kit::service_settings!(Settings);
 
 struct Greet;
 impl Scope for Greet {

@@ -6,8 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::cache::CacheSettings;
 use kit::config::{
-    AuthSettings, ConfigError, DatabaseSettings, LogSettings, ServerSettings, ServiceSettings,
-    Validate,
+    AuthSettings, ConfigError, DatabaseSettings, LogSettings, ServerSettings, Validate,
 };
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -34,20 +33,7 @@ impl Validate for Settings {
     }
 }
 
-impl ServiceSettings for Settings {
-    fn server(&self) -> &ServerSettings {
-        &self.server
-    }
-    fn database(&self) -> &DatabaseSettings {
-        &self.database
-    }
-    fn log(&self) -> &LogSettings {
-        &self.log
-    }
-    fn auth(&self) -> Option<&AuthSettings> {
-        Some(&self.auth)
-    }
-}
+kit::service_settings!(Settings);
 
 #[cfg(test)]
 mod tests {

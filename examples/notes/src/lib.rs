@@ -10,8 +10,7 @@ use kit::ApiError;
 use kit::app::Running;
 use kit::auth::{Authorized, Scope};
 use kit::config::{
-    AuthSettings, ConfigError, DatabaseSettings, Environment, LogSettings, ServerSettings,
-    ServiceSettings, Validate,
+    AuthSettings, ConfigError, DatabaseSettings, Environment, LogSettings, ServerSettings, Validate,
 };
 use kit::db::Database;
 use kit::http::json::JsonObject;
@@ -52,20 +51,7 @@ impl Validate for Settings {
     }
 }
 
-impl ServiceSettings for Settings {
-    fn server(&self) -> &ServerSettings {
-        &self.server
-    }
-    fn database(&self) -> &DatabaseSettings {
-        &self.database
-    }
-    fn log(&self) -> &LogSettings {
-        &self.log
-    }
-    fn auth(&self) -> Option<&AuthSettings> {
-        Some(&self.auth)
-    }
-}
+kit::service_settings!(Settings);
 
 pub struct NotesRead;
 impl Scope for NotesRead {

@@ -35,3 +35,32 @@ pub trait ServiceSettings:
         ))
     }
 }
+
+/// Implements [`ServiceSettings`] for a settings struct whose shared sections are the
+/// fields `server`, `database`, `log` and `auth` (`service_settings!(Settings)`), or
+/// `server`, `database` and `log` (`service_settings!(Settings, without auth)`).
+#[macro_export]
+macro_rules! service_settings {
+    ($settings:ty) => {
+        $crate::service_settings!(@shared $settings, fn auth(&self) -> Option<&$crate::config::AuthSettings> {
+            Some(&self.auth)
+        });
+    };
+    ($settings:ty, without auth) => {
+        $crate::service_settings!(@shared $settings,);
+    };
+    (@shared $settings:ty, $($auth:item)?) => {
+        impl $crate::config::ServiceSettings for $settings {
+            fn server(&self) -> &$crate::config::ServerSettings {
+                &self.server
+            }
+            fn database(&self) -> &$crate::config::DatabaseSettings {
+                &self.database
+            }
+            fn log(&self) -> &$crate::config::LogSettings {
+                &self.log
+            }
+            $($auth)?
+        }
+    };
+}
