@@ -22,6 +22,7 @@
 
 mod redact;
 mod secret;
+mod service;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +33,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use secret::Secret;
+pub use service::ServiceSettings;
 
 /// Why configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -92,8 +94,10 @@ pub fn config_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("config"))
 }
 
-/// Plain environment variables of the shared runtime interface and the key each sets.
-const PLAIN_VARIABLES: &[(&str, &str)] = &[
+/// The plain environment variables of the runtime interface our services share with the
+/// Node baseline, and the key each sets: the default of [`figment_with`]'s `variables`.
+/// A service with other names passes its own list ([`ServiceSettings::VARIABLES`]).
+pub const SHARED_VARIABLES: &[(&str, &str)] = &[
     ("database_url", "database.url"),
     ("database_read_url", "database.read_url"),
     ("host", "server.host"),
@@ -103,9 +107,20 @@ const PLAIN_VARIABLES: &[(&str, &str)] = &[
     ("workers", "server.workers"),
 ];
 
-/// The figment of every layer, for a settings type `T` whose `Default` is complete.
+/// The figment of every layer, for a settings type `T` whose `Default` is complete, with
+/// the [`SHARED_VARIABLES`].
 pub fn figment<T: Serialize + Default>(dir: &Path, environment: Environment) -> Figment {
-    let plain_names: Vec<&str> = PLAIN_VARIABLES.iter().map(|(name, _)| *name).collect();
+    figment_with::<T>(dir, environment, SHARED_VARIABLES)
+}
+
+/// The figment of every layer, with `variables` (plain variable name, lower case, and the
+/// key it sets) as the last layer.
+pub fn figment_with<T: Serialize + Default>(
+    dir: &Path,
+    environment: Environment,
+    variables: &'static [(&'static str, &'static str)],
+) -> Figment {
+    let plain_names: Vec<&str> = variables.iter().map(|(name, _)| *name).collect();
     Figment::from(Serialized::defaults(T::default()))
         .merge(Toml::file(dir.join("base.toml")))
         .merge(Toml::file(
@@ -116,8 +131,8 @@ pub fn figment<T: Serialize + Default>(dir: &Path, environment: Environment) -> 
                 .split("__")
                 .ignore(&["env", "config_dir"]),
         )
-        .merge(Env::raw().only(&plain_names).map(|name| {
-            PLAIN_VARIABLES
+        .merge(Env::raw().only(&plain_names).map(move |name| {
+            variables
                 .iter()
                 .find(|(plain, _)| name == *plain)
                 .map(|(_, key)| (*key).into())
@@ -125,12 +140,24 @@ pub fn figment<T: Serialize + Default>(dir: &Path, environment: Environment) -> 
         }))
 }
 
-/// Loads and validates settings from every layer.
+/// Loads and validates settings from every layer, with the [`SHARED_VARIABLES`].
 pub fn load<T>(dir: &Path, environment: Environment) -> Result<T, ConfigError>
 where
     T: Serialize + DeserializeOwned + Default + Validate,
 {
-    let settings: T = figment::<T>(dir, environment).extract()?;
+    load_with(dir, environment, SHARED_VARIABLES)
+}
+
+/// Loads and validates settings from every layer, with `variables` as the plain ones.
+pub fn load_with<T>(
+    dir: &Path,
+    environment: Environment,
+    variables: &'static [(&'static str, &'static str)],
+) -> Result<T, ConfigError>
+where
+    T: Serialize + DeserializeOwned + Default + Validate,
+{
+    let settings: T = figment_with::<T>(dir, environment, variables).extract()?;
     settings.validate()?;
     Ok(settings)
 }
@@ -178,6 +205,13 @@ pub struct ServerSettings {
     /// `kit::http::request_id`). Off only to measure what they cost
     /// (`scripts/bench-coalescing.sh`): responses then lack the contract's `x-request-id`.
     pub request_telemetry: bool,
+    /// The longest request head (request line and header lines) in bytes; past it 431.
+    pub max_head_bytes: usize,
+    /// The most header fields a request may have; past it 431.
+    pub max_headers: usize,
+    /// The JSON body limit of every route that sets none itself
+    /// (`kit::http::json::BodyLimit`); past it 413.
+    pub body_limit_bytes: usize,
 }
 
 impl Default for ServerSettings {
@@ -197,6 +231,9 @@ impl Default for ServerSettings {
             backlog: 4096,
             linger_ms: 1000,
             request_telemetry: true,
+            max_head_bytes: crate::http::limits::MAX_HEAD_BYTES,
+            max_headers: crate::http::limits::MAX_HEADERS,
+            body_limit_bytes: crate::http::json::DEFAULT_BODY_LIMIT,
         }
     }
 }

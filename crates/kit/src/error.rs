@@ -14,6 +14,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::db::deadline::DeadlineExceeded;
+#[cfg(feature = "pipelined")]
 use crate::db::pipelined::ReadError;
 use crate::db::unavailable::Unavailability;
 
@@ -205,6 +206,7 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+#[cfg(feature = "pipelined")]
 impl From<ReadError> for ApiError {
     fn from(error: ReadError) -> Self {
         if error.is_unavailable() {

@@ -8,11 +8,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use kit::config::Environment;
+use kit::config::{Environment, ServiceSettings};
 use kit::db::{Database, DatabaseServer};
 use kit::telemetry::TelemetryGuard;
 use user_service::settings::Settings;
-use user_service::startup::Application;
 use user_service::store::MIGRATOR;
 
 #[derive(Parser)]
@@ -99,7 +98,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let (settings, environment) = Settings::load()?;
     match command {
-        Command::Serve => serve(settings, environment).await,
+        Command::Serve => {
+            kit::app::run(
+                "user-service",
+                settings,
+                environment,
+                user_service::startup::build,
+            )
+            .await
+        }
         Command::Migrate => {
             let _telemetry = init_logs(&settings)?;
             let (_server, database) = connect(&settings, environment).await?;
@@ -139,33 +146,6 @@ async fn connect(
     kit::db::check_reachable(&server.url).await?;
     let database = Database::connect_lazy(&server.url, &settings.database)?;
     Ok((server, database))
-}
-
-async fn serve(settings: Settings, environment: Environment) -> anyhow::Result<()> {
-    let telemetry = init_logs(&settings)?;
-    let application = Application::build(&settings, environment)
-        .await
-        .context("starting the service")?;
-    let database = match application.embedded_database() {
-        Some(embedded) => format!(
-            "embedded PostgreSQL in {} (its socket in {})",
-            embedded.data_dir().display(),
-            embedded.socket_dir().display()
-        ),
-        None => "DATABASE_URL".to_owned(),
-    };
-    tracing::info!(
-        url = format!("http://{}:{}", settings.server.host, application.port()),
-        database,
-        environment = environment.as_str(),
-        "user-service is listening; mint a token with `cargo run --release -p user-service -- token`",
-    );
-    let drained = application.run_until_stopped().await;
-    // The spans of the last requests, still queued, go out before the process ends.
-    telemetry.shutdown(kit::shutdown::TELEMETRY_FLUSH);
-    drained?;
-    tracing::info!("drained; bye");
-    Ok(())
 }
 
 async fn seed(

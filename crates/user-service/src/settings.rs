@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::process::shedding::ProcessSettings;
 use crate::store::cache::CacheSettings;
 use kit::config::{
-    self, AuthSettings, ConfigError, DatabaseSettings, Environment, LogSettings, ServerSettings,
-    Validate,
+    AuthSettings, ConfigError, DatabaseSettings, LogSettings, ServerSettings, Validate,
 };
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -37,14 +36,7 @@ impl Validate for Settings {
     }
 }
 
-impl Settings {
-    /// Every layer: files in the config directory, `APP_*`, the plain variables.
-    pub fn load() -> Result<(Settings, Environment), ConfigError> {
-        let environment = Environment::from_env()?;
-        let settings = config::load(&config::config_dir(), environment)?;
-        Ok((settings, environment))
-    }
-}
+kit::service_settings!(Settings);
 
 #[cfg(test)]
 mod tests {

@@ -9,24 +9,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use sqlx::{Connection, Executor, PgConnection};
 
-use kit::config::Environment;
-use running::{JWT_SECRET, token};
-use user_service::settings::Settings;
-use user_service::startup::Application;
+use running::{spawn_app, token};
 
 #[tokio::test]
 async fn walk_sees_every_existing_row_once_while_rows_are_inserted() {
     let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
-    let mut settings = Settings::default();
-    settings.server.port = 0;
-    settings.server.workers = 2;
-    settings.database.url = Some(database_url.clone());
-    settings.auth.jwt_secret = Some(JWT_SECRET.into());
-    let application = Application::build(&settings, Environment::Test)
-        .await
-        .expect("the app builds");
-    let base = format!("http://127.0.0.1:{}", application.port());
-    tokio::spawn(application.run_until_stopped());
+    let base = spawn_app(&database_url, |_| {}).await;
 
     // 300 users; groups of ten share a timestamp, so the id tie-break is exercised.
     let mut connection = PgConnection::connect(&database_url)

@@ -13,10 +13,13 @@
 //! The embedded server itself is the `pg-embedded` crate's, shared with ferry and the tests.
 
 pub mod client_span;
+#[cfg(feature = "pipelined")]
 pub mod coalesce;
 pub mod deadline;
 pub mod notify;
+#[cfg(feature = "pipelined")]
 pub mod pipelined;
+#[cfg(feature = "pipelined")]
 pub mod point_reads;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -35,6 +38,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::config::{DatabaseSettings, Environment};
 use deadline::DeadlineExceeded;
+#[cfg(feature = "embedded-postgres")]
 use pg_embedded::{EmbeddedError, EmbeddedOptions, EmbeddedPostgres};
 
 /// Why the database could not be set up.
@@ -45,8 +49,15 @@ pub enum DbError {
          the embedded PostgreSQL is for development and tests only"
     )]
     EmbeddedInProduction,
+    #[cfg(feature = "embedded-postgres")]
     #[error(transparent)]
     Embedded(#[from] EmbeddedError),
+    #[cfg(not(feature = "embedded-postgres"))]
+    #[error(
+        "invalid configuration: `database.url` (DATABASE_URL) is not set, and this service \
+         was built without the kit's `embedded-postgres` feature"
+    )]
+    NoUrl,
     #[error("invalid database URL: {0}")]
     Url(#[source] sqlx::Error),
     #[error("cannot connect to PostgreSQL at {target}: {source}")]
@@ -64,6 +75,7 @@ pub struct DatabaseServer {
     pub url: String,
     pub read_url: Option<String>,
     /// Held to keep the embedded server running; `None` for a configured server.
+    #[cfg(feature = "embedded-postgres")]
     pub embedded: Option<EmbeddedPostgres>,
 }
 
@@ -78,9 +90,13 @@ impl DatabaseServer {
             Some(url) => Ok(DatabaseServer {
                 url: url.to_owned(),
                 read_url: settings.read_url.clone(),
+                #[cfg(feature = "embedded-postgres")]
                 embedded: None,
             }),
             None if environment == Environment::Production => Err(DbError::EmbeddedInProduction),
+            #[cfg(not(feature = "embedded-postgres"))]
+            None => Err(DbError::NoUrl),
+            #[cfg(feature = "embedded-postgres")]
             None => {
                 let embedded =
                     EmbeddedPostgres::start(EmbeddedOptions::persistent(&settings.data_dir))
@@ -92,6 +108,19 @@ impl DatabaseServer {
                 })
             }
         }
+    }
+
+    /// Which database this is, for the start-up log line (no password).
+    pub fn describe(&self) -> String {
+        #[cfg(feature = "embedded-postgres")]
+        if let Some(embedded) = &self.embedded {
+            return format!(
+                "embedded PostgreSQL in {} (its socket in {})",
+                embedded.data_dir().display(),
+                embedded.socket_dir().display()
+            );
+        }
+        "DATABASE_URL".to_owned()
     }
 }
 

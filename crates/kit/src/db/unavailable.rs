@@ -37,6 +37,7 @@ impl Unavailability for sqlx::Error {
     }
 }
 
+#[cfg(feature = "pipelined")]
 impl Unavailability for tokio_postgres::Error {
     fn is_unavailable(&self) -> bool {
         // A closed connection, or one that failed at the socket, has no SQLSTATE.

@@ -1,8 +1,9 @@
 //! JSON request bodies, checked in the contract's order: content type (415), size (413),
 //! syntax (400), shape (400 unless an object). Field validation (422) is the handler's.
 //!
-//! The size limit is 64 KiB unless a route sets [`BodyLimit`] in its app data
-//! (`/api/v1/process` allows 8 MiB).
+//! The size limit is `server.body_limit_bytes` (64 KiB), set by the server as app data,
+//! unless a route sets its own [`BodyLimit`] (the user-service's `/api/v1/process`
+//! allows 8 MiB).
 //!
 //! A body has a deadline ([`BodyDeadline`], 408 past it): the byte at offset `n` must
 //! arrive within `grace + n / min_bytes_per_sec` of the head, so a small body gets the
@@ -24,7 +25,7 @@ use crate::error::ApiError;
 
 use super::body_budget::{BodyBudget, BodyReservation};
 
-/// The default JSON body limit of the contract.
+/// The contract's JSON body limit: the default of `server.body_limit_bytes`.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
 /// A route's body limit in bytes, as app data.

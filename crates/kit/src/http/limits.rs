@@ -1,8 +1,8 @@
 //! Request limits of the contract that the HTTP server does not enforce itself, and the
 //! JSON answers for unknown routes and methods.
 //!
-//! - Request head: at most 16 KiB (request line plus header lines) and 64 header
-//!   fields, else 431. actix-web's parser has fixed, larger limits (a 96-header parse
+//! - Request head: at most `server.max_head_bytes` (16 KiB: request line plus header
+//!   lines) and `server.max_headers` (64) header fields, else 431. actix-web's parser has fixed, larger limits (a 96-header parse
 //!   limit and a bigger buffer), so the contract's tighter ones are checked here.
 //! - Slow heads (408) are the server's `client_request_timeout`, see `http::server`.
 //! - Body limits are in `http::json`.
@@ -14,8 +14,25 @@ use actix_web::{HttpResponse, Route, web};
 
 use crate::error::ApiError;
 
+/// The contract's head limits: the defaults of `server.max_head_bytes` and `max_headers`.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 pub const MAX_HEADERS: usize = 64;
+
+/// The head limits of a server, as app data (from `[server]`).
+#[derive(Debug, Clone, Copy)]
+pub struct HeadLimits {
+    pub max_bytes: usize,
+    pub max_headers: usize,
+}
+
+impl Default for HeadLimits {
+    fn default() -> Self {
+        HeadLimits {
+            max_bytes: MAX_HEAD_BYTES,
+            max_headers: MAX_HEADERS,
+        }
+    }
+}
 
 /// The size of the head as sent: request line and `name: value\r\n` lines.
 fn head_size(request: &ServiceRequest) -> usize {
@@ -28,12 +45,15 @@ fn head_size(request: &ServiceRequest) -> usize {
         + request_line
 }
 
-/// Middleware: 431 for heads over the contract's limits.
+/// Middleware: 431 for heads over the server's [`HeadLimits`].
 pub async fn head_limits(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if request.headers().len() > MAX_HEADERS || head_size(&request) > MAX_HEAD_BYTES {
+    let limits = request
+        .app_data::<web::Data<HeadLimits>>()
+        .map_or_else(HeadLimits::default, |limits| *limits.get_ref());
+    if request.headers().len() > limits.max_headers || head_size(&request) > limits.max_bytes {
         return Ok(request
             .error_response(ApiError::HeadTooLarge)
             .map_into_right_body());

@@ -7,7 +7,7 @@
 //! JSON 404.
 //!
 //! Server settings (`[server]`, see `config::ServerSettings`): workers, keep-alive, the
-//! head and body deadlines, the body budget, the connection cap and backlog, the
+//! head and body deadlines, the head and body limits, the body budget, the connection cap and backlog, the
 //! lingering close, the drain. Signals are ours (see `shutdown`), not actix's, so
 //! readiness turns 503 first.
 //!
@@ -36,7 +36,8 @@ use crate::{health, metrics};
 
 use super::body_budget::BodyBudget;
 use super::head_deadline::{ConnectionClock, DeadlineStream, track_requests};
-use super::json::BodyDeadline;
+use super::json::{BodyDeadline, BodyLimit};
+use super::limits::HeadLimits;
 use super::{body_memory, connection_cap, limits, observe, request_id};
 
 /// What the shared routes need, given to every worker.
@@ -106,6 +107,11 @@ where
         grace: Duration::from_millis(settings.body_timeout_ms),
         min_bytes_per_sec: settings.body_min_bytes_per_sec,
     });
+    let head_limits = web::Data::new(HeadLimits {
+        max_bytes: settings.max_head_bytes,
+        max_headers: settings.max_headers,
+    });
+    let body_limit = web::Data::new(BodyLimit(settings.body_limit_bytes));
     let app = move || {
         let mut app =
             App::new()
@@ -113,6 +119,8 @@ where
                 .app_data(readiness.clone())
                 .app_data(budget.clone())
                 .app_data(body_deadline.clone())
+                .app_data(head_limits.clone())
+                .app_data(body_limit.clone())
                 .app_data(web::QueryConfig::default().error_handler(|_, _| {
                     ApiError::BadRequest("Invalid query string".into()).into()
                 }));

@@ -1,4 +1,5 @@
-//! The service's routes. The shared ones (`/health/*`, `/metrics`) come from the kit.
+//! The service's routes. The shared ones (`/health/*`, `/metrics`, `/openapi.json`
+//! from `openapi::document`) come from the kit.
 
 mod errors;
 pub mod openapi;
@@ -9,9 +10,8 @@ use actix_web::web;
 use kit::http::json::BodyLimit;
 use kit::http::limits::method_not_allowed;
 
-/// Adds the users API, `/api/v1/process` and `/openapi.json`. The app data they need
-/// (the `UserStore`, the `ProcessPool`, the `JwtVerifier`) is the app's own, added by
-/// `startup`.
+/// Adds the users API and `/api/v1/process`. The app data they need (the `UserStore`,
+/// the `ProcessPool`, the `JwtVerifier`) is the app's own, added by `startup`.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .service(
@@ -32,6 +32,5 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .app_data(BodyLimit(8 * 1024 * 1024))
                 .route(web::post().to(crate::process::handler::process))
                 .default_service(method_not_allowed("POST")),
-        )
-        .service(kit::http::server::get_only("/openapi.json").route(web::get().to(openapi::serve)));
+        );
 }

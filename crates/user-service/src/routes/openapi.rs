@@ -4,7 +4,6 @@
 
 use std::sync::OnceLock;
 
-use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
@@ -111,10 +110,4 @@ pub fn document() -> &'static str {
             format!(r#"{{"error":"cannot render the OpenAPI document: {error}"}}"#)
         })
     })
-}
-
-pub async fn serve() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(kit::http::JSON_CONTENT_TYPE)
-        .body(document())
 }

@@ -164,25 +164,19 @@ pub fn token(scope: &str) -> String {
         .expect("HS256 tokens can be minted with a secret")
 }
 
-/// The app built in-process on port 0 against `database_url`, served from this test's
-/// runtime; `adjust` changes settings first. Returns the base URL.
+/// The app built in-process on port 0 against `database_url` (`kit::testing`), served
+/// from this test's runtime; `adjust` changes settings first. Returns the base URL.
 pub async fn spawn_app(
     database_url: &str,
     adjust: impl FnOnce(&mut user_service::settings::Settings),
 ) -> String {
-    let mut settings = user_service::settings::Settings::default();
-    settings.server.port = 0;
-    settings.server.workers = 2;
-    settings.database.url = Some(database_url.to_owned());
-    settings.auth.jwt_secret = Some(JWT_SECRET.into());
-    adjust(&mut settings);
-    let application =
-        user_service::startup::Application::build(&settings, kit::config::Environment::Test)
-            .await
-            .expect("the app builds");
-    let base = format!("http://127.0.0.1:{}", application.port());
-    tokio::spawn(application.run_until_stopped());
-    base
+    let with_secret = |settings: &mut user_service::settings::Settings| {
+        settings.auth.jwt_secret = Some(JWT_SECRET.into());
+        adjust(settings);
+    };
+    kit::testing::spawn_on(database_url, with_secret, user_service::startup::build)
+        .await
+        .base_url
 }
 
 /// Creates a user with a unique email at `base`; returns its id.
