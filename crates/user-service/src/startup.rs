@@ -89,7 +89,9 @@ pub async fn build(settings: &Settings, environment: Environment) -> anyhow::Res
     // sheds on its own load.
     let process_pool = web::Data::new(ProcessPool::from_settings(&settings.process));
     let running = connected.serve(move |config| {
-        config.app_data(store.clone()).app_data(process_pool.clone());
+        config
+            .app_data(store.clone())
+            .app_data(process_pool.clone());
         crate::routes::configure(config);
     })?;
     Ok(running.keep(listening))
