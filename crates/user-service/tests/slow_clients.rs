@@ -70,17 +70,18 @@ async fn stalled_8_mib_bodies_take_no_processing_slot() {
     );
 }
 
-/// Sends a 1 MiB `/process` body from one handle of a socket while reading the answer
-/// from another, so that an answer given before the body is sent is seen.
-async fn send_one_mib_body(
+/// Sends a `length`-byte `/process` body from one handle of a socket while reading the
+/// answer from another, so that an answer given before the body is sent is seen.
+async fn send_body(
     base: &str,
+    length: usize,
 ) -> (
     contract_suite::http::RawReply,
     tokio::task::JoinHandle<std::io::Result<()>>,
 ) {
-    let stream = process_head(base, MIB).await;
+    let stream = process_head(base, length).await;
     let mut body = br#"{"records":[1],"pad":""#.to_vec();
-    body.resize(MIB - 2, b'x');
+    body.resize(length - 2, b'x');
     body.extend_from_slice(b"\"}");
     let std_stream = stream.into_std().expect("a tokio stream is a std stream");
     let mut writer = TcpStream::from_std(std_stream.try_clone().expect("duplicating the socket"))
@@ -100,24 +101,30 @@ async fn send_one_mib_body(
 async fn bodies_past_the_budget_get_503_with_retry_after_and_no_reset() {
     let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
     let base = running::spawn_app(&database_url, |settings| {
-        settings.server.body_budget_bytes = 2 * MIB;
+        settings.server.body_budget_bytes = 3 * MIB;
     })
     .await;
-    // Holds 1.5 MiB of the 2 MiB budget: it sends part of a 4 MiB body and stops.
-    let mut holder = process_head(&base, 4 * MIB).await;
-    holder
-        .write_all(&vec![b' '; 3 * MIB / 2])
-        .await
-        .expect("writing part of a body");
-    // The holder's bytes count once the server has read them from the socket, which a
-    // loaded machine may delay: a 1 MiB body is tried until it is refused (bounded).
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let (reply, sending) = loop {
-        let (reply, sending) = send_one_mib_body(&base).await;
+    // The holder sends 1.5 MiB of a 4 MiB body and stops. Its buffer doubles as it
+    // arrives, so it reserves at least 1.5 and less than 3 MiB (never refused itself,
+    // whatever the chunk sizes); a 1.75 MiB body reserves no more than its length, so it
+    // fits alone but not beside the holder. The holder's bytes count once the server has
+    // read them, which a loaded machine may delay (and a second body read first would
+    // take the holder's place): the pair is tried again until the second is refused,
+    // bounded, so a budget that never refuses still fails the test.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let (reply, sending, holder) = loop {
+        let mut holder = process_head(&base, 4 * MIB).await;
+        holder
+            .write_all(&vec![b' '; 3 * MIB / 2])
+            .await
+            .expect("writing part of a body");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (reply, sending) = send_body(&base, 7 * MIB / 4).await;
         if reply.status != Some(200) || std::time::Instant::now() > deadline {
-            break (reply, sending);
+            break (reply, sending, holder);
         }
         let _ = sending.await;
+        drop(holder);
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(

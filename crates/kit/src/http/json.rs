@@ -123,6 +123,9 @@ async fn read_limited(
     let deadline = request
         .app_data::<web::Data<BodyDeadline>>()
         .map_or_else(BodyDeadline::default, |deadline| *deadline.get_ref());
+    // A body never outgrows its `Content-Length` (actix frames it by that length), so
+    // the buffer (and its reservation) never doubles past it.
+    let ceiling = declared.unwrap_or(limit);
     let mut reservation = reservation(request);
     // A `Vec`, not `BytesMut`: `reserve_exact` allocates what was reserved, no more.
     let mut body: Vec<u8> = Vec::new();
@@ -141,8 +144,12 @@ async fn read_limited(
         }
         if needed > body.capacity() {
             // Doubling from what has arrived (not from the announced length, which a
-            // slow client would hold reserved); never past the limit.
-            let target = needed.max(body.capacity() * 2).max(8 * 1024).min(limit);
+            // slow client would hold reserved); never past the limit or the length.
+            let target = needed
+                .max(body.capacity() * 2)
+                .max(8 * 1024)
+                .min(ceiling)
+                .max(needed);
             reservation.grow(target - body.capacity())?;
             body.reserve_exact(target - body.len());
         }
@@ -180,5 +187,38 @@ impl FromRequest for JsonObject {
                 Err(_) => Err(ApiError::BadRequest("Invalid JSON body".into())),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::error::PayloadError;
+    use actix_web::test::TestRequest;
+    use futures_util::stream;
+
+    use super::*;
+
+    #[actix_web::test]
+    async fn a_body_of_known_length_reserves_its_length_and_no_more() {
+        let budget = BodyBudget::new(1024 * 1024);
+        let length = 100_000;
+        let request = TestRequest::post()
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .insert_header((header::CONTENT_LENGTH, length))
+            .app_data(web::Data::from(Arc::clone(&budget)))
+            .app_data(BodyLimit(512 * 1024))
+            .to_http_request();
+        // In chunks, as a socket gives it: doubling from 8 KiB would reserve 128 KiB.
+        let chunks = (0..length / 10_000)
+            .map(|_| Ok::<_, PayloadError>(web::Bytes::from(vec![b' '; 10_000])));
+        let payload = Payload::from(Box::pin(stream::iter(chunks))
+            as Pin<Box<dyn futures_util::Stream<Item = Result<web::Bytes, PayloadError>>>>);
+        let (body, reservation) = read_limited(&request, payload)
+            .await
+            .expect("a body within the limit and the budget");
+        assert_eq!(body.len(), length);
+        assert_eq!(budget.used(), length, "reserved: the body's length");
+        drop(reservation);
+        assert_eq!(budget.used(), 0, "given back with the reservation");
     }
 }
