@@ -7,7 +7,7 @@
 //! method (`span.request_id`, `span.method`).
 //!
 //! The JSON layer does not subscribe to the per-request `http_request` span: it takes the
-//! request's fields from the task-local the request-id middleware sets
+//! request's fields from the task-local the request telemetry middleware sets
 //! ([`request_context`]). Formatting the span's fields at its creation, for every request,
 //! cost most of what request telemetry cost, though at the shipped `info` filter nothing
 //! printed them. A layer that wants the span (tracing or OpenTelemetry) still gets it; a

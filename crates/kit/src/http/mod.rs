@@ -11,6 +11,7 @@ pub mod limits;
 pub mod observe;
 pub mod request_duration;
 pub mod request_id;
+pub mod request_telemetry;
 pub mod server;
 
 use actix_web::HttpResponse;

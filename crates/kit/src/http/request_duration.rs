@@ -2,58 +2,48 @@
 //!
 //! `metrics::histogram!` with labels builds its key (three label strings, one of them
 //! allocated) and looks it up in the recorder's registry on every call. The series are
-//! few (the routes are templates, the statuses a handful), so each is registered once
-//! here and every later request records on its handle after one read-locked look-up by
-//! route, with no allocation.
+//! few (the routes are templates, the statuses a handful), so each worker thread
+//! registers each series once (the recorder hands every thread the same histogram for
+//! the same key) and later requests scan their thread's short list: no lock, no hash,
+//! no allocation.
 
-use std::collections::HashMap;
-use std::sync::{LazyLock, PoisonError, RwLock};
+use std::cell::RefCell;
 
 use actix_web::http::StatusCode;
 
-/// The series of one route: (method, status, handle). A route sees few of them, so a
-/// scan beats a second map.
-type RouteSeries = Vec<(&'static str, StatusCode, metrics::Histogram)>;
+/// One series a thread has recorded on.
+struct Series {
+    status: StatusCode,
+    method: &'static str,
+    route: Box<str>,
+    histogram: metrics::Histogram,
+}
 
-static HISTOGRAMS: LazyLock<RwLock<HashMap<String, RouteSeries>>> =
-    LazyLock::new(|| RwLock::new(HashMap::new()));
+thread_local! {
+    static SERIES: RefCell<Vec<Series>> = const { RefCell::new(Vec::new()) };
+}
 
 /// Records one finished request.
 pub fn record(method: &'static str, route: &str, status: StatusCode, seconds: f64) {
-    {
-        // A panic while holding the lock leaves the map consistent (entries are only
-        // pushed whole), so a poisoned lock is still usable.
-        let histograms = HISTOGRAMS.read().unwrap_or_else(PoisonError::into_inner);
-        if let Some(histogram) = find(&histograms, method, route, status) {
-            histogram.record(seconds);
-            return;
+    SERIES.with_borrow_mut(|series| {
+        // Status first: the cheapest comparison, and the one that differs most often.
+        let known = series.iter().find(|known| {
+            known.status == status && known.method == method && *known.route == *route
+        });
+        match known {
+            Some(known) => known.histogram.record(seconds),
+            None => {
+                let histogram = register(method, route, status);
+                histogram.record(seconds);
+                series.push(Series {
+                    status,
+                    method,
+                    route: route.into(),
+                    histogram,
+                });
+            }
         }
-    }
-    let mut histograms = HISTOGRAMS.write().unwrap_or_else(PoisonError::into_inner);
-    // Another request may have registered it between the two locks.
-    if let Some(histogram) = find(&histograms, method, route, status) {
-        histogram.record(seconds);
-        return;
-    }
-    let histogram = register(method, route, status);
-    histogram.record(seconds);
-    histograms
-        .entry(route.to_owned())
-        .or_default()
-        .push((method, status, histogram));
-}
-
-fn find<'a>(
-    histograms: &'a HashMap<String, RouteSeries>,
-    method: &'static str,
-    route: &str,
-    status: StatusCode,
-) -> Option<&'a metrics::Histogram> {
-    histograms
-        .get(route)?
-        .iter()
-        .find(|(m, s, _)| *m == method && *s == status)
-        .map(|(_, _, histogram)| histogram)
+    });
 }
 
 /// Installs the recorder first, so a cached handle is never a no-op.
@@ -77,6 +67,10 @@ mod tests {
         record("GET", route, StatusCode::OK, 0.001);
         record("GET", route, StatusCode::OK, 0.002);
         record("GET", route, StatusCode::NOT_FOUND, 0.001);
+        // Another thread registers the series again: the recorder's series, not a second one.
+        std::thread::spawn(move || record("GET", route, StatusCode::OK, 0.003))
+            .join()
+            .expect("the recording thread does not panic");
         let page = crate::metrics::handle().render();
         let count = |status: &str| {
             let prefix = format!(
@@ -86,7 +80,7 @@ mod tests {
                 .find_map(|line| line.strip_prefix(prefix.as_str()))
                 .map(str::to_owned)
         };
-        assert_eq!(count("200").as_deref(), Some("2"), "page:\n{page}");
+        assert_eq!(count("200").as_deref(), Some("3"), "page:\n{page}");
         assert_eq!(count("404").as_deref(), Some("1"), "page:\n{page}");
     }
 }

@@ -7,11 +7,10 @@
 
 use std::future::{Ready, ready};
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::Next;
+use actix_web::dev::Payload;
+use actix_web::http::header::{HeaderName, HeaderValue, InvalidHeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use tokio::task::futures::TaskLocalFuture;
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -32,7 +31,8 @@ pub struct RequestId {
 }
 
 /// What the log formatter needs about the request this task serves (see
-/// `crate::telemetry::request_context`): scoped by [`middleware`] for the request's task.
+/// `crate::telemetry::request_context`): scoped for the request's task by
+/// `super::request_telemetry`.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestScope {
     pub id: RequestId,
@@ -126,28 +126,31 @@ impl FromRequest for RequestId {
     }
 }
 
-/// Middleware (outermost): assigns the id, scopes it for the request's task and puts it
-/// on the response, whatever produced that response.
-pub async fn middleware(
-    request: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let id = RequestId::from_header(request.headers().get(HEADER));
-    request.extensions_mut().insert(id);
-    let header = HeaderValue::from_str(id.as_str());
-    let scope = RequestScope {
-        id,
-        method: super::observe::method_label(request.method()),
-    };
-    // Handlers' and extractors' errors arrive here as responses already (actix renders
-    // them inside this scope); only a middleware returning `Err` escapes, and none of ours
-    // does. (Keeping a clone of the request to render it here would break routing, which
-    // needs the request uniquely owned.)
-    let mut response = CURRENT.scope(scope, next.call(request)).await?;
-    if let Ok(value) = header {
-        response.headers_mut().insert(HEADER, value);
+/// Runs `f` (the next service's `call`) with `scope` as the task's request.
+pub(crate) fn sync_scoped<R>(scope: RequestScope, f: impl FnOnce() -> R) -> R {
+    CURRENT.sync_scope(scope, f)
+}
+
+/// `future` polled, and dropped, with `scope` as the task's request: handlers' and
+/// extractors' errors are rendered inside it (see `crate::error`), and so are the lines
+/// logged while the request is served.
+pub(crate) fn scoped<F: Future>(
+    scope: RequestScope,
+    future: F,
+) -> TaskLocalFuture<RequestScope, F> {
+    CURRENT.scope(scope, future)
+}
+
+/// The `x-request-id` of the response: the caller's own header when its id was kept
+/// (sharing its bytes), else the fresh id.
+pub(crate) fn header_value(
+    incoming: Option<&HeaderValue>,
+    id: &RequestId,
+) -> Result<HeaderValue, InvalidHeaderValue> {
+    match incoming {
+        Some(value) if value.as_bytes() == id.as_str().as_bytes() => Ok(value.clone()),
+        _ => HeaderValue::from_str(id.as_str()),
     }
-    Ok(response)
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! The HTTP server every service runs: our middleware stack, the shared routes, and
 //! the server settings of the contract.
 //!
-//! Middleware, outermost first: head deadlines (`head_deadline`) → request id → span and
-//! metrics → `Connection: close` while draining → head limits → the service's routes.
+//! Middleware, outermost first: head deadlines (`head_deadline`) → request telemetry (id,
+//! span and metrics: `request_telemetry`) → `Connection: close` while draining → head
+//! limits → the service's routes.
 //! Shared routes: `/health/live`, `/health/ready`, `/metrics`. Unknown paths get the
 //! JSON 404.
 //!
@@ -38,7 +39,8 @@ use super::body_budget::BodyBudget;
 use super::head_deadline::{ConnectionClock, DeadlineStream, track_requests};
 use super::json::{BodyDeadline, BodyLimit};
 use super::limits::HeadLimits;
-use super::{body_memory, connection_cap, limits, observe, request_id};
+use super::request_telemetry::RequestTelemetry;
+use super::{body_memory, connection_cap, limits};
 
 /// What the shared routes need, given to every worker.
 #[derive(Clone)]
@@ -134,8 +136,7 @@ where
             .default_service(web::to(limits::not_found))
             .wrap(from_fn(limits::head_limits))
             .wrap(from_fn(close_connections_while_draining))
-            .wrap(Condition::new(telemetry, from_fn(observe::middleware)))
-            .wrap(Condition::new(telemetry, from_fn(request_id::middleware)))
+            .wrap(Condition::new(telemetry, RequestTelemetry))
             .wrap(from_fn(track_requests))
     };
     let keep_alive = Duration::from_secs(settings.keep_alive_secs);

@@ -2,7 +2,7 @@
 //! from a span the layer would have to format for every request.
 //!
 //! [`WithRequestContext`] wraps tracing-subscriber's JSON event format: while a request is
-//! served (the request-id middleware's task-local is set) it adds the fields of
+//! served (the request telemetry middleware's task-local is set) it adds the fields of
 //! [`write_context_fields`] to the line, with the names they had when the layer formatted
 //! the request span: `"span":{"method":..,"request_id":..,"name":"http_request"}`.
 
@@ -87,12 +87,11 @@ mod tests {
     use std::io::Write;
     use std::sync::{Arc, Mutex};
 
-    use actix_web::middleware::from_fn;
     use actix_web::{App, HttpResponse, test, web};
     use tracing_subscriber::EnvFilter;
     use tracing_subscriber::layer::SubscriberExt;
 
-    use crate::http::{observe, request_id};
+    use crate::http::request_telemetry::RequestTelemetry;
 
     /// The JSON layer's real output, captured.
     #[derive(Clone, Default)]
@@ -149,8 +148,7 @@ mod tests {
             App::new()
                 .route("/warns", web::get().to(warns))
                 .route("/fails", web::post().to(fails))
-                .wrap(from_fn(observe::middleware))
-                .wrap(from_fn(request_id::middleware)),
+                .wrap(RequestTelemetry),
         )
         .await;
         let request = test::TestRequest::get()
