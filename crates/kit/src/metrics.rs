@@ -61,8 +61,32 @@ pub fn handle() -> &'static PrometheusHandle {
             tracing::warn!("a metrics recorder was already installed; /metrics will not show this service's metrics");
         }
         metrics_process::Collector::default().describe();
+        spawn_upkeep(handle.clone());
         handle
     })
+}
+
+/// How often the histograms' recorded samples are folded into their buckets.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The recorder keeps every sample a histogram records until an upkeep folds them into
+/// its buckets (`build_recorder` leaves scheduling that to us), so a service scraped
+/// rarely, or never, would hold a sample per request: memory that grows without bound,
+/// and new memory touched on every record. A thread of its own, because the recorder is
+/// installed before (and outlives) any runtime.
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_INTERVAL);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(error) = spawned {
+        // Scrapes still run the upkeep; only an unscraped service is left to grow.
+        tracing::warn!(%error, "no metrics upkeep thread: histograms are folded only when scraped");
+    }
 }
 
 pub(crate) fn record_pool_acquire_wait(waited: Duration) {

@@ -2,14 +2,15 @@
 //!
 //! An incoming id of 1–64 characters of `[A-Za-z0-9._-]` is kept (so a caller can trace
 //! its own id through our logs); anything else is replaced by a fresh UUID v7. The id is
-//! in the request's extensions ([`RequestId`] extractor), in a task-local for code that
-//! has no request at hand (error bodies, see [`current`]), and on the response.
+//! in a task-local for the request's task (the [`RequestId`] extractor, and code that has
+//! no request at hand: error bodies, see [`current`]), and on the response.
 
 use std::future::{Ready, ready};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderName, HeaderValue, InvalidHeaderValue};
-use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use actix_web::{FromRequest, HttpRequest};
 use tokio::task::futures::TaskLocalFuture;
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -40,9 +41,20 @@ pub struct RequestScope {
 }
 
 impl RequestId {
+    /// A UUID v7 from the clock's milliseconds and 74 random bits (RFC 9562's plain
+    /// method). Not `Uuid::now_v7`: its process-wide ordering (a mutex-guarded counter,
+    /// 128-bit clock arithmetic) costs half of a fresh id, and a request id needs no order
+    /// finer than the millisecond. The bits come from rand's thread-local CSPRNG, not a
+    /// `getrandom` system call per id.
     fn fresh() -> Self {
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let millis = since_epoch.as_secs() * 1000 + u64::from(since_epoch.subsec_millis());
+        let random: [u8; 10] = rand::random();
         let mut bytes = [0; MAX_LEN];
-        let len = uuid::Uuid::now_v7()
+        let len = uuid::Builder::from_unix_timestamp_millis(millis, &random)
+            .into_uuid()
             .hyphenated()
             .encode_lower(&mut bytes)
             .len();
@@ -116,11 +128,11 @@ impl FromRequest for RequestId {
     type Error = actix_web::Error;
     type Future = Ready<Result<Self, Self::Error>>;
 
+    /// The id of the request this task serves; without the request telemetry
+    /// middleware, the one its header gives.
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let id = request
-            .extensions()
-            .get::<RequestId>()
-            .copied()
+        let id = current_scope()
+            .map(|scope| scope.id)
             .unwrap_or_else(|| RequestId::from_header(request.headers().get(HEADER)));
         ready(Ok(id))
     }
@@ -173,6 +185,33 @@ mod tests {
         let id = RequestId::from_header(Some(&HeaderValue::from_static("bad id!")));
         let parsed = uuid::Uuid::parse_str(id.as_str()).expect("a fresh id is a UUID");
         assert_eq!(parsed.get_version_num(), 7);
+        assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122);
+        // Its timestamp is the clock's, to the millisecond.
+        let (seconds, _) = parsed
+            .get_timestamp()
+            .expect("a v7 has a timestamp")
+            .to_unix();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(now.abs_diff(seconds) <= 1, "{seconds} vs {now}");
+        let other = RequestId::from_header(None);
+        assert_ne!(id, other, "the random bits differ");
+    }
+
+    #[actix_web::test]
+    async fn the_extractor_gives_the_scoped_id_else_the_header() {
+        let request = actix_web::test::TestRequest::default()
+            .insert_header((HEADER, "from-the-header"))
+            .to_http_request();
+        let extract = || RequestId::extract(&request).into_inner().unwrap();
+        assert_eq!(extract().as_str(), "from-the-header");
+        let scope = RequestScope {
+            id: RequestId::from_header(None),
+            method: "GET",
+        };
+        assert_eq!(sync_scoped(scope, extract), scope.id);
     }
 
     #[test]

@@ -11,7 +11,6 @@ use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header::HeaderValue;
@@ -61,7 +60,6 @@ where
         let id = RequestId::from_header(incoming);
         // Ours, and well-formed: it fails only if the id were not ASCII.
         let header = request_id::header_value(incoming, &id).ok();
-        request.extensions_mut().insert(id);
         let method = method_label(request.method());
         let scope = RequestScope { id, method };
         let observation = Observation::start(&request, method, &id);
