@@ -3,7 +3,8 @@
 # the user-service as shipped (log filter info) against the same binary with
 # [server] request_telemetry = false (no request id, span or metrics), GET of one fixed
 # id, 64 connections, on one throwaway PostgreSQL. The targets alternate, ROUNDS times
-# (default 3), and each keeps its best round. BASELINE_BIN=path/to/user-service adds the
+# (default 3); each gives its best and its median round (rounds of one target differ by
+# up to 1.5x while other builds load the machine: quote the ratios). BASELINE_BIN=path/to/user-service adds the
 # same pair for another build (say, the commit before a change), in the same rounds.
 # Results: out/bench-telemetry/summary.md (and each run's ferry JSON beside it).
 #
@@ -65,19 +66,22 @@ for round in $(seq "$rounds"); do
       "http://127.0.0.1:${port[$target]}/users/{id}" >/dev/null
   done
 done
-declare -A best
+declare -A best median
 for target in "${targets[@]}"; do
-  best[$target]=$(for f in "$out/$target"-[0-9]*.json; do rps "$f"; done | sort -n | tail -1)
+  rounds_rps=$(for f in "$out/$target"-[0-9]*.json; do rps "$f"; done | sort -n)
+  best[$target]=$(tail -1 <<<"$rounds_rps")
+  median[$target]=$(python3 -c 'import statistics,sys; print(round(statistics.median(map(int, sys.argv[1:]))))' $rounds_rps)
 done
 
 {
   echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores (load average before the run's end:"
   echo "$(cut -d' ' -f1-3 /proc/loadavg)): \`scripts/bench-telemetry.sh $secs $rounds\`, best of $rounds alternated rounds."
   echo
-  echo "| GET /users/{id}, one fixed id, 64 connections | shipped (info) | no request telemetry | shipped / none |"
+  echo "| GET /users/{id}, one fixed id, 64 connections | shipped (info), best / median | no request telemetry, best / median | shipped / none, best (median) |"
   echo "| --- | --- | --- | --- |"
-  echo "| this build | ${best[shipped]} | ${best[silent]} | **$(ratio "${best[shipped]}" "${best[silent]}")** |"
-  if [ -n "${BASELINE_BIN:-}" ]; then
-    echo "| BASELINE_BIN | ${best[baseline-shipped]} | ${best[baseline-silent]} | **$(ratio "${best[baseline-shipped]}" "${best[baseline-silent]}")** |"
-  fi
+  row() { # label shipped-target silent-target
+    echo "| $1 | ${best[$2]} / ${median[$2]} | ${best[$3]} / ${median[$3]} | **$(ratio "${best[$2]}" "${best[$3]}")** ($(ratio "${median[$2]}" "${median[$3]}")) |"
+  }
+  row "this build" shipped silent
+  if [ -n "${BASELINE_BIN:-}" ]; then row BASELINE_BIN baseline-shipped baseline-silent; fi
 } | tee "$out/summary.md"

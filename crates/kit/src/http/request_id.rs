@@ -43,9 +43,9 @@ pub struct RequestScope {
 impl RequestId {
     /// A UUID v7 from the clock's milliseconds and 74 random bits (RFC 9562's plain
     /// method). Not `Uuid::now_v7`: its process-wide ordering (a mutex-guarded counter,
-    /// 128-bit clock arithmetic) costs half of a fresh id, and a request id needs no order
-    /// finer than the millisecond. The bits come from rand's thread-local CSPRNG, not a
-    /// `getrandom` system call per id.
+    /// 128-bit clock arithmetic) was 0.49k of the 0.62k instructions a fresh id cost
+    /// (callgrind, README), and a request id needs no order finer than the millisecond.
+    /// The bits come from rand's thread-local CSPRNG, not a `getrandom` system call per id.
     fn fresh() -> Self {
         let since_epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)

@@ -2,10 +2,11 @@
 //! (`super::request_id`), then the span and the request metrics (`super::observe`), in
 //! one hand-written `Transform`.
 //!
-//! Why not two `middleware::from_fn`: each boxes its own future and puts the service
-//! behind it in an `Rc<dyn Service>` whose calls box again, so the two cost four heap
-//! futures per request; this one is a single future, inline in the caller's (callgrind
-//! figures: README, "Coalesced statements").
+//! Why not two `middleware::from_fn`: each boxes its own future, and puts the service
+//! behind it in an `Rc<dyn Service>` whose calls box again; the pair cost two heap
+//! futures per request more than this single future, which lives inline in the caller's
+//! (callgrind: 19 allocations per cached read before, 17 after; README, "Coalesced
+//! statements").
 
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
