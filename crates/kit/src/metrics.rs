@@ -110,3 +110,20 @@ pub async fn render(database: Option<web::Data<Database>>) -> HttpResponse {
         ))
         .body(handle.render())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn installing_the_recorder_starts_its_upkeep_thread() {
+        let _ = super::handle();
+        // Linux names each thread in /proc (the kit runs on Linux: see `connection_cap`).
+        let names: Vec<String> = std::fs::read_dir("/proc/self/task")
+            .expect("/proc lists this process's threads")
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+            .collect();
+        assert!(
+            names.iter().any(|name| name.trim_end() == "metrics-upkeep"),
+            "threads: {names:?}"
+        );
+    }
+}
