@@ -8,6 +8,7 @@
 //! ([`super::changes`]). Handlers do not know which path answered.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::web::Bytes;
 use sqlx::Row;
@@ -131,6 +132,9 @@ pub struct UserStore {
     /// Point reads over the pipelined connections; `None` with `database.read_path =
     /// "pool"`: through `read_database`.
     reads: Option<Arc<PointReads<Uuid, User>>>,
+    /// A point read still unanswered on the pipelined path after this also goes through
+    /// the pool (`kit::db::hedge`); zero: never.
+    read_hedge: Duration,
     creates: Arc<Creates>,
     changes: Arc<Changes>,
     cache: Option<Arc<UserCache>>,
@@ -160,8 +164,16 @@ impl UserStore {
             changes: Arc::new(Changes::new(database, coalesce)),
             read_database,
             reads,
+            read_hedge: Duration::ZERO,
             cache,
         }
+    }
+
+    /// Point reads still unanswered on the pipelined path after `after` are also sent
+    /// through the pool, and the first answer wins (`database.read_hedge_ms`).
+    pub fn hedging_reads_after(mut self, after: Duration) -> Self {
+        self.read_hedge = after;
+        self
     }
 
     /// The user with `id` as the API renders it (`User::render`), from the cache when
@@ -174,10 +186,15 @@ impl UserStore {
         }
     }
 
-    /// A point read over the pipelined connections, or through the pool without them.
+    /// A point read over the pipelined connections (hedged through the pool when it is
+    /// late), or through the pool without them.
     async fn read(&self, id: Uuid) -> Result<Option<User>, StoreError> {
         match &self.reads {
-            Some(reads) => Ok(reads.get(id).await?),
+            Some(reads) => {
+                let pipelined = async { Ok(reads.get(id).await?) };
+                let pooled = || self.read_database.within(self.read_pooled(id));
+                kit::db::hedge::hedged(pipelined, self.read_hedge, pooled).await
+            }
             None => self.read_pooled(id).await,
         }
     }
