@@ -86,7 +86,11 @@ pub async fn build(settings: &Settings, environment: Environment) -> anyhow::Res
             settings.database.coalesce,
             settings.database.read_queue_depth * settings.database.read_connections.max(1),
         )
-        .hedging_reads_after(Duration::from_millis(settings.database.read_hedge_ms)),
+        .hedging_reads_after(
+            Duration::from_millis(settings.database.read_hedge_ms),
+            // Half the pool: the writes keep the rest.
+            (settings.database.pool_size as usize / 2).max(1),
+        ),
     );
     // Built here, not a process-wide global: every app (two in one test process, say)
     // sheds on its own load.

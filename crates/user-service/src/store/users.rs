@@ -19,6 +19,7 @@ use kit::ApiError;
 use kit::db::Database;
 use kit::db::coalesce::Rejected;
 use kit::db::deadline::DeadlineExceeded;
+use kit::db::hedge::Hedge;
 use kit::db::pipelined::{PipelinedReader, ReadError};
 use kit::db::point_reads::{PointQuery, PointReads};
 use kit::db::unavailable::Unavailability;
@@ -132,9 +133,8 @@ pub struct UserStore {
     /// Point reads over the pipelined connections; `None` with `database.read_path =
     /// "pool"`: through `read_database`.
     reads: Option<Arc<PointReads<Uuid, User>>>,
-    /// A point read still unanswered on the pipelined path after this also goes through
-    /// the pool (`kit::db::hedge`); zero: never.
-    read_hedge: Duration,
+    /// When a point read late on the pipelined path also goes through the pool.
+    read_hedge: Arc<Hedge>,
     creates: Arc<Creates>,
     changes: Arc<Changes>,
     cache: Option<Arc<UserCache>>,
@@ -164,15 +164,16 @@ impl UserStore {
             changes: Arc::new(Changes::new(database, coalesce)),
             read_database,
             reads,
-            read_hedge: Duration::ZERO,
+            read_hedge: Arc::new(Hedge::never()),
             cache,
         }
     }
 
     /// Point reads still unanswered on the pipelined path after `after` are also sent
-    /// through the pool, and the first answer wins (`database.read_hedge_ms`).
-    pub fn hedging_reads_after(mut self, after: Duration) -> Self {
-        self.read_hedge = after;
+    /// through the pool, and the first answer wins (`database.read_hedge_ms`); at most
+    /// `in_flight` at once.
+    pub fn hedging_reads_after(mut self, after: Duration, in_flight: usize) -> Self {
+        self.read_hedge = Arc::new(Hedge::new(after, in_flight));
         self
     }
 
@@ -193,7 +194,7 @@ impl UserStore {
             Some(reads) => {
                 let pipelined = async { Ok(reads.get(id).await?) };
                 let pooled = || self.read_database.within(self.read_pooled(id));
-                kit::db::hedge::hedged(pipelined, self.read_hedge, pooled).await
+                self.read_hedge.run(pipelined, pooled).await
             }
             None => self.read_pooled(id).await,
         }
