@@ -266,6 +266,12 @@ pub struct DatabaseSettings {
     /// Queries in flight at once on each pipelined connection; past it a point read is
     /// answered 503 at once rather than queued without bound behind a stalled server.
     pub read_queue_depth: usize,
+    /// A point read still unanswered on the pipelined connections after this many
+    /// milliseconds is also sent through the pool, and the first answer wins
+    /// (`kit::db::hedge`): a backend the scheduler left off the CPU delays only the reads
+    /// that were already on it. 0: never. Above the pipelined read's p99 at saturation
+    /// (about 7 ms on the 2-core reference machine), so that normally nothing is sent twice.
+    pub read_hedge_ms: u64,
     /// `pipelined` (the default): point reads over `read_connections`, with the service's
     /// cache when it has one. `pool`: the textbook design, every read through the SQLx pool,
     /// no pipelining, no cache; kept so that a lab can measure what the design is worth.
@@ -299,6 +305,7 @@ impl Default for DatabaseSettings {
             pool_size: 20,
             read_connections: 1,
             read_queue_depth: 1024,
+            read_hedge_ms: 10,
             read_path: ReadPath::Pipelined,
             acquire_timeout_ms: 3000,
             statement_timeout_ms: 5000,

@@ -77,14 +77,21 @@ pub async fn build(settings: &Settings, environment: Environment) -> anyhow::Res
     } else {
         (None, None)
     };
-    let store = web::Data::new(UserStore::new(
-        connected.database().clone(),
-        read_database,
-        reader,
-        cache,
-        settings.database.coalesce,
-        settings.database.read_queue_depth * settings.database.read_connections.max(1),
-    ));
+    let store = web::Data::new(
+        UserStore::new(
+            connected.database().clone(),
+            read_database,
+            reader,
+            cache,
+            settings.database.coalesce,
+            settings.database.read_queue_depth * settings.database.read_connections.max(1),
+        )
+        .hedging_reads_after(
+            Duration::from_millis(settings.database.read_hedge_ms),
+            // Half the pool: the writes keep the rest.
+            (settings.database.pool_size as usize / 2).max(1),
+        ),
+    );
     // Built here, not a process-wide global: every app (two in one test process, say)
     // sheds on its own load.
     let process_pool = web::Data::new(ProcessPool::from_settings(&settings.process));

@@ -12,6 +12,7 @@ impl std::fmt::Debug for DatabaseSettings {
             pool_size,
             read_connections,
             read_queue_depth,
+            read_hedge_ms,
             read_path,
             acquire_timeout_ms,
             statement_timeout_ms,
@@ -27,6 +28,7 @@ impl std::fmt::Debug for DatabaseSettings {
             .field("pool_size", pool_size)
             .field("read_connections", read_connections)
             .field("read_queue_depth", read_queue_depth)
+            .field("read_hedge_ms", read_hedge_ms)
             .field("read_path", read_path)
             .field("acquire_timeout_ms", acquire_timeout_ms)
             .field("statement_timeout_ms", statement_timeout_ms)

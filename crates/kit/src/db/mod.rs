@@ -16,6 +16,7 @@ pub mod client_span;
 #[cfg(feature = "pipelined")]
 pub mod coalesce;
 pub mod deadline;
+pub mod hedge;
 pub mod notify;
 #[cfg(feature = "pipelined")]
 pub mod pipelined;

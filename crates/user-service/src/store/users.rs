@@ -8,6 +8,7 @@
 //! ([`super::changes`]). Handlers do not know which path answered.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::web::Bytes;
 use sqlx::Row;
@@ -18,6 +19,7 @@ use kit::ApiError;
 use kit::db::Database;
 use kit::db::coalesce::Rejected;
 use kit::db::deadline::DeadlineExceeded;
+use kit::db::hedge::Hedge;
 use kit::db::pipelined::{PipelinedReader, ReadError};
 use kit::db::point_reads::{PointQuery, PointReads};
 use kit::db::unavailable::Unavailability;
@@ -131,6 +133,8 @@ pub struct UserStore {
     /// Point reads over the pipelined connections; `None` with `database.read_path =
     /// "pool"`: through `read_database`.
     reads: Option<Arc<PointReads<Uuid, User>>>,
+    /// When a point read late on the pipelined path also goes through the pool.
+    read_hedge: Arc<Hedge>,
     creates: Arc<Creates>,
     changes: Arc<Changes>,
     cache: Option<Arc<UserCache>>,
@@ -160,8 +164,17 @@ impl UserStore {
             changes: Arc::new(Changes::new(database, coalesce)),
             read_database,
             reads,
+            read_hedge: Arc::new(Hedge::never()),
             cache,
         }
+    }
+
+    /// Point reads still unanswered on the pipelined path after `after` are also sent
+    /// through the pool, and the first answer wins (`database.read_hedge_ms`); at most
+    /// `in_flight` at once.
+    pub fn hedging_reads_after(mut self, after: Duration, in_flight: usize) -> Self {
+        self.read_hedge = Arc::new(Hedge::new(after, in_flight));
+        self
     }
 
     /// The user with `id` as the API renders it (`User::render`), from the cache when
@@ -174,10 +187,15 @@ impl UserStore {
         }
     }
 
-    /// A point read over the pipelined connections, or through the pool without them.
+    /// A point read over the pipelined connections (hedged through the pool when it is
+    /// late), or through the pool without them.
     async fn read(&self, id: Uuid) -> Result<Option<User>, StoreError> {
         match &self.reads {
-            Some(reads) => Ok(reads.get(id).await?),
+            Some(reads) => {
+                let pipelined = async { Ok(reads.get(id).await?) };
+                let pooled = || self.read_database.within(self.read_pooled(id));
+                self.read_hedge.run(pipelined, pooled).await
+            }
             None => self.read_pooled(id).await,
         }
     }
