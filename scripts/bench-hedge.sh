@@ -28,23 +28,10 @@ cargo build -q --release -p user-service -p ferry
 bin=target/release
 ferry() { "$bin/ferry" "$@"; }
 
-work=$(scratch_dir bench-hedge)
-pids=()
-hog_pids=()
-cleanup() {
-  for pid in "${hog_pids[@]}" "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  stop_throwaway_postgres
-  rm -rf "$work"
-}
-trap cleanup EXIT
-start_throwaway_postgres "$work" -c max_connections=300
-db=$pg_url
-export JWT_SECRET=bench-$RANDOM$RANDOM-0123456789abcdef0123456789
+bench_start bench-hedge -c max_connections=300
 
 echo "seeding $users users…" >&2
-DATABASE_URL=$db "$bin/user-service" migrate
-DATABASE_URL=$db "$bin/user-service" seed --users "$users" --ids-file "$work/ids.txt" >&2
+bench_seed_users "$users"
 DATABASE_URL=$db "$bin/user-service" token --scope "users:read" > "$work/token"
 
 declare -A port
@@ -65,7 +52,7 @@ start rust
 start rust-nohedge APP_DATABASE__READ_HEDGE_MS=0
 targets=(rust node rust-nohedge)
 
-for _ in $(seq "$hogs"); do sh -c 'while :; do :; done' & hog_pids+=("$!"); done
+for _ in $(seq "$hogs"); do sh -c 'while :; do :; done' & pids+=("$!"); done
 echo "$hogs busy loops compete for the CPU" >&2
 
 get() { # json-name target [ferry options…]

@@ -21,20 +21,8 @@ rm -f "$out"/*.json
 cargo build -q --release -p user-service -p ferry
 bin=target/release
 
-work=$(scratch_dir bench-telemetry)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  stop_throwaway_postgres
-  rm -rf "$work"
-}
-trap cleanup EXIT
-start_throwaway_postgres "$work" -c max_connections=100
-db=$pg_url
-export JWT_SECRET=bench-$RANDOM$RANDOM-0123456789abcdef0123456789
-DATABASE_URL=$db "$bin/user-service" migrate
-DATABASE_URL=$db "$bin/user-service" seed --users 1000 --ids-file "$work/ids.txt" >/dev/null
+bench_start bench-telemetry -c max_connections=100
+bench_seed_users 1000
 head -1 "$work/ids.txt" >"$work/one-id.txt"
 DATABASE_URL=$db "$bin/user-service" token --scope users:read >"$work/token"
 

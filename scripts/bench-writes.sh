@@ -30,22 +30,10 @@ profile=${BENCH_PROFILE:-release}
 cargo build -q --profile "$profile" -p user-service -p ferry
 bin=target/$([ "$profile" = dev ] && echo debug || echo "$profile")
 
-work=$(scratch_dir bench-writes)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  stop_throwaway_postgres
-  rm -rf "$work"
-}
-trap cleanup EXIT
-start_throwaway_postgres "$work" -c max_connections=300 -c shared_buffers=512MB
-db=$pg_url
-export JWT_SECRET=bench-$RANDOM$RANDOM-0123456789abcdef0123456789
+bench_start bench-writes -c max_connections=300 -c shared_buffers=512MB
 
 echo "seeding $users users…" >&2
-DATABASE_URL=$db "$bin/user-service" migrate
-DATABASE_URL=$db "$bin/user-service" seed --users "$users" --ids-file "$work/ids.txt" >&2
+bench_seed_users "$users"
 DATABASE_URL=$db "$bin/user-service" token --scope "users:read users:write" > "$work/token"
 psql -q "$db" -c "VACUUM ANALYZE users" >/dev/null
 

@@ -50,3 +50,31 @@ stop_throwaway_postgres() {
   [ -n "${pg_data:-}" ] || return 0
   "${pg_as[@]}" "$pg_bindir/pg_ctl" -D "$pg_data" -m fast stop >/dev/null 2>&1 || true
 }
+
+# The benchmarks' common set-up: a scratch directory $work named after $1, a throwaway
+# PostgreSQL in it started with the further arguments as server options ($db, and
+# $pg_bindir), a random JWT_SECRET for every service started, and, on exit, every pid in
+# $pids stopped, the server stopped and $work removed.
+bench_start() { # name [postgres options…]
+  local name=$1
+  shift
+  work=$(scratch_dir "$name")
+  pids=()
+  trap bench_cleanup EXIT
+  start_throwaway_postgres "$work" "$@"
+  db=$pg_url
+  export JWT_SECRET=bench-$RANDOM$RANDOM-0123456789abcdef0123456789
+}
+
+bench_cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  stop_throwaway_postgres
+  rm -rf "$work"
+}
+
+# Migrates $db and seeds $1 users with $bin/user-service; their ids in $work/ids.txt.
+bench_seed_users() {
+  DATABASE_URL=$db "$bin/user-service" migrate
+  DATABASE_URL=$db "$bin/user-service" seed --users "$1" --ids-file "$work/ids.txt" >&2
+}
