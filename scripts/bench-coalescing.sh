@@ -41,21 +41,10 @@ psql -q "$db" -c "VACUUM ANALYZE users" >/dev/null
 "$pgbin/pgbench" -q -i -s 10 "$db" >/dev/null 2>&1
 
 declare -A port
-start() { # name log-file [env…]: a service on a fresh port
-  local name=$1; shift
-  port[$name]=$(free_port)
-  if [ "$name" = node ]; then
-    DATABASE_URL=$db PORT=${port[$name]} node baselines/node/src/main.js >"$work/$name.log" 2>&1 &
-  else
-    env DATABASE_URL=$db PORT=${port[$name]} "$@" "$bin/user-service" serve >"$work/$name.log" 2>&1 &
-  fi
-  pids+=("$!")
-  wait_ready "${port[$name]}" "$!" "$work/$name.log"
-}
 (cd baselines/node && [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error)
-start node
-start rust
-start rust-nocoalesce APP_DATABASE__COALESCE=false
+bench_start_service node
+bench_start_service rust
+bench_start_service rust-nocoalesce APP_DATABASE__COALESCE=false
 
 load() { # json-name target [ferry options…] url-path
   local name=$1 target=$2; shift 2
@@ -105,8 +94,8 @@ low_p99() { for f in "$out"/open-"$1"-[0-9]*.json; do p99 "$f"; done | sort -n |
 p99_on=$(low_p99 rust); p99_off=$(low_p99 rust-nocoalesce)
 
 echo "telemetry: one fixed id, shipped (info), warn, request_telemetry off…" >&2
-start rust-warn APP_LOG__FILTER=warn
-start rust-silent APP_SERVER__REQUEST_TELEMETRY=false
+bench_start_service rust-warn APP_LOG__FILTER=warn
+bench_start_service rust-silent APP_SERVER__REQUEST_TELEMETRY=false
 declare -A fixed
 for round in $(seq "$rounds"); do
   for target in rust rust-warn rust-silent; do

@@ -35,21 +35,10 @@ bench_seed_users "$users"
 DATABASE_URL=$db "$bin/user-service" token --scope "users:read" > "$work/token"
 
 declare -A port
-start() { # name [env…]: a service on a fresh port
-  local name=$1; shift
-  port[$name]=$(free_port)
-  if [ "$name" = node ]; then
-    DATABASE_URL=$db PORT=${port[$name]} NODE_ENV=production node baselines/node/src/main.js >"$work/$name.log" 2>&1 &
-  else
-    env DATABASE_URL=$db PORT=${port[$name]} "$@" "$bin/user-service" serve >"$work/$name.log" 2>&1 &
-  fi
-  pids+=("$!")
-  wait_ready "${port[$name]}" "$!" "$work/$name.log"
-}
 (cd baselines/node && [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error)
-start node
-start rust
-start rust-nohedge APP_DATABASE__READ_HEDGE_MS=0
+bench_start_service node NODE_ENV=production
+bench_start_service rust
+bench_start_service rust-nohedge APP_DATABASE__READ_HEDGE_MS=0
 targets=(rust node rust-nohedge)
 
 for _ in $(seq "$hogs"); do sh -c 'while :; do :; done' & pids+=("$!"); done

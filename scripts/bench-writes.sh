@@ -38,22 +38,11 @@ DATABASE_URL=$db "$bin/user-service" token --scope "users:read users:write" > "$
 psql -q "$db" -c "VACUUM ANALYZE users" >/dev/null
 
 declare -A port
-start() { # name [env…]: a service on a fresh port
-  local name=$1; shift
-  port[$name]=$(free_port)
-  if [ "$name" = node ]; then
-    DATABASE_URL=$db PORT=${port[$name]} node baselines/node/src/main.js >"$work/$name.log" 2>&1 &
-  else
-    env DATABASE_URL=$db PORT=${port[$name]} "$@" "$bin/user-service" serve >"$work/$name.log" 2>&1 &
-  fi
-  pids+=("$!")
-  wait_ready "${port[$name]}" "$!" "$work/$name.log"
-}
 (cd baselines/node && [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error)
 targets=(rust node rust-nocoalesce)
-start node
-start rust
-start rust-nocoalesce APP_DATABASE__COALESCE=false
+bench_start_service node
+bench_start_service rust
+bench_start_service rust-nocoalesce APP_DATABASE__COALESCE=false
 
 load() { # json-name target [ferry options…] url-path
   local name=$1 target=$2; shift 2

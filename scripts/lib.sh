@@ -78,3 +78,20 @@ bench_seed_users() {
   DATABASE_URL=$db "$bin/user-service" migrate
   DATABASE_URL=$db "$bin/user-service" seed --users "$1" --ids-file "$work/ids.txt" >&2
 }
+
+# Starts service $1 on a fresh port (${port[$1]}) against $db and waits until it is ready:
+# `node` is the Node baseline, any other name $bin/user-service; further arguments are
+# environment assignments for it. Its pid joins $pids, its log is $work/$1.log. Needs
+# `declare -A port` in the caller.
+bench_start_service() { # name [VAR=value…]
+  local name=$1
+  shift
+  port[$name]=$(free_port)
+  if [ "$name" = node ]; then
+    env DATABASE_URL="$db" PORT="${port[$name]}" "$@" node baselines/node/src/main.js >"$work/$name.log" 2>&1 &
+  else
+    env DATABASE_URL="$db" PORT="${port[$name]}" "$@" "$bin/user-service" serve >"$work/$name.log" 2>&1 &
+  fi
+  pids+=("$!")
+  wait_ready "${port[$name]}" "$!" "$work/$name.log"
+}
