@@ -90,4 +90,19 @@ mod tests {
         };
         assert_eq!(as_cost_report(&section), None);
     }
+
+    /// compare prices the report in memory, `ferry cost` prices the file it wrote: the two
+    /// agree only if every number reads back as the one written (serde_json's
+    /// `float_roundtrip`; without it, this test fails: some numbers come back one unit in the
+    /// last place off, and CI once saw the two monthly costs differ in their last digit).
+    #[test]
+    fn every_number_in_a_report_file_reads_back_exactly() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..100_000 {
+            let written = rng.f64() * 10f64.powi(rng.i32(-6..12));
+            let text = serde_json::to_string(&written).expect("an f64 that is finite encodes");
+            let read: f64 = serde_json::from_str(&text).expect("what serde_json wrote parses");
+            assert_eq!(read.to_bits(), written.to_bits(), "{text}");
+        }
+    }
 }
