@@ -28,7 +28,14 @@ async fn dropped_reads_and_writes_leave_connections_usable() {
         PipelinedReader::start(&database_url, READ_STATEMENTS, &settings).expect("a reader"),
     );
     assert!(reader.wait_connected(Duration::from_secs(10)).await);
-    let store = UserStore::new(database.clone(), database, Some(reader), None, true, 1024);
+    let store = UserStore::new(
+        database.clone(),
+        database.clone(),
+        Some(reader),
+        None,
+        true,
+        1024,
+    );
 
     let email = Email::parse("cancel@example.com").expect("a valid email");
     let user = match store.create(None, &email).await.expect("create") {
@@ -64,6 +71,19 @@ async fn dropped_reads_and_writes_leave_connections_usable() {
         );
     }
     blocker.execute("ROLLBACK").await.expect("unlocking");
+    // The cancelled writes still run: a change taken into the coalescer's queue is run
+    // with its batch even when its caller has gone (`kit::db::coalesce`), and two batches
+    // run at once, so one of them could commit after a write below and undo it. Before
+    // the checks, wait until they have all run.
+    assert!(
+        writes_settle(
+            &database,
+            Duration::from_millis(200),
+            Duration::from_secs(10)
+        )
+        .await,
+        "the cancelled writes ran within 10 s of the unlock"
+    );
 
     // Every connection, pooled and pipelined, answers correctly afterwards.
     for round in 0..10 {
@@ -86,4 +106,26 @@ async fn dropped_reads_and_writes_leave_connections_usable() {
             "reads see the latest write"
         );
     }
+}
+
+/// Waits until every pooled connection has stayed idle for `quiet` (a batch between two
+/// statements holds no connection only for microseconds); false if that took longer than
+/// `within`.
+async fn writes_settle(database: &Database, quiet: Duration, within: Duration) -> bool {
+    let poll = Duration::from_millis(10);
+    let started = tokio::time::Instant::now();
+    let mut idle_since = None;
+    while started.elapsed() < within {
+        let (size, idle) = database.pool_state();
+        if idle == size as usize {
+            let since = *idle_since.get_or_insert_with(tokio::time::Instant::now);
+            if since.elapsed() >= quiet {
+                return true;
+            }
+        } else {
+            idle_since = None;
+        }
+        tokio::time::sleep(poll).await;
+    }
+    false
 }
