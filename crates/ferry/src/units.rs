@@ -81,6 +81,18 @@ pub fn format_seconds(seconds: f64) -> String {
 }
 
 /// Prints a count with thousands separators so that 20000 reads as `20,000`.
+/// A percentage as people read one: whole above 10 (`100`, `42`), one decimal below
+/// (`2.5`, `0.1`), and `<0.1` for what would print as 0 but is not.
+pub fn format_percent(percent: f64) -> String {
+    if percent >= 9.95 {
+        format!("{percent:.0}")
+    } else if percent >= 0.05 || percent == 0.0 {
+        format!("{percent:.1}")
+    } else {
+        "<0.1".to_string()
+    }
+}
+
 pub fn format_count(count: u64) -> String {
     let digits = count.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);

@@ -1,5 +1,5 @@
 //! `ferry compare --quick` end to end on the default lab (ferry-lab.toml): real services (the
-//! Node baseline and the release user-service twice, textbook and shipped), a real embedded
+//! Node baseline and the release user-service, each twice, textbook and shipped), a real embedded
 //! PostgreSQL, real load. Checks the JSON has every scenario for every target with
 //! throughput and no errors on valid requests, capacity where the lab asks, the cost section,
 //! and that the HTML report renders in headless Chromium with its charts (screenshot kept in
@@ -40,7 +40,7 @@ fn quick_compare_measures_every_scenario_for_every_target() {
     );
     assert!(
         stdout.contains(
-            "| metric | node | rust-textbook | rust | rust-textbook / node | rust / node |"
+            "| metric | node | node-textbook | rust-textbook | rust | node-textbook / node | rust-textbook / node | rust / node |"
         ),
         "{stdout}"
     );
@@ -59,12 +59,12 @@ fn quick_compare_measures_every_scenario_for_every_target() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["node", "rust-textbook", "rust"]);
+    assert_eq!(names, ["node", "node-textbook", "rust-textbook", "rust"]);
     let roles: Vec<&str> = targets
         .iter()
         .map(|t| t["role"].as_str().unwrap())
         .collect();
-    assert_eq!(roles, ["baseline", "candidate", "candidate"]);
+    assert_eq!(roles, ["baseline", "candidate", "candidate", "candidate"]);
     assert_eq!(json["schema_version"], 2);
     assert_eq!(json["lab"]["vars"]["users"], "1000");
     for target in targets {

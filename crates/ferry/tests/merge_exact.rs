@@ -73,7 +73,15 @@ fn run_of(settings: &LoadSettings, started_at_unix_ms: u64, requests: &[Known]) 
                 }
                 let finished = intended + Duration::from_micros(corrected_us);
                 let sent = finished - Duration::from_micros(service_us);
-                recorder.record_response(slot, intended, sent, finished, status, 13);
+                recorder.record_response(
+                    slot,
+                    intended,
+                    sent,
+                    finished,
+                    status,
+                    13,
+                    ferry::load::target::is_error(None, status),
+                );
             }
             Known::Timeout { .. } => recorder.record_error(slot, TransportError::Timeout),
             Known::Dropped { .. } => recorder.record_dropped(slot),

@@ -37,8 +37,14 @@ TIME
   defaults are 5 s per scenario run after a 2 s warm-up, 2 rounds. --thorough: 60 s, 3 rounds,
   and one 5-minute run per target of the first scenario. --quick: a smoke run for CI.
 
+EXIT STATUS
+  0 finished, every scenario valid; 1 did not finish (wins over 5); 2 bad command line;
+  5 finished, every report written, but a scenario of a target was invalid (a measured round's
+  errors above the lab's SLO error bound); 130 a second Ctrl-C.
+
 EXAMPLES
   ferry compare
+  ferry compare --scenarios get-user,get-user-burst
   ferry compare --plan --thorough
   ferry compare --duration 30s --rounds 3 --target-rps 25000
   ferry compare --targets node,rust --set vars.users=1000000
@@ -53,6 +59,10 @@ pub struct CompareArgs {
     /// Run only these targets (comma-separated names from the lab), in the lab's order.
     #[arg(long, value_delimiter = ',')]
     targets: Vec<String>,
+    /// Run only these scenarios (comma-separated names from the lab), in the lab's order; a
+    /// kept scenario's `relative_to` must be kept too.
+    #[arg(long, value_delimiter = ',')]
+    scenarios: Vec<String>,
     /// Override a lab value: KEY=VALUE with a dotted KEY (vars.users=1000000, slo.p99=5ms,
     /// scenario.get-user.connections=128, target.rust.env.WORKERS=4). Repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -104,6 +114,9 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode> {
     let lab = lab_from(&args)?;
     let settings = settings_from(&args)?;
     let (plan_text, _) = plan::describe(&lab, &settings);
+    let mask = compare::secrets::Mask::default();
+    mask.learn(&lab.secrets, &lab.vars);
+    let plan_text = mask.apply(&plan_text);
     if args.plan {
         print!("{plan_text}");
         return Ok(ExitCode::SUCCESS);
@@ -130,8 +143,30 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode> {
         outputs.json.display(),
         outputs.html.display()
     );
-    Ok(ExitCode::SUCCESS)
+    let invalid: Vec<String> = outputs
+        .report
+        .targets
+        .iter()
+        .flat_map(|target| {
+            target
+                .scenarios
+                .iter()
+                .filter(|scenario| !scenario.valid)
+                .map(|scenario| format!("{} on {}", scenario.scenario, target.name))
+        })
+        .collect();
+    if invalid.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "ferry: invalid (errors above the SLO's bound, not compared): {}",
+        invalid.join(", ")
+    );
+    Ok(ExitCode::from(EXIT_INVALID))
 }
+
+/// `ferry compare` finished and wrote every report, but a scenario was invalid.
+const EXIT_INVALID: u8 = 5;
 
 fn lab_from(args: &CompareArgs) -> Result<Lab> {
     let file = match &args.lab {
@@ -168,7 +203,38 @@ fn lab_from(args: &CompareArgs) -> Result<Lab> {
         lab.targets
             .retain(|target| args.targets.contains(&target.name));
     }
+    if !args.scenarios.is_empty() {
+        keep_scenarios(&mut lab, &args.scenarios)?;
+    }
     Ok(lab)
+}
+
+/// `--scenarios`: only the named scenarios, each named one in the lab, and every kept
+/// scenario's `relative_to` kept too.
+fn keep_scenarios(lab: &mut Lab, names: &[String]) -> Result<()> {
+    if let Some(unknown) = names
+        .iter()
+        .find(|name| !lab.scenarios.iter().any(|s| s.name == **name))
+    {
+        let known: Vec<&str> = lab.scenarios.iter().map(|s| s.name.as_str()).collect();
+        bail!(
+            "--scenarios: the lab has no scenario `{unknown}` (it has {})",
+            known.join(", ")
+        );
+    }
+    lab.scenarios.retain(|scenario| names.contains(&scenario.name));
+    for scenario in &lab.scenarios {
+        if let Some(reference) = &scenario.relative_to
+            && !names.contains(reference)
+        {
+            bail!(
+                "--scenarios: `{}` runs relative to `{reference}`, which is left out; add \
+                 `{reference}` to --scenarios",
+                scenario.name
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The value of the preset in force: normal, `--quick` or `--thorough`.

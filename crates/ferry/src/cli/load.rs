@@ -178,6 +178,9 @@ enum OrderArg {
     RoundRobin,
 }
 
+/// Above this share of errors `ferry load` warns on stderr.
+const ERROR_WARNING_RATIO: f64 = 0.01;
+
 pub fn load(args: LoadArgs) -> Result<ExitCode> {
     let settings = settings_from(&args)?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -191,6 +194,16 @@ pub fn load(args: LoadArgs) -> Result<ExitCode> {
     })
     .context("installing the Ctrl-C handler")?;
     let result = ferry::load::run_until_stopped(&settings, stop)?;
+    // Always, even with -q: a run that is mostly errors measured the error path, not the
+    // service. The exit status is --slo's to decide.
+    if result.totals.error_ratio > ERROR_WARNING_RATIO {
+        eprintln!(
+            "warning: {} of the requests were errors (the most frequent: {}); these figures \
+             measure the error path, not the service's normal work",
+            format!("{} %", ferry::units::format_percent(result.totals.error_ratio * 100.0)),
+            result.totals.top_error_text().unwrap_or_default()
+        );
+    }
     if !args.quiet {
         print!("{}", report::summary::render(&result));
     }

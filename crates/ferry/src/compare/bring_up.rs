@@ -43,7 +43,7 @@ impl Run<'_> {
     }
 
     /// How to start each target ferry starts, with the run's placeholders.
-    fn launches(&self) -> Vec<Launch> {
+    pub(super) fn launches(&self) -> Vec<Launch> {
         let mut launches = Vec::new();
         for target in &self.lab.targets {
             if let TargetKind::Started {
@@ -51,6 +51,7 @@ impl Run<'_> {
                 env,
                 cwd,
                 ready,
+                ready_timeout,
             } = &target.kind
             {
                 let mut all_env = self.lab.env.clone();
@@ -64,7 +65,9 @@ impl Run<'_> {
                     ),
                     env: all_env,
                     ready: ready.clone(),
+                    ready_timeout: *ready_timeout,
                     values: self.values.clone(),
+                    mask: self.mask.clone(),
                 });
             }
         }

@@ -25,6 +25,9 @@ pub struct Probe {
     pub cpu_mean_percent: f64,
     /// Peak RSS of the target during the probe.
     pub rss_peak_bytes: u64,
+    /// The embedded database's CPU during the probe's measured part; null when not sampled.
+    #[serde(default)]
+    pub database_cpu_mean_percent: Option<f64>,
 }
 
 /// The result of the search.
@@ -36,9 +39,46 @@ pub struct Capacity {
     pub low_rps: f64,
     pub high_rps: f64,
     pub probes: Vec<Probe>,
-    /// The highest passing rate; `None` when no probe passed (the capacity is below the
-    /// lowest rate tried).
+    /// The highest passing rate; `None` when no probe passed ("none held").
     pub rate_rps: Option<f64>,
+    /// How far `rate_rps` can be trusted: `exact` (a probe passed and one failed, so the
+    /// capacity lies between them), `at_least` (every probe passed: the capacity is this or
+    /// more) or `none` (no probe passed, the bottom of the range included).
+    pub bound: Bound,
+    /// The highest passing probe rate; null when none passed.
+    pub bracket_low_rps: Option<f64>,
+    /// The lowest failing probe rate; null when none failed.
+    pub bracket_high_rps: Option<f64>,
+}
+
+/// What the probes of a search tell of the capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bound {
+    Exact,
+    AtLeast,
+    None,
+}
+
+impl Capacity {
+    /// The capacity as a reader should see it: `12,345/s`, `≥ 12,345/s` or `none held`.
+    pub fn text(&self) -> String {
+        match (self.bound, self.rate_rps) {
+            (Bound::Exact, Some(rate)) => super::matrix::rate(rate),
+            (Bound::AtLeast, Some(rate)) => format!("≥ {}", super::matrix::rate(rate)),
+            _ => "none held".to_string(),
+        }
+    }
+
+    /// The bracket of the search, `between 8,000/s and 16,000/s`, when it has two ends.
+    pub fn bracket_text(&self) -> Option<String> {
+        let (low, high) = (self.bracket_low_rps?, self.bracket_high_rps?);
+        Some(format!(
+            "passed at {}, failed at {}",
+            super::matrix::rate(low),
+            super::matrix::rate(high)
+        ))
+    }
 }
 
 impl Capacity {
@@ -74,10 +114,14 @@ pub fn judge(rate: f64, run: &RoundRun, slo_p99_us: u64, slo_error_ratio: f64) -
         passed,
         cpu_mean_percent: run.cpu_mean_percent,
         rss_peak_bytes: run.rss_peak_bytes,
+        database_cpu_mean_percent: run.database_cpu_mean_percent,
     }
 }
 
-/// Bisects between `low` and `high` with `probes` runs of `probe(rate)`.
+/// Bisects between `low` and `high` with `probes` runs of `probe(rate)`. The last probe goes
+/// to an end of the range when every probe so far agreed: to `low` when all failed, so that
+/// "none held" always includes the bottom of the range, and to `high` when all passed, so that
+/// "at least" reaches the top.
 pub fn search(
     low: f64,
     high: f64,
@@ -86,26 +130,161 @@ pub fn search(
     slo_error_ratio: f64,
     mut probe: impl FnMut(f64) -> Result<RoundRun>,
 ) -> Result<Capacity> {
-    let mut capacity = Capacity {
-        slo_p99_us,
-        slo_error_ratio,
-        low_rps: low,
-        high_rps: high,
-        probes: Vec::new(),
-        rate_rps: None,
-    };
+    let mut found: Vec<Probe> = Vec::new();
     let (mut passing, mut failing) = (low, high);
-    for _ in 0..probes {
-        let rate = (passing * failing).sqrt().round().max(1.0);
+    for index in 0..probes {
+        let last = index + 1 == probes;
+        let passed: Vec<bool> = found.iter().map(|p| p.passed).collect();
+        let rate = next_rate(last, &passed, (low, high), (passing, failing));
         let result = probe(rate)?;
         let outcome = judge(rate, &result, slo_p99_us, slo_error_ratio);
         if outcome.passed {
             passing = rate;
-            capacity.rate_rps = Some(capacity.rate_rps.map_or(rate, |best: f64| best.max(rate)));
         } else {
             failing = rate;
         }
-        capacity.probes.push(outcome);
+        found.push(outcome);
     }
-    Ok(capacity)
+    Ok(conclude(low, high, slo_p99_us, slo_error_ratio, found))
+}
+
+/// The rate of the next probe: the geometric middle of what is known, or an end of the range
+/// for the `last` probe when every earlier one agreed.
+fn next_rate(last: bool, passed: &[bool], range: (f64, f64), known: (f64, f64)) -> f64 {
+    let agreed = |outcome: bool| !passed.is_empty() && passed.iter().all(|p| *p == outcome);
+    let rate = if last && agreed(false) {
+        range.0
+    } else if last && agreed(true) {
+        range.1
+    } else {
+        (known.0 * known.1).sqrt()
+    };
+    rate.round().max(1.0)
+}
+
+/// The capacity the probes show, with its bound and bracket.
+fn conclude(
+    low: f64,
+    high: f64,
+    slo_p99_us: u64,
+    slo_error_ratio: f64,
+    probes: Vec<Probe>,
+) -> Capacity {
+    let best = |passed: bool| {
+        probes
+            .iter()
+            .filter(move |p| p.passed == passed)
+            .map(|p| p.rate_rps)
+    };
+    let bracket_low_rps = best(true).reduce(f64::max);
+    let bracket_high_rps = best(false).reduce(f64::min);
+    let bound = match (bracket_low_rps, bracket_high_rps) {
+        (Some(_), Some(_)) => Bound::Exact,
+        (Some(_), None) => Bound::AtLeast,
+        (None, _) => Bound::None,
+    };
+    Capacity {
+        slo_p99_us,
+        slo_error_ratio,
+        low_rps: low,
+        high_rps: high,
+        probes,
+        rate_rps: bracket_low_rps,
+        bound,
+        bracket_low_rps,
+        bracket_high_rps,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(rate_rps: f64, passed: bool) -> Probe {
+        Probe {
+            rate_rps,
+            throughput_rps: rate_rps,
+            p99_us: 1_000,
+            error_ratio: 0.0,
+            passed,
+            cpu_mean_percent: 10.0,
+            rss_peak_bytes: 1,
+            database_cpu_mean_percent: None,
+        }
+    }
+
+    #[test]
+    fn a_search_that_only_failed_ends_at_the_bottom_of_its_range() {
+        // The --quick case that ended in "met the SLO at no probed rate" after probing only
+        // the middle of the range: the last probe now goes to its bottom.
+        assert_eq!(
+            next_rate(false, &[], (4_273.0, 64_104.0), (4_273.0, 64_104.0)),
+            16_551.0
+        );
+        assert_eq!(
+            next_rate(true, &[false], (4_273.0, 64_104.0), (4_273.0, 16_551.0)),
+            4_273.0
+        );
+        assert_eq!(
+            next_rate(true, &[true], (10.0, 1_000.0), (100.0, 1_000.0)),
+            1_000.0
+        );
+        assert_eq!(
+            next_rate(true, &[true, false], (10.0, 1_000.0), (100.0, 400.0)),
+            200.0
+        );
+    }
+
+    #[test]
+    fn the_bound_says_what_the_probes_showed() {
+        let exact = conclude(
+            10.0,
+            1_000.0,
+            1,
+            0.001,
+            vec![probe(100.0, true), probe(400.0, false)],
+        );
+        assert_eq!((exact.bound, exact.rate_rps), (Bound::Exact, Some(100.0)));
+        assert_eq!(
+            (exact.bracket_low_rps, exact.bracket_high_rps),
+            (Some(100.0), Some(400.0))
+        );
+        assert_eq!(exact.text(), "100/s");
+
+        let at_least = conclude(
+            10.0,
+            1_000.0,
+            1,
+            0.001,
+            vec![probe(100.0, true), probe(1_000.0, true)],
+        );
+        assert_eq!(
+            (at_least.bound, at_least.rate_rps),
+            (Bound::AtLeast, Some(1_000.0))
+        );
+        assert_eq!(at_least.bracket_high_rps, None);
+        assert_eq!(at_least.text(), "≥ 1,000/s");
+
+        let none = conclude(
+            10.0,
+            1_000.0,
+            1,
+            0.001,
+            vec![probe(100.0, false), probe(10.0, false)],
+        );
+        assert_eq!((none.bound, none.rate_rps), (Bound::None, None));
+        assert_eq!(
+            (none.bracket_low_rps, none.bracket_high_rps),
+            (None, Some(10.0))
+        );
+        assert_eq!(none.text(), "none held");
+        assert_eq!(
+            serde_json::to_value(none.bound).expect("a bound serialises"),
+            serde_json::json!("none")
+        );
+        assert_eq!(
+            serde_json::to_value(Bound::AtLeast).expect("a bound serialises"),
+            serde_json::json!("at_least")
+        );
+    }
 }

@@ -19,7 +19,7 @@ pub fn section(report: &CompareReport, target_rps: f64) -> Result<CostSection> {
         ..CostSettings::default()
     };
     let priced = cost::price(&input, &prices, &file, &settings);
-    let scenarios = priced
+    let scenarios: Vec<CostScenario> = priced
         .scenarios
         .into_iter()
         .map(|scenario| {
@@ -45,13 +45,56 @@ pub fn section(report: &CompareReport, target_rps: f64) -> Result<CostSection> {
             }
         })
         .collect();
+    let mut notes = priced.notes;
+    notes.extend(database_note(report, &scenarios));
     Ok(CostSection {
         target_rps,
         baseline: report.baseline().map(|b| b.name.clone()),
         scenarios,
         prices: Some(priced.prices),
         settings: Some(priced.settings),
-        notes: priced.notes,
+        notes,
+    })
+}
+
+/// Which CPU the prices use: the targets' own, since that is what runs in the priced
+/// containers and functions. The database's CPU at each capacity, when it was sampled, is
+/// given beside it: a database server sized for it is a cost these figures leave out.
+fn database_note(report: &CompareReport, scenarios: &[CostScenario]) -> Option<String> {
+    report.database.as_ref()?;
+    let mut shares = Vec::new();
+    for scenario in scenarios {
+        let each: Vec<String> = scenario
+            .targets
+            .iter()
+            .filter_map(|t| {
+                let probe = report
+                    .target(&t.priced.name)?
+                    .scenario(&scenario.scenario)?
+                    .capacity
+                    .as_ref()?
+                    .at_capacity()?;
+                Some(format!(
+                    "{:.0}% of a core for {}",
+                    probe.database_cpu_mean_percent?, t.priced.name
+                ))
+            })
+            .collect();
+        if !each.is_empty() {
+            shares.push(format!("in {}, {}", scenario.scenario, each.join(", ")));
+        }
+    }
+    let base = "CPU in these prices is the targets' own processes (what runs in the priced \
+                containers and functions), not the database's";
+    Some(if shares.is_empty() {
+        format!("{base}; the database's CPU at capacity was not sampled.")
+    } else {
+        format!(
+            "{base}. At capacity the database used {}: a database server sized for that is a \
+             cost these figures leave out (the matrix's \"CPU per 1k req/s with database\" \
+             compares the work with it).",
+            shares.join("; ")
+        )
     })
 }
 

@@ -153,8 +153,8 @@ fn cold_start_section(report: &CompareReport) -> String {
                     target.name.clone(),
                     colour_of(report, &target.name),
                     vec![
-                        ("median".to_string(), cold.median_ms),
-                        ("max".to_string(), cold.max_ms),
+                        ("median".to_string(), Some(cold.median_ms)),
+                        ("max".to_string(), Some(cold.max_ms)),
                     ],
                 )
             })
@@ -166,11 +166,14 @@ fn cold_start_section(report: &CompareReport) -> String {
         &started
             .iter()
             .map(|target| {
-                let rss = target.cold_start.as_ref().map_or(0, |c| c.idle_rss_bytes);
+                let rss = target.cold_start.as_ref().map(|c| c.idle_rss_bytes);
                 (
                     target.name.clone(),
                     colour_of(report, &target.name),
-                    vec![("idle RSS".to_string(), rss as f64 / 1_048_576.0)],
+                    vec![(
+                        "idle RSS".to_string(),
+                        rss.map(|rss| rss as f64 / 1_048_576.0),
+                    )],
                 )
             })
             .collect::<Vec<_>>(),
@@ -193,7 +196,17 @@ fn capacity_section(report: &CompareReport) -> String {
         html.push_str(&bar_chart(
             "Capacity at the SLO (requests/s) and instances",
             &cost_groups(report, scenario, |target| {
-                vec![("capacity".to_string(), target.capacity_rps.unwrap_or(0.0))]
+                let bound = report
+                    .target(&target.name)
+                    .and_then(|t| t.scenario(&scenario.scenario))
+                    .and_then(|s| s.capacity.as_ref())
+                    .map(|c| c.bound);
+                let label = match bound {
+                    Some(super::capacity::Bound::AtLeast) => "capacity at least",
+                    Some(super::capacity::Bound::None) => "capacity: none held",
+                    _ => "capacity",
+                };
+                vec![(label.to_string(), target.capacity_rps)]
             }),
             &|value| format!("{}/s", format_count(value.round() as u64)),
         ));
@@ -210,11 +223,8 @@ fn capacity_section(report: &CompareReport) -> String {
             ),
             &cost_groups(report, scenario, |target| {
                 vec![
-                    ("containers".to_string(), target.monthly_cost.unwrap_or(0.0)),
-                    (
-                        "functions".to_string(),
-                        target.function_monthly_cost.unwrap_or(0.0),
-                    ),
+                    ("containers".to_string(), target.monthly_cost),
+                    ("functions".to_string(), target.function_monthly_cost),
                 ]
             }),
             &|value| format!("{value:.2}"),
@@ -320,13 +330,15 @@ fn scenario_section(report: &CompareReport, key: &str, title: &str) -> String {
 }
 
 /// One group of bars: the target's name, its colour, and `(label, value)` per bar.
-type BarGroup = (String, usize, Vec<(String, f64)>);
+/// A target's bars: its name, its colour, and (label, value) per bar; an unknown value is
+/// drawn as no bar and "—", never as 0.
+type BarGroup = (String, usize, Vec<(String, Option<f64>)>);
 
 /// One bar group per target of a cost scenario, in the target's colour.
 fn cost_groups(
     report: &CompareReport,
     scenario: &super::report::CostScenario,
-    bars: impl Fn(&crate::cost::TargetCost) -> Vec<(String, f64)>,
+    bars: impl Fn(&crate::cost::TargetCost) -> Vec<(String, Option<f64>)>,
 ) -> Vec<BarGroup> {
     scenario
         .targets
@@ -352,7 +364,7 @@ fn bar_chart(title: &str, groups: &[BarGroup], format: &dyn Fn(f64) -> String) -
     let height = 50.0 + bars as f64 * (BAR + 4.0) + groups.len() as f64 * GAP + 10.0;
     let max = groups
         .iter()
-        .flat_map(|(_, _, bars)| bars.iter().map(|(_, value)| *value))
+        .flat_map(|(_, _, bars)| bars.iter().filter_map(|(_, value)| *value))
         .fold(0.0, f64::max)
         .max(f64::MIN_POSITIVE);
     let scale = (WIDTH - LEFT - RIGHT) / max;
@@ -370,6 +382,17 @@ fn bar_chart(title: &str, groups: &[BarGroup], format: &dyn Fn(f64) -> String) -
             escape(group)
         );
         for (index, (label, value)) in bars.iter().enumerate() {
+            let Some(value) = value else {
+                let _ = write!(
+                    svg,
+                    "<text x=\"{:.1}\" y=\"{:.1}\">{} —</text>",
+                    LEFT + 6.0,
+                    y + BAR * 0.7,
+                    escape(label)
+                );
+                y += BAR + 4.0;
+                continue;
+            };
             let width = (value * scale).max(1.0);
             let opacity = if index == 0 { 1.0 } else { 0.55 };
             let _ = write!(

@@ -1,15 +1,15 @@
 //! A target ready for load: where to send it, and how its CPU and memory are read. Started
 //! targets are owned here, so that they stop when the run ends.
 
-use std::time::Duration;
-
 use anyhow::Result;
 
+use crate::load::LoadSettings;
+
 use super::lab::Role;
-use super::sampler::{Sample, Sampler, summarise};
+use super::sampler::{Reading, Sample, Sampler, Source, Window, rss_peak, series, window_mean};
 use super::targets::Running;
 
-/// How a target's CPU and RSS are read.
+/// How a target's (or the embedded database's) CPU and RSS are read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Gauge {
     /// The process tree under this pid, on this machine.
@@ -27,37 +27,63 @@ pub struct LiveTarget {
     pub running: Option<Running>,
 }
 
-/// What the gauge read over one run.
+/// What a gauge read over one run.
 pub struct Measured {
+    /// Every reading's rate, from the start of the warm-up, readings less than 50 ms apart
+    /// merged (charts).
     pub samples: Vec<Sample>,
-    /// Over the samples after `warmup`.
-    pub cpu_mean_percent: f64,
+    /// Over the measured window only, from the cumulative counters at its ends; `None`
+    /// when the run ended before the window had two readings.
+    pub cpu_mean_percent: Option<f64>,
     pub rss_peak_bytes: u64,
+    /// Samples (and the mean) above `cores` × 100 %, clamped to it.
+    pub cpu_clamped_samples: u32,
 }
 
-impl LiveTarget {
-    pub fn start_gauge(&self) -> Result<Sampler> {
-        match &self.gauge {
-            Gauge::Tree(pid) => Sampler::start(*pid),
-            Gauge::Metrics(url) => Sampler::start_remote(url),
+impl Gauge {
+    /// Starts reading the gauge; the load must start right after, so that `window` (from
+    /// [`window`]) is the load's measured part.
+    pub fn start(&self, window: Window) -> Result<Sampler> {
+        Sampler::start(
+            match self {
+                Gauge::Tree(pid) => Source::Tree(*pid),
+                Gauge::Metrics(url) => Source::Metrics(url.clone()),
+            },
+            window,
+        )
+    }
+
+    /// The most CPU a reading can honestly show: all the cores of this machine for a tree
+    /// here (`cores` of compare.json); none for a remote target, whose cores are unknown.
+    pub fn cap(&self) -> Option<f64> {
+        match self {
+            Gauge::Tree(_) => Some(crate::load::settings::default_threads() as f64 * 100.0),
+            Gauge::Metrics(_) => None,
+        }
+    }
+
+    /// The readings of one run as samples, mean and peak.
+    pub fn measured(&self, readings: &[Reading], window: &Window) -> Measured {
+        let cap = self.cap();
+        let (samples, mut clamped) = series(readings, cap);
+        let mean = window_mean(readings, window, cap);
+        if let Some((_, true)) = mean {
+            clamped += 1;
+        }
+        Measured {
+            samples,
+            cpu_mean_percent: mean.map(|(mean, _)| mean),
+            rss_peak_bytes: rss_peak(readings),
+            cpu_clamped_samples: clamped,
         }
     }
 }
 
-/// The samples of a run with `warmup` before its measured part: CPU counts the measured part
-/// only; the warm-up stays in the samples for the charts.
-pub fn measured(samples: Vec<Sample>, warmup: Duration) -> Measured {
-    let warmup = warmup.as_secs_f64();
-    let after: Vec<Sample> = samples
-        .iter()
-        .copied()
-        .filter(|sample| sample.t_s >= warmup)
-        .collect();
-    let (cpu_mean_percent, _) = summarise(&after);
-    let (_, rss_peak_bytes) = summarise(&samples);
-    Measured {
-        samples,
-        cpu_mean_percent,
-        rss_peak_bytes,
+/// The measured part of a run of `load`, from its start: after the warm-up, for its
+/// measured length (open-ended for a number of requests).
+pub fn window(load: &LoadSettings) -> Window {
+    Window {
+        start: load.warmup,
+        end: load.measured_duration().map(|length| load.warmup + length),
     }
 }

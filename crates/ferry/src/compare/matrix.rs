@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use crate::units::{format_count, format_micros};
 
+use super::capacity::Bound;
 use super::cold_start::ColdStart;
 use super::lab::Role;
 use super::report::{CompareReport, ScenarioReport};
@@ -23,6 +24,49 @@ pub struct Row {
     /// A figure with no rounds (cold start, capacity): its ratios carry no spread.
     pub once: bool,
     pub format: fn(f64) -> String,
+    /// Per target: its run of the row's scenario was invalid (errors above the SLO's bound);
+    /// its ratios are not drawn. Filled by [`rows`]; empty means all valid.
+    pub invalid: Vec<bool>,
+    /// Per target, for the capacity row: how far its capacity is known. Empty elsewhere.
+    pub bounds: Vec<Option<Bound>>,
+}
+
+impl Row {
+    fn invalid_at(&self, index: usize) -> bool {
+        self.invalid.get(index).copied().unwrap_or(false)
+    }
+
+    fn bound_at(&self, index: usize) -> Option<Bound> {
+        self.bounds.get(index).copied().flatten()
+    }
+
+    /// The value of target `index` as shown: "—" when unknown, never 0.
+    fn value_text(&self, index: usize) -> String {
+        match (self.values[index], self.bound_at(index)) {
+            (Some(value), Some(Bound::AtLeast)) => format!("≥ {}", (self.format)(value)),
+            (_, Some(Bound::None)) => "none held".to_string(),
+            (Some(value), _) => (self.format)(value),
+            (None, _) => "—".to_string(),
+        }
+    }
+
+    /// The ratio cell of `candidate` against `baseline`.
+    fn ratio_text(&self, candidate: usize, baseline: usize) -> String {
+        if self.invalid_at(candidate) || self.invalid_at(baseline) {
+            return "invalid run".to_string();
+        }
+        let Some(ratio) = ratio(self, candidate, baseline) else {
+            return "—".to_string();
+        };
+        // A lower bound over an exact figure is a lower bound of the ratio, and the reverse an
+        // upper bound; two lower bounds say nothing of their ratio.
+        match (self.bound_at(candidate), self.bound_at(baseline)) {
+            (Some(Bound::AtLeast), Some(Bound::AtLeast)) => "—".to_string(),
+            (Some(Bound::AtLeast), _) => format!("≥ {}", ratio.text()),
+            (_, Some(Bound::AtLeast)) => format!("≤ {}", ratio.text()),
+            _ => ratio.text(),
+        }
+    }
 }
 
 /// A ratio of a candidate to the baseline, with the spread it must exceed.
@@ -101,6 +145,9 @@ pub const THROUGHPUT: &str = "throughput";
 pub const P99: &str = "p99";
 pub const CPU_PER_1K: &str = "CPU per 1k req/s";
 pub const RSS_PEAK: &str = "RSS peak";
+pub const RESPONSE_BYTES: &str = "response body mean";
+pub const DATABASE_CPU: &str = "database CPU mean (of one core)";
+pub const CPU_PER_1K_WITH_DATABASE: &str = "CPU per 1k req/s with database";
 
 fn per_1k(round: &RoundRun) -> f64 {
     let rps = round.result.totals.throughput_rps;
@@ -111,7 +158,16 @@ fn per_1k(round: &RoundRun) -> f64 {
     }
 }
 
-const METRICS: [Metric; 8] = [
+fn bytes_per_response(round: &RoundRun) -> f64 {
+    let totals = &round.result.totals;
+    totals.body_bytes as f64 / totals.responses.max(1) as f64
+}
+
+fn bytes(value: f64) -> String {
+    format!("{} B", format_count(value.round() as u64))
+}
+
+const METRICS: [Metric; 9] = [
     (THROUGHPUT, |r| r.result.totals.throughput_rps, rate),
     ("p50", |r| r.result.latency.corrected.p50_us as f64, micros),
     (P99, |r| r.result.latency.corrected.p99_us as f64, micros),
@@ -128,20 +184,24 @@ const METRICS: [Metric; 8] = [
     ("CPU mean (of one core)", |r| r.cpu_mean_percent, percent),
     (CPU_PER_1K, per_1k, percent),
     (RSS_PEAK, |r| r.rss_peak_bytes as f64, mebibytes),
+    (RESPONSE_BYTES, bytes_per_response, bytes),
 ];
 
-/// The merged value of a metric (over all rounds), as the summary has it.
-fn merged(scenario: &ScenarioReport, metric: &str) -> f64 {
+/// The merged value of a metric (over all rounds), as the summary has it; `None` when
+/// unknown (no response to time, no throughput to divide by).
+fn merged(scenario: &ScenarioReport, metric: &str) -> Option<f64> {
     let s = &scenario.summary;
+    let micros = |value: Option<u64>| value.map(|v| v as f64);
     match metric {
-        THROUGHPUT => s.throughput_rps,
-        "p50" => s.p50_us as f64,
-        P99 => s.p99_us as f64,
-        "p99.9" => s.p99_9_us as f64,
-        "errors" => (s.errors + s.dropped) as f64,
-        "CPU mean (of one core)" => s.cpu_mean_percent,
+        THROUGHPUT => Some(s.throughput_rps),
+        "p50" => micros(s.p50_us),
+        P99 => micros(s.p99_us),
+        "p99.9" => micros(s.p99_9_us),
+        "errors" => Some((s.errors + s.dropped) as f64),
+        "CPU mean (of one core)" => Some(s.cpu_mean_percent),
         CPU_PER_1K => s.cpu_percent_per_1k_rps,
-        _ => s.rss_peak_bytes as f64,
+        RESPONSE_BYTES => s.response_bytes_mean,
+        _ => Some(s.rss_peak_bytes as f64),
     }
 }
 
@@ -177,7 +237,7 @@ pub fn rows(report: &CompareReport) -> Vec<Row> {
                 metric: name,
                 values: scenarios
                     .iter()
-                    .map(|s| s.map(|s| merged(s, name)))
+                    .map(|s| s.and_then(|s| merged(s, name)))
                     .collect(),
                 spreads: scenarios
                     .iter()
@@ -185,7 +245,12 @@ pub fn rows(report: &CompareReport) -> Vec<Row> {
                     .collect(),
                 once: false,
                 format,
+                invalid: Vec::new(),
+                bounds: Vec::new(),
             });
+        }
+        if report.database.is_some() {
+            rows.extend(database_rows(report, &key));
         }
         let capacities: Vec<Option<f64>> = targets
             .iter()
@@ -199,11 +264,25 @@ pub fn rows(report: &CompareReport) -> Vec<Row> {
             .iter()
             .any(|t| t.scenario(&key).is_some_and(|s| s.capacity.is_some()))
         {
-            rows.push(fixed(
+            let mut row = fixed(
                 format!("{key}: capacity at p99 ≤ {} ms", report.lab.slo_p99_ms),
                 capacities,
                 rate,
-            ));
+            );
+            row.bounds = targets
+                .iter()
+                .map(|t| {
+                    let capacity = t.scenario(&key)?.capacity.as_ref()?;
+                    Some(capacity.bound)
+                })
+                .collect();
+            row.invalid = invalid_runs(report, &key);
+            rows.push(row);
+        }
+    }
+    for row in &mut rows {
+        if let Some(key) = &row.scenario {
+            row.invalid = invalid_runs(report, key);
         }
     }
     let cold = |pick: fn(&ColdStart) -> f64| -> Vec<Option<f64>> {
@@ -257,6 +336,60 @@ pub fn rows(report: &CompareReport) -> Vec<Row> {
     rows
 }
 
+/// The embedded database's CPU during each target's runs, alone and added to the target's
+/// per 1k responses/s; "—" where it was not sampled (an external server).
+fn database_rows(report: &CompareReport, key: &str) -> [Row; 2] {
+    type Pick = fn(&RoundRun) -> Option<f64>;
+    let with_database: Pick = |round| {
+        let rps = round.result.totals.throughput_rps;
+        let database = round.database_cpu_mean_percent?;
+        (rps > 0.0).then(|| (round.cpu_mean_percent + database) / (rps / 1000.0))
+    };
+    let database: Pick = |round| round.database_cpu_mean_percent;
+    let row = |metric: &'static str, summary: fn(&ScenarioReport) -> Option<f64>, pick: Pick| {
+        let scenarios: Vec<Option<&ScenarioReport>> =
+            report.targets.iter().map(|t| t.scenario(key)).collect();
+        Row {
+            label: format!("{key}: {metric}"),
+            scenario: Some(key.to_string()),
+            metric,
+            values: scenarios.iter().map(|s| s.and_then(summary)).collect(),
+            spreads: scenarios
+                .iter()
+                .map(|s| {
+                    let rounds: Option<Vec<f64>> = (*s)?.rounds.iter().map(pick).collect();
+                    spread(&rounds?)
+                })
+                .collect(),
+            once: false,
+            format: percent,
+            invalid: Vec::new(),
+            bounds: Vec::new(),
+        }
+    };
+    [
+        row(
+            DATABASE_CPU,
+            |s| s.summary.database_cpu_mean_percent,
+            database,
+        ),
+        row(
+            CPU_PER_1K_WITH_DATABASE,
+            |s| s.summary.cpu_percent_per_1k_rps_with_database,
+            with_database,
+        ),
+    ]
+}
+
+/// Per target: whether its run of scenario `key` was invalid.
+fn invalid_runs(report: &CompareReport, key: &str) -> Vec<bool> {
+    report
+        .targets
+        .iter()
+        .map(|t| t.scenario(key).is_some_and(|s| !s.valid))
+        .collect()
+}
+
 /// A row measured once (no rounds to disagree).
 fn fixed(label: String, values: Vec<Option<f64>>, format: fn(f64) -> String) -> Row {
     let spreads = vec![None; values.len()];
@@ -268,6 +401,8 @@ fn fixed(label: String, values: Vec<Option<f64>>, format: fn(f64) -> String) -> 
         spreads,
         once: true,
         format,
+        invalid: Vec::new(),
+        bounds: Vec::new(),
     }
 }
 
@@ -292,13 +427,11 @@ pub fn header(report: &CompareReport) -> (Vec<String>, Vec<(usize, usize)>) {
 
 /// The cells of one row: values, then ratios.
 pub fn cells(row: &Row, pairs: &[(usize, usize)]) -> Vec<String> {
-    let mut cells: Vec<String> = row
-        .values
-        .iter()
-        .map(|value| value.map_or("—".to_string(), row.format))
+    let mut cells: Vec<String> = (0..row.values.len())
+        .map(|index| row.value_text(index))
         .collect();
     for (candidate, baseline) in pairs {
-        cells.push(ratio(row, *candidate, *baseline).map_or("—".into(), |r| r.text()));
+        cells.push(row.ratio_text(*candidate, *baseline));
     }
     cells
 }

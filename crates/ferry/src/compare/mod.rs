@@ -19,9 +19,11 @@ pub mod plan;
 pub mod remote_metrics;
 pub mod report;
 pub mod requests;
+pub mod reset;
 mod run_progress;
 pub mod sampler;
 pub mod scenarios;
+pub mod secrets;
 pub mod settings;
 pub mod setup;
 pub mod targets;
@@ -77,7 +79,7 @@ fn empty_report(lab: &Lab, settings: &CompareSettings) -> CompareReport {
             name: lab.name.clone(),
             description: lab.description.clone(),
             file: lab.file.display().to_string(),
-            vars: lab.vars.clone(),
+            vars: lab.typed_vars.clone(),
             slo_p99_ms: lab.slo.p99.as_secs_f64() * 1000.0,
             slo_error_ratio: lab.slo.error_ratio,
         },
@@ -90,6 +92,7 @@ fn empty_report(lab: &Lab, settings: &CompareSettings) -> CompareReport {
             probe_duration_s: settings.probe_duration.as_secs_f64(),
             target_rps: settings.target_rps,
             long_run_s: settings.long_run.map(|d| d.as_secs_f64()),
+            database_reset: Default::default(),
         },
         targets: lab
             .targets
@@ -137,17 +140,21 @@ pub fn run(lab: &Lab, settings: &CompareSettings, stop: Arc<AtomicBool>) -> Resu
         builtin::CORES.into(),
         crate::load::settings::default_threads().to_string(),
     );
+    let mask = secrets::Mask::default();
+    mask.learn(&lab.secrets, &values);
     let mut run = Run {
         lab,
         settings,
         stop,
-        progress: RunProgress::new(settings.progress, plan::steps(lab, settings)),
+        progress: RunProgress::new(settings.progress, plan::steps(lab, settings), mask.clone()),
+        mask: mask.clone(),
         report: empty_report(lab, settings),
         logs,
         values,
         database: None,
         live: Vec::new(),
         prepared: Vec::new(),
+        resets: Default::default(),
     };
     let outcome = run.phases();
 
@@ -172,12 +179,14 @@ pub fn run(lab: &Lab, settings: &CompareSettings, stop: Arc<AtomicBool>) -> Resu
     report.wall_time_s = clock.elapsed().as_secs_f64();
     report.complete = outcome.is_ok();
     report.failure = outcome.as_ref().err().map(|error| format!("{error:#}"));
+    mask_report(&mut report, &mask);
     let json = settings.out.join("compare.json");
     let html = settings.out.join("compare.html");
     report.write_json(&json)?;
-    std::fs::write(&html, html_report::render(&report))
+    std::fs::write(&html, mask.apply(&html_report::render(&report)))
         .with_context(|| format!("writing {}", html.display()))?;
-    let markdown = summary_markdown(&report);
+    let markdown = mask.apply(&summary_markdown(&report));
+    let outcome = outcome.map_err(|error| anyhow::anyhow!(mask.apply(&format!("{error:#}"))));
     match outcome {
         Ok(()) => Ok(Outputs {
             report,
@@ -190,6 +199,28 @@ pub fn run(lab: &Lab, settings: &CompareSettings, stop: Arc<AtomicBool>) -> Resu
             json.display(),
             html.display()
         ))),
+    }
+}
+
+/// The report with every secret masked: its text fields through the mask, and the secret vars
+/// shown as `***` whatever their type.
+fn mask_report(report: &mut CompareReport, mask: &secrets::Mask) {
+    if mask.is_empty() {
+        return;
+    }
+    let masked = serde_json::to_string(report)
+        .ok()
+        .map(|text| mask.apply(&text))
+        .and_then(|text| serde_json::from_str(&text).ok());
+    match masked {
+        Some(masked) => *report = masked,
+        // A mask that breaks the JSON (a secret that is a JSON keyword or number) would hide
+        // the report itself: drop the fields that can hold a secret instead.
+        None => {
+            report.command = secrets::MASKED.into();
+            report.failure = report.failure.as_ref().map(|_| secrets::MASKED.into());
+            report.notes.clear();
+        }
     }
 }
 

@@ -27,6 +27,8 @@ pub struct Run<'a> {
     pub settings: &'a CompareSettings,
     pub stop: Arc<AtomicBool>,
     pub progress: RunProgress,
+    /// The values of the lab's `secrets`, masked in everything written.
+    pub mask: super::secrets::Mask,
     pub report: CompareReport,
     pub logs: PathBuf,
     /// The placeholders known so far.
@@ -34,6 +36,8 @@ pub struct Run<'a> {
     pub database: Option<Database>,
     pub live: Vec<LiveTarget>,
     pub prepared: Vec<Prepared>,
+    /// Whether and when the databases are put back as setup left them (`reset.rs`).
+    pub resets: super::reset::Resets,
 }
 
 impl Run<'_> {
@@ -41,6 +45,7 @@ impl Run<'_> {
         self.start_database()?;
         self.setup()?;
         self.prepare_scenarios()?;
+        self.prepare_resets()?;
         self.start_targets()?;
         self.scenarios()?;
         self.capacities()?;
@@ -62,8 +67,21 @@ impl Run<'_> {
         self.progress.phase("starting PostgreSQL…");
         let database = Database::start(self.settings.database_url.as_deref())?;
         self.report.database = Some(database.description.clone());
+        if database.gauge().is_none() {
+            self.report.notes.push(
+                "The database's CPU was not sampled: it is an external server (DATABASE_URL), \
+                 not a process on this machine that ferry started; CPU per request counts the \
+                 targets alone."
+                    .into(),
+            );
+        }
         self.values
             .insert(builtin::DATABASE_URL.into(), database.url.clone());
+        let mut database = database;
+        for name in &self.lab.databases {
+            let url = database.create_named(name)?;
+            self.values.insert(format!("{}:{name}", builtin::DATABASE_URL), url);
+        }
         self.database = Some(database);
         self.progress.advance();
         self.check()
@@ -73,10 +91,11 @@ impl Run<'_> {
         let log = self.logs.join("setup.log");
         for step in &self.lab.setup {
             self.progress.phase(format!("setup: {}…", step.name));
-            let stdout = setup::run_step(self.lab, step, &self.values, &log)?;
+            let stdout = setup::run_step(self.lab, step, &self.values, &log, &self.mask)?;
             if let Some(output) = &step.output {
                 self.values
                     .insert(output.clone(), stdout.trim().to_string());
+                self.mask.learn(&self.lab.secrets, &self.values);
             }
             self.progress.advance();
             self.check()?;
@@ -88,6 +107,7 @@ impl Run<'_> {
         for scenario in &self.lab.scenarios {
             let prepared = prepare(self.lab, scenario, &self.values, self.settings)
                 .with_context(|| format!("scenario `{}`", scenario.name))?;
+            self.report.notes.extend(prepared.notes.iter().cloned());
             self.prepared.push(prepared);
         }
         Ok(())
@@ -99,6 +119,7 @@ impl Run<'_> {
             .targets
             .iter()
             .filter_map(|t| t.scenario(name))
+            .filter(|s| s.valid)
             .map(|s| s.summary.throughput_rps)
             .filter(|rps| *rps > 0.0)
             .reduce(f64::min)
@@ -134,6 +155,7 @@ impl Run<'_> {
             };
             for round in 1..=self.settings.rounds {
                 for target_index in 0..self.live.len() {
+                    self.reset_before(scenario_index, target_index)?;
                     let live = &self.live[target_index];
                     self.progress.phase(format!(
                         "{}: {} round {round}/{}",
@@ -146,8 +168,15 @@ impl Run<'_> {
                         self.settings.warmup,
                         self.seed(scenario_index, round, target_index),
                     );
-                    let run = scenarios::run_round(&load, live, round, self.stop.clone())
-                        .with_context(|| format!("{} against {}", spec.name, live.name))?;
+                    let database = self.database.as_ref().and_then(Database::gauge);
+                    let run = scenarios::run_round(
+                        &load,
+                        live,
+                        database.as_ref(),
+                        round,
+                        self.stop.clone(),
+                    )
+                    .with_context(|| format!("{} against {}", spec.name, live.name))?;
                     let totals = &run.result.totals;
                     self.progress.note(format!(
                         "{:<16} {:<14} round {round}: {:>9.0} req/s  p99 {:>8}  errors {}  CPU {:.0}%  RSS {:.1} MiB",
@@ -168,6 +197,8 @@ impl Run<'_> {
                             summary: Default::default(),
                             rounds: Vec::new(),
                             capacity: None,
+                            valid: true,
+                            invalid_reason: None,
                         });
                     }
                     let entry = target
@@ -177,6 +208,15 @@ impl Run<'_> {
                         .context("the scenario entry was pushed just above")?;
                     entry.rounds.push(run);
                     entry.summary = scenarios::summarise_rounds(&entry.rounds)?;
+                    entry.judge_validity(self.lab.slo.error_ratio);
+                    if let Some(reason) = &entry.invalid_reason {
+                        self.progress.note(format!(
+                            "{} on {}: {reason} (above the SLO's error bound of {} %)",
+                            spec.name,
+                            self.live[target_index].name,
+                            crate::units::format_percent(self.lab.slo.error_ratio * 100.0)
+                        ));
+                    }
                     self.progress.advance();
                     self.check()?;
                 }
@@ -196,10 +236,9 @@ impl Run<'_> {
                 let own = self.report.targets[target_index]
                     .scenario(name)
                     .map_or(1000.0, |s| s.summary.throughput_rps.max(10.0));
-                let live = &self.live[target_index];
                 let mut probe_number = 0;
-                let (progress, stop, settings) = (&self.progress, &self.stop, self.settings);
-                let seed = |probe| self.seed(100 + scenario_index, probe, target_index);
+                let settings = self.settings;
+                let database = self.database.as_ref().and_then(Database::gauge);
                 let found = capacity::search(
                     own * 0.1,
                     own * 1.5,
@@ -208,33 +247,38 @@ impl Run<'_> {
                     slo.error_ratio,
                     |rate| {
                         probe_number += 1;
-                        progress.phase(format!(
+                        self.reset_before(scenario_index, target_index)?;
+                        let live = &self.live[target_index];
+                        self.progress.phase(format!(
                             "capacity of {name}: {} probe {probe_number}/{} at {rate:.0}/s",
                             live.name, settings.capacity_probes
                         ));
-                        if stop.load(Ordering::Relaxed) {
-                            bail!("interrupted (Ctrl-C)");
-                        }
                         let mut load = prepared.load_settings(
                             &live.base_url,
                             Some(RateSchedule::constant(rate)),
                             prepared.spec.connections * 2,
                             settings.warmup.min(Duration::from_secs(1)),
-                            seed(probe_number),
+                            self.seed(100 + scenario_index, probe_number, target_index),
                         );
                         load.duration = Some(settings.probe_duration);
-                        let run = scenarios::run_round(&load, live, probe_number, stop.clone())?;
-                        progress.advance();
+                        let run = scenarios::run_round(
+                            &load,
+                            live,
+                            database.as_ref(),
+                            probe_number,
+                            self.stop.clone(),
+                        )?;
+                        self.progress.advance();
                         Ok(run)
                     },
                 )?;
-                let verdict = found.rate_rps.map_or_else(
-                    || format!("below {:.0}/s", found.low_rps),
-                    |rate| format!("{rate:.0}/s"),
-                );
+                let verdict = match found.bracket_text() {
+                    Some(bracket) => format!("{} ({bracket})", found.text()),
+                    None => found.text(),
+                };
                 self.progress.note(format!(
                     "capacity of {name}, {} at p99 ≤ {} ms: {verdict}",
-                    live.name,
+                    self.live[target_index].name,
                     slo.p99.as_secs_f64() * 1000.0
                 ));
                 if let Some(entry) = self.report.targets[target_index]
@@ -259,6 +303,7 @@ impl Run<'_> {
             return Ok(());
         };
         for target_index in 0..self.live.len() {
+            self.reset_before(0, target_index)?;
             let live = &self.live[target_index];
             self.progress.phase(format!(
                 "long run of {}: {} ({:.0} s)",
@@ -274,7 +319,8 @@ impl Run<'_> {
                 self.seed(200, 1, target_index),
             );
             load.duration = Some(length);
-            let run = scenarios::run_round(&load, live, 1, self.stop.clone())?;
+            let database = self.database.as_ref().and_then(Database::gauge);
+            let run = scenarios::run_round(&load, live, database.as_ref(), 1, self.stop.clone())?;
             self.report.targets[target_index].long_run = Some(run);
             self.progress.advance();
             self.check()?;

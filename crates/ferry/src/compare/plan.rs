@@ -5,6 +5,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::lab::{Lab, TargetKind, rate};
+use super::reset;
 use super::settings::CompareSettings;
 
 /// A guess at one cold start, for the estimate only.
@@ -127,6 +128,9 @@ pub fn describe(lab: &Lab, settings: &CompareSettings) -> (String, Duration) {
         );
         total += (settings.warmup + long) * targets;
     }
+    if lab.database.is_some() {
+        total += describe_resets(&mut out, lab, settings);
+    }
     if let (Some(spec), Some(duration)) = (lab.database, settings.pgbench_duration)
         && spec.pgbench
     {
@@ -143,6 +147,26 @@ pub fn describe(lab: &Lab, settings: &CompareSettings) -> (String, Duration) {
         format_wall(total)
     );
     (out, total)
+}
+
+/// The database resets' line of the plan, and their time.
+fn describe_resets(out: &mut String, lab: &Lab, settings: &CompareSettings) -> Duration {
+    match reset::planned(lab, settings) {
+        reset::Planned::Off(why) => {
+            let _ = writeln!(out, "  database reset: off ({why})");
+            Duration::ZERO
+        }
+        reset::Planned::On { resets, at_most } => {
+            let _ = writeln!(
+                out,
+                "  database reset: {}{resets} (targets stopped, databases restored from a copy \
+                 taken after setup, the measured target restarted), about {:.0} s each",
+                if at_most { "at most " } else { "" },
+                reset::RESET_GUESS.as_secs_f64()
+            );
+            reset::RESET_GUESS * resets
+        }
+    }
 }
 
 fn format_wall(duration: Duration) -> String {

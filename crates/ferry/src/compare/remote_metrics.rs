@@ -1,15 +1,14 @@
 //! CPU and memory of a target on another machine, from its Prometheus process metrics
 //! (`process_cpu_seconds_total`, `process_resident_memory_bytes`, which the Prometheus
-//! clients of Rust, Node, Go, Python and the JVM all export), read every second.
+//! clients of Rust, Node, Go, Python and the JVM all export), read every second by the
+//! [`super::sampler`]. `process_cpu_seconds_total` is a cumulative counter, so the CPU over
+//! a window is its difference between the window's ends.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-
-use super::sampler::Sample;
 
 /// Between reads: the metrics are usually refreshed no faster than this.
 pub const INTERVAL: Duration = Duration::from_secs(1);
@@ -21,40 +20,36 @@ pub struct ProcessMetrics {
     pub rss_bytes: u64,
 }
 
-/// Reads the metrics until `stop`; CPU% is the CPU time between two reads over the wall time.
-pub fn sample_until(url: &str, stop: &AtomicBool) -> Vec<Sample> {
-    let start = Instant::now();
-    let mut samples = Vec::new();
-    let mut last = fetch(url).ok().map(|metrics| (metrics, Instant::now()));
-    let mut tick = 0u32;
-    while !stop.load(Ordering::Relaxed) {
-        tick += 1;
-        let next = start + INTERVAL * tick;
-        // Sleep in short slices so that finishing does not wait a whole interval.
-        while Instant::now() < next && !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(20).min(next - Instant::now()));
+/// The target's CPU seconds as one cumulative counter across reads: a counter that went
+/// down (the process restarted) counts from zero again rather than backwards.
+pub struct RemoteCounter {
+    url: String,
+    last: Option<f64>,
+    total: f64,
+}
+
+impl RemoteCounter {
+    pub fn new(url: String) -> RemoteCounter {
+        RemoteCounter {
+            url,
+            last: None,
+            total: 0.0,
         }
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        let Ok(metrics) = fetch(url) else { continue };
-        let now = Instant::now();
-        let cpu_percent = match last {
-            Some((previous, at)) => {
-                (metrics.cpu_seconds - previous.cpu_seconds).max(0.0)
-                    / now.duration_since(at).as_secs_f64().max(1e-3)
-                    * 100.0
-            }
+    }
+
+    /// CPU seconds counted so far and the resident memory now; `None` when the metrics
+    /// could not be read (the next read covers the gap: the counter is cumulative).
+    pub fn read(&mut self) -> Option<(f64, u64)> {
+        let metrics = fetch(&self.url).ok()?;
+        let value = metrics.cpu_seconds;
+        self.total += match self.last {
+            Some(last) if value >= last => value - last,
+            Some(_) => value,
             None => 0.0,
         };
-        last = Some((metrics, now));
-        samples.push(Sample {
-            t_s: start.elapsed().as_secs_f64(),
-            cpu_percent,
-            rss_bytes: metrics.rss_bytes,
-        });
+        self.last = Some(value);
+        Some((self.total, metrics.rss_bytes))
     }
-    samples
 }
 
 /// One `GET` of the metrics page (`http://host:port/path`).

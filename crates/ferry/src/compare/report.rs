@@ -16,8 +16,9 @@ use super::scenarios::{RoundRun, ScenarioSummary};
 use crate::cost::report::PricesRecord;
 use crate::cost::{AppliedSettings, TargetCost};
 
-/// Version of the compare JSON layout. 2: labs (any targets, `role`, `lab`, `cost`).
-pub const SCHEMA_VERSION: u32 = 2;
+/// Version of the compare JSON layout. 2: labs (any targets, `role`, `lab`, `cost`). 3: vars
+/// keep their type, scenarios say whether they are `valid`, capacities their `bound`.
+pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompareReport {
@@ -52,8 +53,9 @@ pub struct LabRecord {
     pub name: String,
     pub description: Option<String>,
     pub file: String,
-    /// `vars` as used (after `--quick` and `--set`).
-    pub vars: BTreeMap<String, String>,
+    /// `vars` as used (after `--quick` and `--set`), each with the type it was written with;
+    /// a secret's value is `***`.
+    pub vars: BTreeMap<String, serde_json::Value>,
     pub slo_p99_ms: f64,
     pub slo_error_ratio: f64,
 }
@@ -72,6 +74,10 @@ pub struct RunRecord {
     pub target_rps: f64,
     /// `--thorough`: the length of the long run per target, else null.
     pub long_run_s: Option<f64>,
+    /// `on` when the databases were put back as setup left them before each run (`[database]
+    /// reset`); `off` otherwise, and in reports written before resets existed.
+    #[serde(default)]
+    pub database_reset: super::reset::ResetSetting,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,6 +110,34 @@ pub struct ScenarioReport {
     pub rounds: Vec<RoundRun>,
     /// Scenarios with `capacity = true`.
     pub capacity: Option<Capacity>,
+    /// False when a measured round's error ratio is above the lab's SLO error bound: its
+    /// figures measured the error path, and no ratio is drawn from them.
+    pub valid: bool,
+    /// `"invalid: <P> % <status or error kind>"` of the most frequent error; null when valid.
+    pub invalid_reason: Option<String>,
+}
+
+impl ScenarioReport {
+    /// Judges the scenario by its rounds: invalid when any measured round's
+    /// `totals.error_ratio` (errors over requests, dropped sends not counted) is strictly above
+    /// `error_bound`. The reason names the worst round's most frequent error.
+    pub fn judge_validity(&mut self, error_bound: f64) {
+        let worst = self
+            .rounds
+            .iter()
+            .map(|round| &round.result.totals)
+            .filter(|totals| totals.error_ratio > error_bound)
+            .max_by(|a, b| a.error_ratio.total_cmp(&b.error_ratio));
+        self.valid = worst.is_none();
+        self.invalid_reason = worst.map(|totals| {
+            format!(
+                "invalid: {}",
+                totals
+                    .top_error_text()
+                    .unwrap_or_else(|| "errors".to_string())
+            )
+        });
+    }
 }
 
 /// Sizing and money from the capacities, priced by [`crate::cost::price`] (what `ferry cost`

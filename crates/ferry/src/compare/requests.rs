@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::load::target::{load_target_file, read_values};
+use crate::load::target::{TargetFile, read_target_file, read_values, targets_of};
 use crate::load::{LoadSettings, Model, RateSchedule, Target};
 
 use super::lab::placeholders::expand;
@@ -18,12 +18,28 @@ use super::settings::CompareSettings;
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub spec: LabScenario,
-    /// URLs are paths (or absolute URLs from a target file with its own `base_url`).
+    /// URLs are paths, sent to the target under measurement.
     pub targets: Vec<Target>,
     /// The measured length of each run.
     pub duration: Duration,
     /// How much the rate schedule's steps stretch (see `lab::rate`).
     pub stretch: f64,
+    /// What a reader must know about how the scenario was prepared (a replaced `base_url`).
+    pub notes: Vec<String>,
+}
+
+/// Refuses a target file that names an absolute URL: in a lab every request goes to the
+/// target under measurement, so its requests must be paths.
+pub fn paths_only(file: &TargetFile, path: &std::path::Path) -> Result<()> {
+    if let Some(request) = file.requests.iter().find(|r| !r.url.starts_with('/')) {
+        anyhow::bail!(
+            "requests file {}: `{}` is an absolute URL; in a lab every request goes to the \
+             target under measurement, so give a path (`/...`)",
+            path.display(),
+            request.url
+        );
+    }
+    Ok(())
 }
 
 /// Fills `scenario`'s placeholders from `values` (the run's) and reads its files.
@@ -34,14 +50,36 @@ pub fn prepare(
     settings: &CompareSettings,
 ) -> Result<Prepared> {
     let path = |template: &str| lab.dir.join(expand(template, values));
+    let mut notes = Vec::new();
     let mut targets = match &scenario.requests {
         RequestSource::One { method, path: url } => {
             let mut target = Target::get(&expand(url, values));
             target.method = method.clone();
             target.name = scenario.name.clone();
+            target.expect.clone_from(&scenario.expect);
             vec![target]
         }
-        RequestSource::File(file) => load_target_file(&path(file))?,
+        RequestSource::File(file) => {
+            let file = path(file);
+            let mut parsed = read_target_file(&file)?;
+            paths_only(&parsed, &file)?;
+            // A file made for `ferry load` names its server; in a lab the server is each
+            // target in turn, so its `base_url` is replaced by the target's URL.
+            if let Some(base_url) = parsed.base_url.take() {
+                notes.push(format!(
+                    "scenario {}: the base_url of {} ({base_url}) was replaced by each target's URL",
+                    scenario.name,
+                    file.display()
+                ));
+            }
+            let mut targets = targets_of(&parsed, &file)?;
+            for target in &mut targets {
+                if target.expect.is_none() {
+                    target.expect.clone_from(&scenario.expect);
+                }
+            }
+            targets
+        }
     };
     let body = match &scenario.body {
         Some(BodySource::Inline(body)) => Some(expand(body, values)),
@@ -77,16 +115,13 @@ pub fn prepare(
         targets,
         duration: settings.scenario_duration(scenario.duration),
         stretch: settings.stretch(scenario.duration),
+        notes,
     })
 }
 
-/// Absolute URL of `url` (a path, or already absolute) on `base_url`.
-fn on(base_url: &str, url: &str) -> String {
-    if url.starts_with('/') {
-        format!("{}{url}", base_url.trim_end_matches('/'))
-    } else {
-        url.to_string()
-    }
+/// Absolute URL of `path` on `base_url`.
+fn on(base_url: &str, path: &str) -> String {
+    format!("{}{path}", base_url.trim_end_matches('/'))
 }
 
 impl Prepared {

@@ -6,13 +6,17 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::secrets::Mask;
+
 pub struct RunProgress {
     bar: ProgressBar,
     lines: bool,
+    /// Secrets never reach the terminal either.
+    mask: Mask,
 }
 
 impl RunProgress {
-    pub fn new(enabled: bool, steps: u64) -> RunProgress {
+    pub fn new(enabled: bool, steps: u64, mask: Mask) -> RunProgress {
         let terminal = enabled && std::io::stderr().is_terminal();
         let bar = if terminal {
             let bar = ProgressBar::new(steps);
@@ -29,12 +33,13 @@ impl RunProgress {
         RunProgress {
             bar,
             lines: enabled && !terminal,
+            mask,
         }
     }
 
     /// Names the step now running.
     pub fn phase(&self, message: impl Into<String>) {
-        let message = message.into();
+        let message = self.mask.apply(&message.into());
         if self.lines {
             eprintln!("ferry compare: {message}");
         }
@@ -48,10 +53,11 @@ impl RunProgress {
 
     /// A line that stays above the bar (a result, a note).
     pub fn note(&self, line: impl AsRef<str>) {
+        let line = self.mask.apply(line.as_ref());
         if self.bar.is_hidden() {
-            eprintln!("ferry compare: {}", line.as_ref());
+            eprintln!("ferry compare: {line}");
         } else {
-            self.bar.println(line.as_ref());
+            self.bar.println(line);
         }
     }
 

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 
 use super::lab::placeholders::{expand, names};
 use super::lab::{Lab, SetupStep};
+use super::secrets::Mask;
 
 /// The lab's environment with `values` filled in; a variable whose value still names a
 /// placeholder nobody has provided yet (a later step's output) is left out.
@@ -31,6 +32,7 @@ pub fn run_step(
     step: &SetupStep,
     values: &BTreeMap<String, String>,
     log: &Path,
+    mask: &Mask,
 ) -> Result<String> {
     let argv: Vec<String> = step.run.iter().map(|arg| expand(arg, values)).collect();
     let (program, args) = argv
@@ -53,9 +55,14 @@ pub fn run_step(
         .stdin(Stdio::null())
         .output()
         .with_context(|| format!("setup step `{}`: running {program}", step.name))?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    // A secret output is masked from its own step's log too (a tool that echoes what it made).
+    if step.output.as_ref().is_some_and(|name| lab.secrets.contains(name)) {
+        mask.add(stdout.trim());
+    }
     if let Ok(mut file) = std::fs::File::options().create(true).append(true).open(log) {
-        let _ = writeln!(file, "$ {}", argv.join(" "));
-        let _ = file.write_all(&output.stderr);
+        let _ = writeln!(file, "$ {}", mask.apply(&argv.join(" ")));
+        let _ = file.write_all(mask.apply(&String::from_utf8_lossy(&output.stderr)).as_bytes());
     }
     if !output.status.success() {
         bail!(
@@ -66,5 +73,5 @@ pub fn run_step(
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    Ok(stdout)
 }

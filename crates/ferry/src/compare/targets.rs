@@ -16,9 +16,8 @@ use pg_embedded::{Readiness, free_port, http_status, spawn_tied, tail, wait_read
 
 use super::lab::builtin;
 use super::lab::placeholders::expand;
+use super::secrets::Mask;
 
-/// How long a target may take to answer its `ready` path before the run gives up.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a graceful stop may take before the group is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Between readiness polls: short, because the cold start is measured by them.
@@ -35,8 +34,12 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
     /// Polled until it answers 200.
     pub ready: String,
+    /// How long it may take to answer `ready` before the run gives up (`ready_timeout`).
+    pub ready_timeout: Duration,
     /// The run's placeholders (`{dir}`, `{out}`, setup outputs, ...), without `{port}`.
     pub values: BTreeMap<String, String>,
+    /// The lab's secrets: when there are any, the target's output reaches its log through it.
+    pub mask: Mask,
 }
 
 impl Launch {
@@ -62,16 +65,32 @@ impl Launch {
             .current_dir(&self.cwd)
             .envs(self.env.iter().map(|(name, value)| (name, fill(value))))
             .stdin(Stdio::null())
-            .stdout(file.try_clone().context("sharing the target log")?)
-            .stderr(file)
             .process_group(0);
+        let masked = !self.mask.is_empty();
+        if masked {
+            command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        } else {
+            command
+                .stdout(file.try_clone().context("sharing the target log")?)
+                .stderr(file.try_clone().context("sharing the target log")?);
+        }
         let started = Instant::now();
-        let child = spawn_tied(command, Signal::SIGKILL)
+        let mut child = spawn_tied(command, Signal::SIGKILL)
             .with_context(|| format!("starting {} ({program})", self.name))?;
+        if masked {
+            if let Some(stdout) = child.stdout.take() {
+                self.mask
+                    .pipe(stdout, file.try_clone().context("sharing the target log")?);
+            }
+            if let Some(stderr) = child.stderr.take() {
+                self.mask.pipe(stderr, file);
+            }
+        }
         Ok(Running {
             name: self.name.clone(),
             port,
             ready: fill(&self.ready),
+            ready_timeout: self.ready_timeout,
             child: Some(child),
             started,
             log: log.to_path_buf(),
@@ -84,6 +103,7 @@ pub struct Running {
     pub name: String,
     pub port: u16,
     ready: String,
+    ready_timeout: Duration,
     child: Option<Child>,
     started: Instant,
     log: PathBuf,
@@ -104,7 +124,7 @@ impl Running {
         let address = SocketAddr::from(([127, 0, 0, 1], self.port));
         let child = self.child.as_mut();
         let ready = &self.ready;
-        match wait_ready(child, self.started, READY_TIMEOUT, POLL_INTERVAL, || {
+        match wait_ready(child, self.started, self.ready_timeout, POLL_INTERVAL, || {
             http_status(address, ready) == Some(200)
         })
         .context("checking the target")?
@@ -117,9 +137,11 @@ impl Running {
                 tail(&self.log, 20)
             ),
             Readiness::TimedOut => bail!(
-                "{} was not ready within {} s; the end of {}:\n{}",
+                "{} did not answer 200 on {} within its ready_timeout ({}); the end of its \
+                 stdout and stderr ({}):\n{}",
                 self.name,
-                READY_TIMEOUT.as_secs(),
+                self.ready,
+                crate::units::format_seconds(self.ready_timeout.as_secs_f64()),
                 self.log.display(),
                 tail(&self.log, 20)
             ),

@@ -4,7 +4,9 @@
 //! p99; a difference within the rounds' spread is no measurable difference.
 
 use super::lab::Role;
-use super::matrix::{self, CPU_PER_1K, P99, RSS_PEAK, Ratio, Row, THROUGHPUT};
+use super::matrix::{
+    self, CPU_PER_1K, CPU_PER_1K_WITH_DATABASE, P99, RSS_PEAK, Ratio, Row, THROUGHPUT,
+};
 use super::report::CompareReport;
 
 /// One candidate on one scenario.
@@ -15,7 +17,56 @@ pub struct Finding {
     /// The deciding ratio (throughput, or p99 for the open model), candidate / baseline.
     pub deciding: Option<Ratio>,
     pub wins: bool,
+    /// Why it was not compared: the candidate's or the baseline's run was invalid.
+    pub invalid: Option<String>,
     pub sentence: String,
+}
+
+/// Above this relative difference in response body bytes, two targets do not do the same
+/// work, and their throughput ratio says so.
+const SAME_WORK_TOLERANCE: f64 = 0.10;
+
+/// Why candidate `index`'s comparison with the baseline on `key` is not drawn: the first
+/// invalid run of the two, named with its target.
+fn invalid_pair(
+    report: &CompareReport,
+    key: &str,
+    index: usize,
+    baseline: usize,
+) -> Option<String> {
+    [index, baseline].into_iter().find_map(|at| {
+        let target = &report.targets[at];
+        let scenario = target.scenario(key)?;
+        let reason = scenario
+            .invalid_reason
+            .as_ref()
+            .filter(|_| !scenario.valid)?;
+        Some(format!("{}'s run is {reason}", target.name))
+    })
+}
+
+/// "not the same work" when the candidate's mean response body differs from the baseline's
+/// by more than [`SAME_WORK_TOLERANCE`].
+fn work_difference(
+    report: &CompareReport,
+    key: &str,
+    index: usize,
+    baseline: usize,
+) -> Option<String> {
+    let bytes = |at: usize| {
+        report.targets[at]
+            .scenario(key)?
+            .summary
+            .response_bytes_mean
+    };
+    let (candidate, base) = (bytes(index)?, bytes(baseline)?);
+    if base <= 0.0 || ((candidate - base) / base).abs() <= SAME_WORK_TOLERANCE {
+        return None;
+    }
+    Some(format!(
+        "not the same work: {} sends {:.0} B per response, {} {:.0} B",
+        report.targets[index].name, candidate, report.targets[baseline].name, base
+    ))
 }
 
 /// Every candidate on every scenario, then one overall line per candidate.
@@ -41,6 +92,20 @@ pub fn verdict(report: &CompareReport) -> (Vec<Finding>, Vec<String>) {
         };
         for (index, target) in report.targets.iter().enumerate() {
             if target.role != Role::Candidate || target.scenario(&key).is_none() {
+                continue;
+            }
+            if let Some(reason) = invalid_pair(report, &key, index, baseline_index) {
+                findings.push(Finding {
+                    scenario: key.clone(),
+                    candidate: target.name.clone(),
+                    deciding: None,
+                    wins: false,
+                    sentence: format!(
+                        "{key}: {} is not compared with {baseline}: {reason}, above the SLO's error bound.",
+                        target.name
+                    ),
+                    invalid: Some(reason),
+                });
                 continue;
             }
             let of = |metric| row(metric).and_then(|row| matrix::ratio(row, index, baseline_index));
@@ -86,11 +151,15 @@ pub fn verdict(report: &CompareReport) -> (Vec<Finding>, Vec<String>) {
             if !open && let Some(p99) = p99 {
                 costs.push(format!("p99 {}", times(p99)));
             }
-            if let Some(cpu) = of(CPU_PER_1K) {
-                costs.push(format!("CPU per request {}", times(cpu)));
+            if let Some((cpu, which)) = cpu_per_request(report, &key, &rows, index, baseline_index)
+            {
+                costs.push(format!("{which} {}", times(cpu)));
             }
             if let Some(rss) = of(RSS_PEAK) {
                 costs.push(format!("memory {}", times(rss)));
+            }
+            if let Some(difference) = work_difference(report, &key, index, baseline_index) {
+                costs.push(difference);
             }
             let sentence = if costs.is_empty() {
                 format!("{key}: {lead}.")
@@ -102,6 +171,7 @@ pub fn verdict(report: &CompareReport) -> (Vec<Finding>, Vec<String>) {
                 candidate: target.name.clone(),
                 deciding,
                 wins,
+                invalid: None,
                 sentence,
             });
         }
@@ -115,6 +185,39 @@ pub fn verdict(report: &CompareReport) -> (Vec<Finding>, Vec<String>) {
     (findings, overall)
 }
 
+/// CPU per request, candidate / baseline, and which figure it is: with the embedded
+/// database's CPU when it was sampled for every target of the scenario (the work a target
+/// makes the database do is its cost), else the targets' own.
+fn cpu_per_request(
+    report: &CompareReport,
+    key: &str,
+    rows: &[Row],
+    candidate: usize,
+    baseline: usize,
+) -> Option<(Ratio, &'static str)> {
+    let row = |metric: &str| {
+        rows.iter()
+            .find(|row| row.scenario.as_deref() == Some(key) && row.metric == metric)
+    };
+    let everyone = |row: &&Row| {
+        report
+            .targets
+            .iter()
+            .zip(&row.values)
+            .all(|(target, value)| target.scenario(key).is_none() || value.is_some())
+    };
+    if let Some(with) = row(CPU_PER_1K_WITH_DATABASE).filter(everyone) {
+        return matrix::ratio(with, candidate, baseline)
+            .map(|ratio| (ratio, "CPU per request with the database"));
+    }
+    let which = if report.database.is_some() {
+        "CPU per request of the target alone (the database's was not sampled)"
+    } else {
+        "CPU per request"
+    };
+    matrix::ratio(row(CPU_PER_1K)?, candidate, baseline).map(|ratio| (ratio, which))
+}
+
 fn times(ratio: Ratio) -> String {
     match ratio.spread {
         Some(spread) => format!("×{:.2} (±{:.0}%)", ratio.value, spread * 100.0),
@@ -124,9 +227,13 @@ fn times(ratio: Ratio) -> String {
 
 fn overall(report: &CompareReport, findings: &[Finding], name: &str, baseline: &str) -> String {
     let mine: Vec<&Finding> = findings.iter().filter(|f| f.candidate == name).collect();
+    let invalid: Vec<String> = mine
+        .iter()
+        .filter_map(|f| Some(format!("{} ({})", f.scenario, f.invalid.as_ref()?)))
+        .collect();
     let list = |wins: bool| -> Vec<String> {
         mine.iter()
-            .filter(|f| f.wins == wins)
+            .filter(|f| f.invalid.is_none() && f.wins == wins)
             .map(|f| match f.deciding {
                 Some(r) if r.measurable() => format!("{} (×{:.2})", f.scenario, r.value),
                 _ => format!("{} (no measurable difference)", f.scenario),
@@ -135,6 +242,7 @@ fn overall(report: &CompareReport, findings: &[Finding], name: &str, baseline: &
     };
     let (won, not_won) = (list(true), list(false));
     let mut text = match (won.is_empty(), not_won.is_empty()) {
+        (true, true) => format!("{name} has no valid scenario to compare with {baseline}."),
         (false, true) => format!(
             "{name} wins against {baseline} on every scenario: {}.",
             won.join(", ")
@@ -149,7 +257,21 @@ fn overall(report: &CompareReport, findings: &[Finding], name: &str, baseline: &
             not_won.join(", ")
         ),
     };
+    if !invalid.is_empty() {
+        text.push_str(&format!(
+            " Not compared, for invalid runs: {}.",
+            invalid.join(", ")
+        ));
+    }
     for scenario in &report.cost.scenarios {
+        let capacity = |who: &str| {
+            report
+                .target(who)?
+                .scenario(&scenario.scenario)?
+                .capacity
+                .as_ref()
+                .map(|c| c.text())
+        };
         let count = |who: &str| {
             scenario
                 .targets
@@ -164,12 +286,14 @@ fn overall(report: &CompareReport, findings: &[Finding], name: &str, baseline: &
                 matrix::rate(report.cost.target_rps)
             )),
             (None, _) => text.push_str(&format!(
-                " {name} met the SLO at no probed rate of {}.",
-                scenario.scenario
+                " {name}'s capacity in {} is {}, so it is not sized.",
+                scenario.scenario,
+                capacity(name).unwrap_or_else(|| "unknown".into())
             )),
             (Some(_), None) => text.push_str(&format!(
-                " {baseline} met the SLO at no probed rate of {}.",
-                scenario.scenario
+                " {baseline}'s capacity in {} is {}, so it is not sized.",
+                scenario.scenario,
+                capacity(baseline).unwrap_or_else(|| "unknown".into())
             )),
         }
     }

@@ -29,6 +29,10 @@ pub struct ScenarioInput {
     pub capacity_rps: Option<f64>,
     /// Was a capacity searched for this scenario?
     pub capacity_searched: bool,
+    /// Every probe passed (`bound = "at_least"`): the capacity is a lower bound.
+    pub capacity_at_least: bool,
+    /// The run was invalid (`valid: false`): nothing of it is priced.
+    pub invalid: bool,
     /// CPU of the whole process tree at capacity, in cores.
     pub cpu_cores_at_capacity: Option<f64>,
     pub rss_peak_bytes: Option<f64>,
@@ -46,8 +50,13 @@ pub struct CompareInput {
     pub capacity_scenarios: Vec<String>,
 }
 
+/// The newest `compare.json` layout this `ferry cost` reads.
+const NEWEST_SCHEMA: u64 = 3;
+
 #[derive(Deserialize)]
 struct FileIn {
+    #[serde(default)]
+    schema_version: Option<u64>,
     #[serde(default)]
     settings: Option<SettingsIn>,
     #[serde(default)]
@@ -88,6 +97,9 @@ struct ColdStartIn {
 #[derive(Deserialize)]
 struct ScenarioIn {
     scenario: String,
+    /// Version 3: false when the run's errors were above the SLO's bound.
+    #[serde(default)]
+    valid: Option<bool>,
     #[serde(default)]
     summary: Option<SummaryIn>,
     #[serde(default)]
@@ -108,6 +120,9 @@ struct SummaryIn {
 struct CapacityIn {
     #[serde(default)]
     rate_rps: Option<f64>,
+    /// Version 3: `exact`, `at_least` or `none`.
+    #[serde(default)]
+    bound: Option<String>,
     #[serde(default)]
     probes: Vec<ProbeIn>,
 }
@@ -135,6 +150,12 @@ impl CompareInput {
     pub fn from_json(value: serde_json::Value) -> Result<CompareInput> {
         let file: FileIn = serde_json::from_value(value)
             .context("not a compare.json: each target needs a name and its scenarios")?;
+        if let Some(version) = file.schema_version.filter(|v| *v > NEWEST_SCHEMA) {
+            bail!(
+                "schema_version {version} is newer than this ferry reads (1 to {NEWEST_SCHEMA}): \
+                 use the ferry that wrote it"
+            );
+        }
         if file.targets.is_empty() {
             bail!("the comparison has no targets");
         }
@@ -219,7 +240,10 @@ fn scenarios(target: &TargetIn) -> Vec<ScenarioInput> {
 }
 
 fn measure(scenario: &ScenarioIn, capacity: Option<&CapacityIn>) -> ScenarioInput {
-    let summary = scenario.summary.as_ref();
+    // An invalid run measured the error path: nothing of it is priced.
+    let invalid = scenario.valid == Some(false);
+    let summary = scenario.summary.as_ref().filter(|_| !invalid);
+    let capacity = capacity.filter(|_| !invalid);
     let throughput = summary.and_then(|s| s.throughput_rps).filter(|t| *t > 0.0);
     let summary_cores = summary.and_then(|s| s.cpu_mean_percent).map(|p| p / 100.0);
     let cpu_seconds_per_request = summary_cores
@@ -253,7 +277,9 @@ fn measure(scenario: &ScenarioIn, capacity: Option<&CapacityIn>) -> ScenarioInpu
     ScenarioInput {
         scenario: scenario.scenario.clone(),
         capacity_rps,
-        capacity_searched: capacity.is_some(),
+        capacity_searched: capacity.is_some() || (invalid && scenario.capacity.is_some()),
+        invalid,
+        capacity_at_least: capacity.and_then(|c| c.bound.as_deref()) == Some("at_least"),
         cpu_cores_at_capacity,
         rss_peak_bytes,
         cpu_seconds_per_request,

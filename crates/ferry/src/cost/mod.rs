@@ -97,6 +97,21 @@ pub fn price(
             "Functions are priced at the peak ({peak_rps:.0} req/s) all month, an upper bound; pass --mean-rps for the month's mean."
         ));
     }
+    for target in &input.targets {
+        for scenario in target.scenarios.iter().filter(|s| s.invalid) {
+            notes.push(format!(
+                "{}'s run of {} is invalid (errors above the SLO's bound): it is not priced.",
+                target.name, scenario.scenario
+            ));
+        }
+        for scenario in target.scenarios.iter().filter(|s| s.capacity_at_least) {
+            notes.push(format!(
+                "{}'s capacity in {} is a lower bound (every probe held the SLO): its instance \
+                 count and cost are upper bounds.",
+                target.name, scenario.scenario
+            ));
+        }
+    }
     notes.push(
         "Function duration is the measured CPU time per request over the CPU share the memory buys; time spent waiting (on a database) is not in it."
             .into(),

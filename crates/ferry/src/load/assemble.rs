@@ -119,12 +119,7 @@ pub fn totals(
         }
     };
     let error_count = tally.errors.total();
-    let successes = tally
-        .status
-        .iter()
-        .filter(|(status, _)| **status < 400)
-        .map(|(_, count)| count)
-        .sum();
+    let successes = tally.responses - tally.error_status.values().sum::<u64>();
     Totals {
         duration_s: seconds,
         requests: tally.requests,
@@ -143,6 +138,7 @@ pub fn totals(
         dropped: tally.dropped,
         body_bytes: tally.body_bytes,
         status: tally.status.clone(),
+        error_status: tally.error_status.clone(),
         warmup_requests,
         interrupted,
     }

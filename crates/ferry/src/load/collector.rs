@@ -149,7 +149,7 @@ mod tests {
             let slot = recorder.begin(intended);
             assert_eq!(slot, Slot::Second(second));
             let finished = intended + Duration::from_micros(latency);
-            recorder.record_response(slot, intended, intended, finished, 200, 0);
+            recorder.record_response(slot, intended, intended, finished, 200, 0, false);
             all.push(latency);
         }
         let mut collector = Collector::new(workers);
@@ -198,6 +198,7 @@ mod tests {
                 intended + Duration::from_micros(latency),
                 200,
                 0,
+                false,
             );
             single.record(latency).unwrap();
             all.push(latency);
@@ -227,7 +228,7 @@ mod tests {
         let mut fast = WindowedRecorder::new(0, start);
         let mut slow = WindowedRecorder::new(1, start);
         let slot = fast.begin(start);
-        fast.record_response(slot, start, start, start, 200, 0);
+        fast.record_response(slot, start, start, start, 200, 0, false);
         let pending = slow.begin(start);
         let mut collector = Collector::new(2);
         let two_seconds_in = start + Duration::from_secs(2);
@@ -239,7 +240,7 @@ mod tests {
             .unwrap();
         // The slow worker's request of second 0 is still in flight.
         assert!(collector.series.is_empty());
-        slow.record_response(pending, start, start, two_seconds_in, 200, 0);
+        slow.record_response(pending, start, start, two_seconds_in, 200, 0, false);
         collector
             .accept(slow.take_complete(two_seconds_in, false))
             .unwrap();

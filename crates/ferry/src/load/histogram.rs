@@ -133,6 +133,7 @@ impl WindowedRecorder {
         finished: Instant,
         status: u16,
         body_bytes: u64,
+        error: bool,
     ) {
         let Slot::Second(second) = slot else { return };
         let window = self.finish(second);
@@ -142,7 +143,7 @@ impl WindowedRecorder {
         window
             .service
             .saturating_record(micros(finished.saturating_duration_since(sent)));
-        window.tally.record_response(status, body_bytes);
+        window.tally.record_response(status, body_bytes, error);
     }
 
     /// Records a request that failed without a response.

@@ -38,6 +38,9 @@ pub struct Tally {
     pub body_bytes: u64,
     /// Responses by status code (JSON writes the codes as object keys: `{"200": 19990}`).
     pub status: BTreeMap<u16, u64>,
+    /// The responses among those that counted as errors, by status code.
+    #[serde(default)]
+    pub error_status: BTreeMap<u16, u64>,
 }
 
 /// Errors by kind.
@@ -47,13 +50,18 @@ pub struct ErrorTally {
     pub timeout: u64,
     pub reset: u64,
     pub other: u64,
+    /// 4xx and 5xx responses that count as errors (not listed in an `expect`).
     pub status_4xx: u64,
     pub status_5xx: u64,
+    /// Responses of any other status that count as errors: outside 2xx and 3xx by default (a
+    /// 1xx), or not listed in an `expect` (a 200 where only 404 was expected).
+    #[serde(default)]
+    pub status_other: u64,
 }
 
 impl ErrorTally {
     pub fn total(&self) -> u64 {
-        self.connect + self.timeout + self.reset + self.other + self.status_4xx + self.status_5xx
+        self.connect + self.timeout + self.reset + self.other + self.status_4xx + self.status_5xx + self.status_other
     }
 
     pub fn add(&mut self, other: &ErrorTally) {
@@ -63,18 +71,24 @@ impl ErrorTally {
         self.other += other.other;
         self.status_4xx += other.status_4xx;
         self.status_5xx += other.status_5xx;
+        self.status_other += other.status_other;
     }
 }
 
 impl Tally {
-    pub fn record_response(&mut self, status: u16, body_bytes: u64) {
+    /// Counts a response; `error` says whether its status counts as an error for the request
+    /// that got it ([`super::target::is_error`]).
+    pub fn record_response(&mut self, status: u16, body_bytes: u64, error: bool) {
         self.requests += 1;
         self.responses += 1;
         self.body_bytes += body_bytes;
-        match status {
-            400..=499 => self.errors.status_4xx += 1,
-            500..=599 => self.errors.status_5xx += 1,
-            _ => {}
+        if error {
+            match status {
+                400..=499 => self.errors.status_4xx += 1,
+                500..=599 => self.errors.status_5xx += 1,
+                _ => self.errors.status_other += 1,
+            }
+            *self.error_status.entry(status).or_default() += 1;
         }
         *self.status.entry(status).or_default() += 1;
     }
@@ -98,6 +112,9 @@ impl Tally {
         self.body_bytes += other.body_bytes;
         for (status, count) in &other.status {
             *self.status.entry(*status).or_default() += count;
+        }
+        for (status, count) in &other.error_status {
+            *self.error_status.entry(*status).or_default() += count;
         }
     }
 }

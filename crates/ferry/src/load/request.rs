@@ -49,6 +49,8 @@ struct PreparedTarget {
     values: Vec<Arc<Vec<String>>>,
     /// Value lists this target's templates use; only those are drawn per request.
     used_values: Vec<usize>,
+    /// The statuses that are not errors (`Target::expect`).
+    expect: Option<Vec<u16>>,
 }
 
 impl RequestPlan {
@@ -135,6 +137,7 @@ impl RequestPlan {
                 static_body,
                 values,
                 used_values,
+                expect: target.expect.clone(),
             });
         }
         if total_weight == 0 {
@@ -149,6 +152,12 @@ impl RequestPlan {
             cumulative_weights,
             absolute_uris,
         })
+    }
+
+    /// Whether `status` is an error for a request of target `index`.
+    pub fn is_error(&self, index: usize, status: u16) -> bool {
+        let expect = self.targets.get(index).and_then(|t| t.expect.as_deref());
+        super::target::is_error(expect, status)
     }
 
     /// Number of targets.
@@ -251,6 +260,11 @@ impl RequestPicker {
             stride: lanes.max(1),
             drawn: Vec::new(),
         }
+    }
+
+    /// The plan this picker draws from.
+    pub fn plan(&self) -> &RequestPlan {
+        &self.plan
     }
 
     /// The next request to send, and the index of its target.

@@ -91,14 +91,15 @@ pub struct Totals {
     pub requests: u64,
     /// Requests that got a response, whatever its status.
     pub responses: u64,
-    /// Responses with a status below 400.
+    /// Responses that are not errors: 2xx and 3xx, or the statuses an `expect` lists.
     pub successes: u64,
     /// Responses per second of measured run.
     pub throughput_rps: f64,
     /// Requests (sent or attempted) per second of measured run.
     pub request_rate_rps: f64,
     pub errors: ErrorTally,
-    /// All errors: transport errors plus 4xx and 5xx responses.
+    /// All errors: transport errors plus the responses whose status counts as an error (outside
+    /// 2xx and 3xx, or not in the request's `expect`).
     pub error_count: u64,
     /// `error_count / requests` (0 when nothing was sent).
     pub error_ratio: f64,
@@ -107,6 +108,9 @@ pub struct Totals {
     pub body_bytes: u64,
     /// Responses by status code.
     pub status: std::collections::BTreeMap<u16, u64>,
+    /// The responses that counted as errors, by status code.
+    #[serde(default)]
+    pub error_status: std::collections::BTreeMap<u16, u64>,
     /// Requests meant to start during the warm-up (not measured).
     pub warmup_requests: u64,
     /// Whether the run was stopped early (Ctrl-C).
@@ -282,6 +286,40 @@ impl SecondPoint {
             dropped: self.dropped,
             ..Tally::default()
         }
+    }
+}
+
+impl Totals {
+    /// The most frequent kind of error and its count: a status code that counted as an error
+    /// (`"401"`) or a transport error (`"connect"`, `"timeout"`, `"reset"`, `"other"`); `None`
+    /// without errors. Ties go to the status, then to the lower code.
+    pub fn top_error(&self) -> Option<(String, u64)> {
+        let statuses = self
+            .error_status
+            .iter()
+            .map(|(status, count)| (status.to_string(), *count));
+        let transport = [
+            ("connect", self.errors.connect),
+            ("timeout", self.errors.timeout),
+            ("reset", self.errors.reset),
+            ("other", self.errors.other),
+        ]
+        .into_iter()
+        .map(|(kind, count)| (kind.to_string(), count));
+        statuses
+            .chain(transport)
+            .filter(|(_, count)| *count > 0)
+            .fold(None, |best: Option<(String, u64)>, (kind, count)| match best {
+                Some(best) if best.1 >= count => Some(best),
+                _ => Some((kind, count)),
+            })
+    }
+
+    /// `"<P> % <kind>"` of the most frequent error, P its share of the requests.
+    pub fn top_error_text(&self) -> Option<String> {
+        let (kind, count) = self.top_error()?;
+        let percent = count as f64 / self.requests.max(1) as f64 * 100.0;
+        Some(format!("{} % {kind}", crate::units::format_percent(percent)))
     }
 }
 

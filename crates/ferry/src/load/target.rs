@@ -23,6 +23,17 @@ pub struct Target {
     pub body: Option<String>,
     /// Values for the placeholders, by name.
     pub values: BTreeMap<String, Arc<Vec<String>>>,
+    /// The statuses that are not errors; `None`: every 2xx and 3xx (see [`is_error`]).
+    pub expect: Option<Vec<u16>>,
+}
+
+/// Whether a response with `status` counts as an error: by default any status outside 2xx and
+/// 3xx; with `expect`, any status it does not list.
+pub fn is_error(expect: Option<&[u16]>, status: u16) -> bool {
+    match expect {
+        Some(expected) => !expected.contains(&status),
+        None => !(200..400).contains(&status),
+    }
 }
 
 impl Target {
@@ -36,6 +47,7 @@ impl Target {
             headers: Vec::new(),
             body: None,
             values: BTreeMap::new(),
+            expect: None,
         }
     }
 }
@@ -91,6 +103,9 @@ pub struct TargetFileRequest {
     /// Values files for this request only.
     #[serde(default)]
     pub values: BTreeMap<String, PathBuf>,
+    /// The statuses that are not errors for this request [default: every 2xx and 3xx].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Vec<u16>>,
 }
 
 fn default_weight() -> u32 {
@@ -119,10 +134,19 @@ pub fn read_values(path: &Path) -> Result<Arc<Vec<String>>> {
 
 /// Loads a target file into targets, resolving relative paths against the file's folder.
 pub fn load_target_file(path: &Path) -> Result<Vec<Target>> {
+    targets_of(&read_target_file(path)?, path)
+}
+
+/// Reads and parses a target file.
+pub fn read_target_file(path: &Path) -> Result<TargetFile> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading target file {}", path.display()))?;
-    let file: TargetFile = serde_json::from_str(&text)
-        .with_context(|| format!("parsing target file {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing target file {}", path.display()))
+}
+
+/// The targets of `file`, read from `path`: relative paths resolved against its folder, and
+/// request URLs that are paths prefixed with its `base_url`, if it has one.
+pub fn targets_of(file: &TargetFile, path: &Path) -> Result<Vec<Target>> {
     let folder = path.parent().unwrap_or(Path::new("."));
     let resolve = |relative: &Path| folder.join(relative);
     if file.requests.is_empty() {
@@ -178,6 +202,7 @@ pub fn load_target_file(path: &Path) -> Result<Vec<Target>> {
             headers,
             body,
             values,
+            expect: request.expect.clone(),
         });
     }
     Ok(targets)

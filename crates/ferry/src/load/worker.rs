@@ -183,8 +183,8 @@ async fn send_one(context: &SlotContext, slot: Slot, intended: Instant) {
         index,
     } = context;
     let request = picker.borrow_mut().next_request();
-    let request = match request {
-        Ok((_, request)) => request,
+    let (target, request) = match request {
+        Ok(picked) => picked,
         Err(_) => {
             recorder
                 .borrow_mut()
@@ -206,6 +206,7 @@ async fn send_one(context: &SlotContext, slot: Slot, intended: Instant) {
             finished,
             response.status,
             response.body_bytes,
+            picker.borrow().plan().is_error(target, response.status),
         ),
         Some(Err(error)) => recorder.record_error(slot, error),
         None => {

@@ -58,7 +58,9 @@ pub fn launch(name: &str, argv: &[&str], cwd: &Path, env: &[(String, String)]) -
         cwd: cwd.to_path_buf(),
         env: env.to_vec(),
         ready: "/health/ready".into(),
+        ready_timeout: std::time::Duration::from_secs(60),
         values: BTreeMap::new(),
+        mask: Default::default(),
     }
 }
 

@@ -198,6 +198,14 @@ impl EmbeddedPostgres {
         &self.bin_dir
     }
 
+    /// The postmaster's pid, from the first line of its `postmaster.pid` (the server may
+    /// run under another user than ours, behind a wrapper, so the child's pid is not it);
+    /// `None` when no server runs on the data directory.
+    pub fn server_pid(&self) -> Option<u32> {
+        let pid_file = fs::read_to_string(self.options.data_dir.join("postmaster.pid")).ok()?;
+        pid_file.lines().next()?.trim().parse().ok()
+    }
+
     /// Stops the server with a fast shutdown (clients are disconnected, work is rolled
     /// back, the cluster stays consistent) and waits for it to exit.
     pub async fn stop(&mut self) -> Result<(), EmbeddedError> {

@@ -51,9 +51,15 @@ pub struct Lab {
     pub dir: PathBuf,
     /// `vars`, after `--quick` and `--set`, placeholders expanded.
     pub vars: BTreeMap<String, String>,
+    /// The same, with the type each was written with (a number stays a number in reports).
+    pub typed_vars: BTreeMap<String, serde_json::Value>,
+    /// Placeholder names whose values are never written (`secrets`).
+    pub secrets: Vec<String>,
     /// Environment of every target and setup step.
     pub env: Vec<(String, String)>,
     pub database: Option<DatabaseSpec>,
+    /// The databases `{database_url:NAME}` names, each created empty when the run starts.
+    pub databases: Vec<String>,
     pub slo: Slo,
     pub setup: Vec<SetupStep>,
     pub targets: Vec<LabTarget>,
@@ -63,6 +69,20 @@ pub struct Lab {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DatabaseSpec {
     pub pgbench: bool,
+    /// `[database] reset`: when the databases are put back as setup left them.
+    pub reset: ResetMode,
+}
+
+/// `[database] reset`: whether the databases are restored to their state after setup before
+/// each measured run, capacity probe and long run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ResetMode {
+    /// Reset when a scenario sends POST, PUT, PATCH or DELETE, after a run of one.
+    #[default]
+    Auto,
+    /// Before every run.
+    Always,
+    Never,
 }
 
 /// The objective of the capacity search.
@@ -115,6 +135,8 @@ pub enum TargetKind {
         env: Vec<(String, String)>,
         cwd: Option<String>,
         ready: String,
+        /// How long it may take to answer `ready`.
+        ready_timeout: Duration,
     },
     /// Already running on this machine: CPU and RSS of its process tree.
     Attached { url: String, pid: PidSource },
@@ -160,6 +182,8 @@ pub struct LabScenario {
     pub rate: Option<String>,
     pub relative_to: Option<String>,
     pub capacity: bool,
+    /// The statuses that are not errors; `None`: every 2xx and 3xx.
+    pub expect: Option<Vec<u16>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

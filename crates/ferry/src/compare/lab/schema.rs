@@ -15,6 +15,10 @@ pub struct LabFile {
     /// One paragraph for the report: what the lab compares and why.
     #[serde(default)]
     pub description: Option<String>,
+    /// Placeholder names (vars, setup outputs) whose values ferry never writes: each value is
+    /// masked as `***` in every file it writes and on the terminal.
+    #[serde(default)]
+    pub secrets: Vec<Spanned<String>>,
     /// Named values usable as `{name}` everywhere; `--set vars.NAME=VALUE` overrides them.
     #[serde(default)]
     pub vars: BTreeMap<String, Spanned<Scalar>>,
@@ -75,6 +79,9 @@ pub struct DatabaseTable {
     /// Run `pgbench -S` on the same server as the database's own ceiling [default: true].
     #[serde(default = "yes")]
     pub pgbench: bool,
+    /// `auto` (default), `always` or `never`: restore the databases before each run.
+    #[serde(default)]
+    pub reset: Option<Spanned<String>>,
 }
 
 fn yes() -> bool {
@@ -140,6 +147,9 @@ pub struct TargetTable {
     /// What the report calls the machine a remote target runs on [default: its URL's host].
     #[serde(default)]
     pub machine: Option<String>,
+    /// How long a started target may take to answer `ready` [default: "60s"].
+    #[serde(default)]
+    pub ready_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -179,4 +189,7 @@ pub struct ScenarioTable {
     /// Search this scenario's capacity at the lab's SLO.
     #[serde(default)]
     pub capacity: bool,
+    /// The statuses that are not errors [default: every 2xx and 3xx].
+    #[serde(default)]
+    pub expect: Option<Spanned<Vec<u16>>>,
 }

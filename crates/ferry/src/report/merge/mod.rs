@@ -164,5 +164,6 @@ fn tally_of(result: &RunResult) -> Tally {
         dropped: totals.dropped,
         body_bytes: totals.body_bytes,
         status: totals.status.clone(),
+        error_status: totals.error_status.clone(),
     }
 }

@@ -1,6 +1,7 @@
 //! From the file as written ([`super::schema`]) to a checked [`Lab`]: every rule a lab must
 //! keep, each broken one reported with the file, line and key.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
@@ -8,13 +9,14 @@ use std::time::Duration;
 use anyhow::Result;
 use toml::Spanned;
 
+mod database;
 mod scenarios;
 mod targets;
 
 use super::error::Source;
 use super::placeholders::{expand, first_unknown, names};
 use super::schema::{LabFile, Scalar, SetupTable};
-use super::{DatabaseSpec, Lab, LoadOptions, SetupStep, Slo, builtin};
+use super::{Lab, LoadOptions, SetupStep, Slo, builtin};
 
 /// Default closed-model connections of a scenario.
 const DEFAULT_CONNECTIONS: usize = 64;
@@ -28,6 +30,8 @@ struct Checker<'a> {
     fixed: BTreeMap<String, String>,
     /// Names of every placeholder known to targets and scenarios (not `{port}`).
     known: BTreeSet<String>,
+    /// The databases `{database_url:NAME}` names, found as the templates are checked.
+    databases: RefCell<BTreeSet<String>>,
 }
 
 pub(super) fn lab(file: &Path, text: &str, options: &LoadOptions) -> Result<Lab> {
@@ -44,27 +48,14 @@ pub(super) fn lab(file: &Path, text: &str, options: &LoadOptions) -> Result<Lab>
             ),
         ]),
         known: BTreeSet::new(),
+        databases: RefCell::default(),
     };
-    let vars = checker.vars(&raw, options)?;
-    let database = match &raw.database {
-        Some(table) if table.kind.get_ref() == "embedded" => Some(DatabaseSpec {
-            pgbench: table.pgbench,
-        }),
-        Some(table) => {
-            return Err(checker
-                .source
-                .error(
-                    table.kind.span(),
-                    "database.kind",
-                    format!(
-                        "`{}` is not a database kind (the one kind is `embedded`)",
-                        table.kind.get_ref()
-                    ),
-                )
-                .into());
-        }
-        None => None,
-    };
+    let (vars, typed_vars) = checker.vars(&raw, options)?;
+    let database = raw
+        .database
+        .as_ref()
+        .map(|table| checker.database(table))
+        .transpose()?;
     checker.known.extend(
         [builtin::DIR, builtin::OUT, builtin::CORES]
             .into_iter()
@@ -79,14 +70,18 @@ pub(super) fn lab(file: &Path, text: &str, options: &LoadOptions) -> Result<Lab>
     let targets = checker.targets(&raw.target)?;
     let scenarios = checker.scenarios(&raw.scenario)?;
     let slo = checker.slo(&raw)?;
+    let secrets = checker.secrets(&raw, &vars, &setup)?;
     Ok(Lab {
         name: raw.name,
         description: raw.description,
         file: file.to_path_buf(),
         dir,
         vars,
+        typed_vars,
+        secrets,
         env,
         database,
+        databases: checker.databases.take().into_iter().collect(),
         slo,
         setup,
         targets,
@@ -94,8 +89,9 @@ pub(super) fn lab(file: &Path, text: &str, options: &LoadOptions) -> Result<Lab>
     })
 }
 
+/// A name a var or a setup output may take (never one with a `:` argument).
 fn is_name(name: &str) -> bool {
-    !names(&format!("{{{name}}}")).is_empty()
+    !name.contains(':') && !names(&format!("{{{name}}}")).is_empty()
 }
 
 impl Checker<'_> {
@@ -103,8 +99,13 @@ impl Checker<'_> {
         self.source.error(span, key, message).into()
     }
 
-    /// `vars`, with `[quick.vars]` on top under `--quick` (except the ones `--set` gave).
-    fn vars(&mut self, raw: &LabFile, options: &LoadOptions) -> Result<BTreeMap<String, String>> {
+    /// `vars`, with `[quick.vars]` on top under `--quick` (except the ones `--set` gave), as
+    /// text (for placeholders) and with their written type (for reports).
+    fn vars(
+        &mut self,
+        raw: &LabFile,
+        options: &LoadOptions,
+    ) -> Result<(BTreeMap<String, String>, BTreeMap<String, serde_json::Value>)> {
         let set_explicitly: BTreeSet<&str> = options
             .sets
             .iter()
@@ -122,6 +123,7 @@ impl Checker<'_> {
         }
         let fixed_names: BTreeSet<String> = self.fixed.keys().cloned().collect();
         let mut vars = BTreeMap::new();
+        let mut typed = BTreeMap::new();
         for (name, value) in raw_vars {
             let key = format!("vars.{name}");
             let reserved = [
@@ -150,10 +152,44 @@ impl Checker<'_> {
                     ),
                 ));
             }
-            vars.insert(name.clone(), expand(&text, &self.fixed));
+            let expanded = expand(&text, &self.fixed);
+            let json = match value.get_ref() {
+                Scalar::Text(_) => serde_json::Value::String(expanded.clone()),
+                Scalar::Integer(number) => serde_json::Value::from(*number),
+                Scalar::Float(number) => serde_json::Value::from(*number),
+                Scalar::Boolean(flag) => serde_json::Value::Bool(*flag),
+            };
+            typed.insert(name.clone(), json);
+            vars.insert(name.clone(), expanded);
         }
         self.fixed.extend(vars.clone());
-        Ok(vars)
+        Ok((vars, typed))
+    }
+
+    /// `secrets`: names of vars and setup outputs, each given once.
+    fn secrets(
+        &self,
+        raw: &LabFile,
+        vars: &BTreeMap<String, String>,
+        setup: &[SetupStep],
+    ) -> Result<Vec<String>> {
+        let mut secrets: Vec<String> = Vec::new();
+        for name in &raw.secrets {
+            let text = name.get_ref();
+            let provided = vars.contains_key(text)
+                || setup.iter().any(|step| step.output.as_deref() == Some(text));
+            if !provided {
+                return Err(self.fail(
+                    name.span(),
+                    "secrets",
+                    format!("`{text}` is neither a var nor a setup step's output"),
+                ));
+            }
+            if !secrets.contains(text) {
+                secrets.push(text.clone());
+            }
+        }
+        Ok(secrets)
     }
 
     /// A template: placeholders checked against `known`, the fixed ones expanded.
@@ -163,6 +199,7 @@ impl Checker<'_> {
         key: &str,
         known: &BTreeSet<String>,
     ) -> Result<String> {
+        let known = &self.with_databases(value, key, known)?;
         if let Some(unknown) = first_unknown(value.get_ref(), known) {
             let mut offered: Vec<&str> = known.iter().map(String::as_str).collect();
             offered.sort_unstable();

@@ -122,6 +122,23 @@ impl Checker<'_> {
             RequestSource::One { method, path } => format!("{method} {path}"),
             RequestSource::File(file) => format!("requests from {file}"),
         });
+        let expect = match &table.expect {
+            Some(list) => {
+                let statuses = list.get_ref();
+                if statuses.is_empty() || statuses.iter().any(|s| !(100..=599).contains(s)) {
+                    return Err(self.fail(
+                        list.span(),
+                        &key("expect"),
+                        "lists the statuses that are not errors: one or more of 100 to 599".into(),
+                    ));
+                }
+                Some(statuses.clone())
+            }
+            None => None,
+        };
+        if let RequestSource::File(file) = &requests {
+            self.requests_file_sends_to_the_target(file, table, &key("requests"))?;
+        }
         Ok(LabScenario {
             name,
             title,
@@ -134,7 +151,28 @@ impl Checker<'_> {
             rate: rate_text,
             relative_to,
             capacity: table.capacity,
+            expect,
         })
+    }
+
+    /// A requests file that exists already (no placeholder left in its path) must name no
+    /// absolute URL: in a lab every request goes to the target under measurement. A file a
+    /// setup step writes is checked once setup has run (`compare::requests`).
+    fn requests_file_sends_to_the_target(
+        &self,
+        file: &str,
+        table: &ScenarioTable,
+        key: &str,
+    ) -> Result<()> {
+        if !super::names(file).is_empty() {
+            return Ok(());
+        }
+        let path = std::path::Path::new(&self.fixed[super::builtin::DIR]).join(file);
+        let span = table.requests.as_ref().map_or(table.name.span(), |r| r.span());
+        let parsed = crate::load::target::read_target_file(&path)
+            .map_err(|error| self.fail(span.clone(), key, format!("{error:#}")))?;
+        crate::compare::requests::paths_only(&parsed, &path)
+            .map_err(|error| self.fail(span, key, format!("{error:#}")))
     }
 
     /// `relative_to` and `rate`: an earlier closed-model scenario, and a schedule that parses

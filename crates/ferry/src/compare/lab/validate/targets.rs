@@ -8,6 +8,9 @@ use super::super::schema::TargetTable;
 use super::super::{LabTarget, PidSource, Role, TargetKind, builtin};
 use super::{Checker, host_of, is_name};
 
+/// How long a started target may take to answer `ready` when its lab does not say.
+const DEFAULT_READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl Checker<'_> {
     pub(super) fn targets(&self, tables: &[TargetTable]) -> Result<Vec<LabTarget>> {
         if tables.is_empty() {
@@ -119,6 +122,22 @@ impl Checker<'_> {
                         .map(|ready| self.template(ready, &key("ready"), known))
                         .transpose()?
                         .unwrap_or_else(|| "/".into()),
+                    ready_timeout: match &table.ready_timeout {
+                        Some(text) => crate::units::parse_duration(text.get_ref())
+                            .ok()
+                            .filter(|timeout| !timeout.is_zero())
+                            .ok_or_else(|| {
+                                self.fail(
+                                    text.span(),
+                                    &key("ready_timeout"),
+                                    format!(
+                                        "`{}` is not a positive duration (\"60s\")",
+                                        text.get_ref()
+                                    ),
+                                )
+                            })?,
+                        None => DEFAULT_READY_TIMEOUT,
+                    },
                 }
             }
             (None, Some(url)) => {
