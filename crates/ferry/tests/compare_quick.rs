@@ -65,8 +65,10 @@ fn quick_compare_measures_every_scenario_for_every_target() {
         .map(|t| t["role"].as_str().unwrap())
         .collect();
     assert_eq!(roles, ["baseline", "candidate", "candidate", "candidate"]);
-    assert_eq!(json["schema_version"], 2);
-    assert_eq!(json["lab"]["vars"]["users"], "1000");
+    assert_eq!(json["schema_version"], 3);
+    assert_eq!(json["lab"]["vars"]["users"], 1000, "a number stays a number");
+    // post-user writes: every run starts from the data setup left.
+    assert_eq!(json["settings"]["database_reset"], "on");
     for target in targets {
         let name = target["name"].as_str().unwrap();
         let scenarios: Vec<&str> = target["scenarios"]
@@ -89,6 +91,7 @@ fn quick_compare_measures_every_scenario_for_every_target() {
             );
             // Every request is valid (seeded ids, unique emails, a well-formed batch), so
             // any error status or transport error is a defect in a target or in ferry.
+            assert_eq!(scenario["valid"], true, "{name} {key}");
             for round in scenario["rounds"].as_array().unwrap() {
                 let totals = &round["result"]["totals"];
                 assert_eq!(
