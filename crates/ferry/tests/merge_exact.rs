@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ferry::load::histogram::{WindowedRecorder, new_latency_histogram};
+use ferry::load::histogram::{Answer, WindowedRecorder, new_latency_histogram};
 use ferry::load::outcome::TransportError;
 use ferry::load::{Collector, LoadSettings, RateSchedule, RunFacts, RunResult, Share, assemble};
 use ferry::report::NamedRun;
@@ -78,9 +78,11 @@ fn run_of(settings: &LoadSettings, started_at_unix_ms: u64, requests: &[Known]) 
                     intended,
                     sent,
                     finished,
-                    status,
-                    13,
-                    ferry::load::target::is_error(None, status),
+                    Answer {
+                        status,
+                        body_bytes: 13,
+                        error: ferry::load::target::is_error(None, status),
+                    },
                 );
             }
             Known::Timeout { .. } => recorder.record_error(slot, TransportError::Timeout),

@@ -198,9 +198,9 @@ pub fn load(args: LoadArgs) -> Result<ExitCode> {
     // service. The exit status is --slo's to decide.
     if result.totals.error_ratio > ERROR_WARNING_RATIO {
         eprintln!(
-            "warning: {} of the requests were errors (the most frequent: {}); these figures \
+            "warning: {} % of the requests were errors (the most frequent: {}); these figures \
              measure the error path, not the service's normal work",
-            format!("{} %", ferry::units::format_percent(result.totals.error_ratio * 100.0)),
+            ferry::units::format_percent(result.totals.error_ratio * 100.0),
             result.totals.top_error_text().unwrap_or_default()
         );
     }

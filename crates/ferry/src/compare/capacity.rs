@@ -219,10 +219,10 @@ mod tests {
         // the middle of the range: the last probe now goes to its bottom.
         assert_eq!(
             next_rate(false, &[], (4_273.0, 64_104.0), (4_273.0, 64_104.0)),
-            16_551.0
+            16_550.0
         );
         assert_eq!(
-            next_rate(true, &[false], (4_273.0, 64_104.0), (4_273.0, 16_551.0)),
+            next_rate(true, &[false], (4_273.0, 64_104.0), (4_273.0, 16_550.0)),
             4_273.0
         );
         assert_eq!(

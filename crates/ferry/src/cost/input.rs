@@ -286,3 +286,38 @@ fn measure(scenario: &ScenarioIn, capacity: Option<&CapacityIn>) -> ScenarioInpu
         basis,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn file(version: u64, valid: bool, bound: &str) -> serde_json::Value {
+        let scenario = |rate: Option<f64>| {
+            json!({"scenario": "read", "valid": valid,
+                   "summary": {"throughput_rps": 100.0, "cpu_mean_percent": 50.0},
+                   "capacity": {"rate_rps": rate, "bound": bound, "probes": []}})
+        };
+        json!({"schema_version": version, "targets": [
+            {"name": "old", "role": "baseline", "scenarios": [scenario(Some(100.0))]},
+            {"name": "new", "role": "candidate", "scenarios": [scenario(Some(400.0))]}]})
+    }
+
+    #[test]
+    fn versions_one_to_three_read_and_a_newer_one_is_refused() {
+        assert!(CompareInput::from_json(file(3, true, "exact")).is_ok());
+        let error = CompareInput::from_json(file(4, true, "exact")).unwrap_err();
+        assert!(format!("{error:#}").contains("schema_version 4"), "{error:#}");
+    }
+
+    #[test]
+    fn an_invalid_run_is_not_priced_and_a_lower_bound_is_marked() {
+        let invalid = CompareInput::from_json(file(3, false, "exact")).unwrap();
+        let read = &invalid.targets[1].scenarios[0];
+        assert!(read.invalid && read.capacity_searched);
+        assert_eq!((read.capacity_rps, read.cpu_seconds_per_request), (None, None));
+        let at_least = CompareInput::from_json(file(3, true, "at_least")).unwrap();
+        assert!(at_least.targets[1].scenarios[0].capacity_at_least);
+    }
+}

@@ -118,7 +118,7 @@ impl Collector {
 mod tests {
     use std::time::{Duration, Instant};
 
-    use super::super::histogram::{Slot, WindowedRecorder};
+    use super::super::histogram::{Answer, Slot, WindowedRecorder};
     use super::*;
 
     /// Brute-force percentile with HdrHistogram's definition: the smallest recorded value
@@ -149,7 +149,7 @@ mod tests {
             let slot = recorder.begin(intended);
             assert_eq!(slot, Slot::Second(second));
             let finished = intended + Duration::from_micros(latency);
-            recorder.record_response(slot, intended, intended, finished, 200, 0, false);
+            recorder.record_response(slot, intended, intended, finished, Answer::OK);
             all.push(latency);
         }
         let mut collector = Collector::new(workers);
@@ -196,9 +196,7 @@ mod tests {
                 intended,
                 intended,
                 intended + Duration::from_micros(latency),
-                200,
-                0,
-                false,
+                Answer::OK,
             );
             single.record(latency).unwrap();
             all.push(latency);
@@ -228,7 +226,7 @@ mod tests {
         let mut fast = WindowedRecorder::new(0, start);
         let mut slow = WindowedRecorder::new(1, start);
         let slot = fast.begin(start);
-        fast.record_response(slot, start, start, start, 200, 0, false);
+        fast.record_response(slot, start, start, start, Answer::OK);
         let pending = slow.begin(start);
         let mut collector = Collector::new(2);
         let two_seconds_in = start + Duration::from_secs(2);
@@ -240,7 +238,7 @@ mod tests {
             .unwrap();
         // The slow worker's request of second 0 is still in flight.
         assert!(collector.series.is_empty());
-        slow.record_response(pending, start, start, two_seconds_in, 200, 0, false);
+        slow.record_response(pending, start, start, two_seconds_in, Answer::OK);
         collector
             .accept(slow.take_complete(two_seconds_in, false))
             .unwrap();

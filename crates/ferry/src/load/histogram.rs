@@ -14,6 +14,25 @@ use hdrhistogram::Histogram;
 
 use super::outcome::{Tally, TransportError};
 
+
+/// What came back for one request: its status, its body's size, and whether the status
+/// counts as an error for that request ([`super::target::is_error`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub body_bytes: u64,
+    pub error: bool,
+}
+
+impl Answer {
+    /// A 200 with an empty body, for tests of timing.
+    pub const OK: Answer = Answer {
+        status: 200,
+        body_bytes: 0,
+        error: false,
+    };
+}
+
 /// Latencies are recorded in microseconds.
 pub const UNIT: &str = "microseconds";
 /// Highest latency a histogram tracks (one hour); longer ones are recorded as one hour.
@@ -131,9 +150,7 @@ impl WindowedRecorder {
         intended: Instant,
         sent: Instant,
         finished: Instant,
-        status: u16,
-        body_bytes: u64,
-        error: bool,
+        answer: Answer,
     ) {
         let Slot::Second(second) = slot else { return };
         let window = self.finish(second);
@@ -143,7 +160,9 @@ impl WindowedRecorder {
         window
             .service
             .saturating_record(micros(finished.saturating_duration_since(sent)));
-        window.tally.record_response(status, body_bytes, error);
+        window
+            .tally
+            .record_response(answer.status, answer.body_bytes, answer.error);
     }
 
     /// Records a request that failed without a response.

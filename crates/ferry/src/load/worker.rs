@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio::task::LocalSet;
 
 use super::connection::Connection;
-use super::histogram::{Slot, WindowBatch, WindowedRecorder};
+use super::histogram::{Answer, Slot, WindowBatch, WindowedRecorder};
 use super::outcome::TransportError;
 use super::request::{RequestPicker, RequestPlan, ValueOrder};
 use super::schedule::RateSchedule;
@@ -204,9 +204,11 @@ async fn send_one(context: &SlotContext, slot: Slot, intended: Instant) {
             intended,
             sent,
             finished,
-            response.status,
-            response.body_bytes,
-            picker.borrow().plan().is_error(target, response.status),
+            Answer {
+                status: response.status,
+                body_bytes: response.body_bytes,
+                error: picker.borrow().plan().is_error(target, response.status),
+            },
         ),
         Some(Err(error)) => recorder.record_error(slot, error),
         None => {
