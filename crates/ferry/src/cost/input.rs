@@ -308,7 +308,10 @@ mod tests {
     fn versions_one_to_three_read_and_a_newer_one_is_refused() {
         assert!(CompareInput::from_json(file(3, true, "exact")).is_ok());
         let error = CompareInput::from_json(file(4, true, "exact")).unwrap_err();
-        assert!(format!("{error:#}").contains("schema_version 4"), "{error:#}");
+        assert!(
+            format!("{error:#}").contains("schema_version 4"),
+            "{error:#}"
+        );
     }
 
     #[test]
@@ -316,7 +319,10 @@ mod tests {
         let invalid = CompareInput::from_json(file(3, false, "exact")).unwrap();
         let read = &invalid.targets[1].scenarios[0];
         assert!(read.invalid && read.capacity_searched);
-        assert_eq!((read.capacity_rps, read.cpu_seconds_per_request), (None, None));
+        assert_eq!(
+            (read.capacity_rps, read.cpu_seconds_per_request),
+            (None, None)
+        );
         let at_least = CompareInput::from_json(file(3, true, "at_least")).unwrap();
         assert!(at_least.targets[1].scenarios[0].capacity_at_least);
     }

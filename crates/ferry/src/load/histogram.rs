@@ -14,7 +14,6 @@ use hdrhistogram::Histogram;
 
 use super::outcome::{Tally, TransportError};
 
-
 /// What came back for one request: its status, its body's size, and whether the status
 /// counts as an error for that request ([`super::target::is_error`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,9 +15,18 @@ fn binary_path(target_dir: Option<&str>, var: &str) -> String {
         Some(dir) => command.env("CARGO_TARGET_DIR", dir),
         None => command.env_remove("CARGO_TARGET_DIR"),
     };
-    let output = command.output().expect("running scripts/user-service-bin.sh");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).expect("a path in UTF-8").trim().to_string()
+    let output = command
+        .output()
+        .expect("running scripts/user-service-bin.sh");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("a path in UTF-8")
+        .trim()
+        .to_string()
 }
 
 #[test]

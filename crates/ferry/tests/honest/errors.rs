@@ -61,15 +61,22 @@ fn a_scenario_of_401s_is_invalid_and_the_run_exits_5() {
     // Neither a win nor a loss: the verdict names the target, the scenario and the reason.
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stdout.contains("read: locked is not compared with good: locked's run is invalid: 100 % 401"),
+        stdout
+            .contains("read: locked is not compared with good: locked's run is invalid: 100 % 401"),
         "{stdout}"
     );
-    assert!(!stdout.contains("(wins)") && !stdout.contains("(does not win)"), "{stdout}");
+    assert!(
+        !stdout.contains("(wins)") && !stdout.contains("(does not win)"),
+        "{stdout}"
+    );
     let throughput_row = stdout
         .lines()
         .find(|line| line.starts_with("| read: throughput |"))
         .expect("the matrix has a throughput row");
-    assert!(throughput_row.ends_with("| invalid run |"), "{throughput_row}");
+    assert!(
+        throughput_row.ends_with("| invalid run |"),
+        "{throughput_row}"
+    );
 
     // The capacity nobody held is "none held", with the bottom of its range probed; it is
     // priced as nothing, and no chart or table shows it as 0.
@@ -77,8 +84,15 @@ fn a_scenario_of_401s_is_invalid_and_the_run_exits_5() {
     assert_eq!(capacity["bound"], "none", "{capacity}");
     assert!(capacity["rate_rps"].is_null());
     let probes = capacity["probes"].as_array().unwrap();
-    let lowest = probes.iter().map(|p| p["rate_rps"].as_f64().unwrap()).fold(f64::MAX, f64::min);
-    assert_eq!(lowest, capacity["low_rps"].as_f64().unwrap().round().max(1.0), "{capacity}");
+    let lowest = probes
+        .iter()
+        .map(|p| p["rate_rps"].as_f64().unwrap())
+        .fold(f64::MAX, f64::min);
+    assert_eq!(
+        lowest,
+        capacity["low_rps"].as_f64().unwrap().round().max(1.0),
+        "{capacity}"
+    );
     assert_eq!(
         capacity["bracket_high_rps"].as_f64(),
         Some(lowest),
@@ -90,7 +104,10 @@ fn a_scenario_of_401s_is_invalid_and_the_run_exits_5() {
         .expect("the matrix has a capacity row");
     assert!(capacity_row.contains("| none held |"), "{capacity_row}");
     let html = std::fs::read_to_string(out.join("compare.html")).unwrap();
-    assert!(html.contains("capacity: none held —"), "the HTML draws no bar for it");
+    assert!(
+        html.contains("capacity: none held —"),
+        "the HTML draws no bar for it"
+    );
     assert!(!html.contains(">capacity 0/s<"), "no capacity drawn as 0");
     let locked_cost = json["cost"]["scenarios"][0]["targets"]
         .as_array()
@@ -101,6 +118,10 @@ fn a_scenario_of_401s_is_invalid_and_the_run_exits_5() {
         .expect("the cost section lists every target");
     assert!(locked_cost["instances"].is_null(), "{locked_cost}");
     assert!(locked_cost["monthly_cost"].is_null(), "{locked_cost}");
+    assert!(
+        locked_cost["function_monthly_cost"].is_null(),
+        "the error path is not priced as functions either: {locked_cost}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -115,7 +136,10 @@ fn statuses_a_scenario_expects_are_not_errors() {
     assert_eq!(locked["valid"], true);
     let totals = &locked["rounds"][0]["result"]["totals"];
     assert_eq!(totals["error_count"], 0, "{totals}");
-    assert_eq!(totals["status"]["404"], totals["responses"], "still counted by status");
+    assert_eq!(
+        totals["status"]["404"], totals["responses"],
+        "still counted by status"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -132,9 +156,15 @@ fn ferry_load_warns_when_most_answers_are_errors_even_when_quiet() {
         .expect("running the ferry binary cargo built for this test");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("warning:")).collect();
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
     assert_eq!(warnings.len(), 1, "{stderr}");
-    assert!(warnings[0].contains("100 % of the requests were errors"), "{stderr}");
+    assert!(
+        warnings[0].contains("100 % of the requests were errors"),
+        "{stderr}"
+    );
     assert!(warnings[0].contains("100 % 401"), "{stderr}");
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
@@ -172,7 +202,8 @@ connections = 2
     let output = compare(&lab, &out, &[]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let json = read_json(&out.join("compare.json"));
-    let bytes = |t: usize| json["targets"][t]["scenarios"][0]["summary"]["response_bytes_mean"].as_f64();
+    let bytes =
+        |t: usize| json["targets"][t]["scenarios"][0]["summary"]["response_bytes_mean"].as_f64();
     assert_eq!((bytes(0), bytes(1)), (Some(1110.0), Some(6897.0)));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(

@@ -34,7 +34,10 @@ fn every_request_of_a_requests_file_reaches_the_target_not_its_base_url() {
     let dir = scratch("requests-decoy");
     std::fs::write(dir.join("server.py"), COUNTING_SERVER).unwrap();
     let decoy_log = dir.join("decoy.log");
-    let decoy = PythonServer::start(&dir.join("server.py"), &["200", decoy_log.to_str().unwrap()]);
+    let decoy = PythonServer::start(
+        &dir.join("server.py"),
+        &["200", decoy_log.to_str().unwrap()],
+    );
     std::fs::write(
         dir.join("requests.json"),
         format!(
@@ -48,7 +51,11 @@ fn every_request_of_a_requests_file_reaches_the_target_not_its_base_url() {
     let out = dir.join("out");
     let output = compare(&lab(&dir, "requests.json", ""), &out, &[]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    assert_eq!(lines_in(&decoy_log), 0, "the decoy at the file's base_url got requests");
+    assert_eq!(
+        lines_in(&decoy_log),
+        0,
+        "the decoy at the file's base_url got requests"
+    );
     let json = read_json(&out.join("compare.json"));
     let totals = &json["targets"][0]["scenarios"][0]["rounds"][0]["result"]["totals"];
     assert!(totals["responses"].as_u64().unwrap() > 0, "{totals}");

@@ -90,8 +90,15 @@ connections = 2
         "the target's output is kept, masked: {log}"
     );
     for secret in [SECRET, TOKEN] {
-        assert_eq!(files_holding(&out, secret), Vec::<String>::new(), "{secret}");
-        assert!(!text(&output).contains(secret), "{secret} reached the terminal");
+        assert_eq!(
+            files_holding(&out, secret),
+            Vec::<String>::new(),
+            "{secret}"
+        );
+        assert!(
+            !text(&output).contains(secret),
+            "{secret} reached the terminal"
+        );
     }
     let json = read_json(&out.join("compare.json"));
     assert_eq!(json["schema_version"], 3);
@@ -100,6 +107,11 @@ connections = 2
     assert_eq!(vars["share"], 0.25, "{vars}");
     assert_eq!(vars["fast"], true, "{vars}");
     assert_eq!(vars["secret"], "***", "{vars}");
-    assert!(json["command"].as_str().unwrap().contains("vars.secret=***"));
+    assert!(
+        json["command"]
+            .as_str()
+            .unwrap()
+            .contains("vars.secret=***")
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -89,7 +89,11 @@ impl PythonServer {
         let address = SocketAddr::from(([127, 0, 0, 1], port));
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(address).is_err() {
-            assert!(Instant::now() < deadline, "{} did not listen", script.display());
+            assert!(
+                Instant::now() < deadline,
+                "{} did not listen",
+                script.display()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         PythonServer { child, port }
