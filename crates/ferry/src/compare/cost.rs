@@ -86,8 +86,19 @@ fn database_note(report: &CompareReport, scenarios: &[CostScenario]) -> Option<S
     }
     let base = "CPU in these prices is the targets' own processes (what runs in the priced \
                 containers and functions), not the database's";
-    Some(if shares.is_empty() {
-        format!("{base}; the database's CPU at capacity was not sampled.")
+    let sampled = report.targets.iter().any(|target| {
+        target
+            .scenarios
+            .iter()
+            .any(|s| s.summary.database_cpu_mean_percent.is_some())
+    });
+    Some(if shares.is_empty() && sampled {
+        format!(
+            "{base}; there is no capacity to give the database's CPU at (the matrix's \
+             \"database CPU mean\" has it per scenario)."
+        )
+    } else if shares.is_empty() {
+        format!("{base}; the database's CPU was not sampled (an external server).")
     } else {
         format!(
             "{base}. At capacity the database used {}: a database server sized for that is a \

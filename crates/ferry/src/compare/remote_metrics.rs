@@ -41,14 +41,19 @@ impl RemoteCounter {
     /// could not be read (the next read covers the gap: the counter is cumulative).
     pub fn read(&mut self) -> Option<(f64, u64)> {
         let metrics = fetch(&self.url).ok()?;
-        let value = metrics.cpu_seconds;
+        Some((self.advance(metrics.cpu_seconds), metrics.rss_bytes))
+    }
+
+    /// Counts a new value of the counter; returns the total so far.
+    fn advance(&mut self, value: f64) -> f64 {
         self.total += match self.last {
             Some(last) if value >= last => value - last,
+            // Restarted: what it shows is all since the restart.
             Some(_) => value,
             None => 0.0,
         };
         self.last = Some(value);
-        Some((self.total, metrics.rss_bytes))
+        self.total
     }
 }
 
@@ -108,7 +113,17 @@ pub fn parse(text: &str) -> Result<ProcessMetrics> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::{RemoteCounter, parse};
+
+    #[test]
+    fn a_counter_that_goes_down_counts_from_zero_again() {
+        let mut counter = RemoteCounter::new("http://unused".into());
+        let totals: Vec<f64> = [100.0, 101.5, 0.25, 1.0]
+            .into_iter()
+            .map(|value| counter.advance(value))
+            .collect();
+        assert_eq!(totals, [0.0, 1.5, 1.75, 2.5]);
+    }
 
     #[test]
     fn process_metrics_are_read_from_the_exposition() {
