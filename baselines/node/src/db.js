@@ -7,15 +7,35 @@
 // but never answers gives 503 `Database unavailable`, never a hang. Connection attempts
 // give up after CONNECT_TIMEOUT_SECS. A connection that fails or closes is reopened by
 // postgres.js on the next query, so a PostgreSQL restart heals by itself.
+//
+// With `config.coalesce` (DB_COALESCE, on by default) point reads and creates are
+// batched (src/coalesce.js, src/batches.js): concurrent requests share one statement,
+// and each still gets its own answer.
 import postgres from 'postgres';
+import { createBatches } from './batches.js';
+import { createCoalescer } from './coalesce.js';
 import { postgresTarget } from './databaseUrl.js';
 
 export const CONNECT_TIMEOUT_SECS = 3;
 export const QUERY_TIMEOUT_MS = 5_000;
 export const PING_TIMEOUT_MS = 1_000;
+/** Batches in flight per connection: one executing, one on the wire (as the Rust service). */
+export const BATCHES_PER_CONNECTION = 2;
+/** Keys or rows in one batched statement. */
+export const MAX_BATCH = 256;
 
 /**
- * @param {{ databaseUrl: string, poolPerWorker: number }} config
+ * Seconds before the next connection attempt after `retries` failed ones: 50 ms, doubling,
+ * at most 1 s. postgres.js's default grows as 3^retries / 100 up to 20 s, and its count is
+ * shared by the client's connections: after a PostgreSQL restart one connection per worker
+ * that had failed a dozen times stayed away for up to 20 s after the database was back,
+ * every request a 503 meanwhile (test/faults.test.js). One attempt a second per connection
+ * is no load on a database that is coming back.
+ */
+export const reconnectDelaySecs = (retries) => Math.min(0.05 * 2 ** Math.max(0, retries - 1), 1);
+
+/**
+ * @param {{ databaseUrl: string, poolPerWorker: number, coalesce?: boolean }} config
  */
 export function createDb(config, { log } = {}) {
   const max = config.poolPerWorker;
@@ -26,12 +46,22 @@ export function createDb(config, { log } = {}) {
     prepare: true,
     connect_timeout: CONNECT_TIMEOUT_SECS,
     idle_timeout: 0,
-    fetch_types: false, // no array types are used; saves a round trip per new connection
+    backoff: reconnectDelaySecs,
+    fetch_types: false, // arrays go as literals (batches.js); saves a round trip per new connection
     onnotice: () => {},
     connection: { application_name: 'user-service-node' },
   });
 
-  const stats = { max, inFlight: 0 };
+  // batches: per coalesced statement, how many went out and how many requests they carried.
+  const stats = {
+    max,
+    inFlight: 0,
+    batches: { get_user: { batches: 0, items: 0 }, create_user: { batches: 0, items: 0 } },
+  };
+  const counter = (name) => (size) => {
+    stats.batches[name].batches += 1;
+    stats.batches[name].items += size;
+  };
 
   /**
    * Runs a postgres.js query with a deadline; counts it for the pool gauges.
@@ -65,21 +95,34 @@ export function createDb(config, { log } = {}) {
   }
 
   const first = (rows) => (rows.length === 0 ? null : rows[0]);
+  const batches = createBatches(sql, run);
+  const limits = { inFlight: BATCHES_PER_CONNECTION * max, maxBatch: MAX_BATCH, deadlineMs: QUERY_TIMEOUT_MS };
+  const coalesce = config.coalesce === true;
+  const readCoalesced = coalesce
+    ? createCoalescer({ ...limits, run: batches.getMany, onBatch: counter('get_user') })
+    : null;
+  const createCoalesced = coalesce
+    ? createCoalescer({ ...limits, run: batches.createMany, onBatch: counter('create_user') })
+    : null;
 
   return {
     sql,
     stats,
-    /** @param {string} id */
-    getUser: (id) => run(sql`SELECT id, email, created_at, updated_at FROM users WHERE id = ${id}`).then(first),
-    /** Inserts unless the id or the email exists; null on conflict. */
-    insertUser: (id, email) =>
-      run(
-        sql`INSERT INTO users (id, email) VALUES (${id}, ${email})
-            ON CONFLICT DO NOTHING RETURNING id, email, created_at, updated_at`,
-      ).then(first),
-    /** The rows that hold this id or this email (case-insensitively). */
-    findConflicts: (id, email) =>
-      run(sql`SELECT id, email, created_at, updated_at FROM users WHERE id = ${id} OR lower(email) = lower(${email})`),
+    coalesce,
+    /**
+     * The user with this id (hyphenated, either case), or null.
+     * @param {string} id
+     */
+    getUser: readCoalesced === null
+      ? (id) => run(sql`SELECT id, email, created_at, updated_at FROM users WHERE id = ${id}`).then(first)
+      : (id) => readCoalesced(id.toLowerCase()),
+    /**
+     * Creates the user unless the id or the email exists (id lowercase, email validated).
+     * @returns {Promise<import('./batches.js').CreateOutcome>}
+     */
+    createUser: createCoalesced === null
+      ? (id, email) => batches.createOne({ id, email }, QUERY_TIMEOUT_MS)
+      : (id, email) => createCoalesced({ id, email }),
     /** Newest first; `limit` rows. */
     listFirst: (limit) =>
       run(sql`SELECT id, email, created_at, updated_at FROM users ORDER BY created_at DESC, id DESC LIMIT ${limit}`),

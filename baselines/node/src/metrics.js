@@ -12,6 +12,10 @@
 //   db_pool_acquire_wait_seconds                        histogram: postgres.js has no checkout
 //                                                       step, so nothing is ever observed here;
 //                                                       the series exists for shared dashboards
+//   db_batches_total{batch}, db_batch_items_total{batch}  counters of coalesced statements
+//                                                       (batch `get_user`, `create_user`) and
+//                                                       of the requests they carried; their
+//                                                       ratio is the mean batch size
 //   process_cpu_seconds_total, process_resident_memory_bytes, ...  prom-client defaults
 //
 // Each worker keeps its own registry (the global one). With node:cluster, GET /metrics on
@@ -66,6 +70,24 @@ export function createMetrics({ db, registry = client.register } = {}) {
     buckets: BUCKETS,
     registers: [registry],
   });
+
+  for (const [name, field, help] of [
+    ['db_batches_total', 'batches', 'Coalesced statements sent (DB_COALESCE), by batch'],
+    ['db_batch_items_total', 'items', 'Requests answered by coalesced statements, by batch'],
+  ]) {
+    new client.Counter({
+      name,
+      help,
+      labelNames: ['batch'],
+      registers: [registry],
+      collect() {
+        if (!db || !db.stats.batches) return;
+        // db.js counts; the counter shows its totals (reset, then the absolute value).
+        this.reset();
+        for (const [batch, counts] of Object.entries(db.stats.batches)) this.labels(batch).inc(counts[field]);
+      },
+    });
+  }
 
   // Children cached by label tuple: observe() with a label object hashes it every time.
   const children = new Map();

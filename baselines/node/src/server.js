@@ -154,15 +154,11 @@ export async function buildApp({ config, db, authenticate, metrics, metricsText,
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, parseJsonBody);
 
-  // Every route gets its metrics label (`/users/{id}`) set by a first, tiny hook.
+  // Every route carries its metrics label (`/users/{id}`) in its config; a request that
+  // no route serves (404, 405) sets `routeLabel` itself. (A hook per route that set the
+  // label cost a hook call per request.)
   app.addHook('onRoute', (route) => {
-    const label = routeTemplate(route.url);
-    const setLabel = (request, reply, done) => {
-      request.routeLabel = label;
-      done();
-    };
-    const own = route.onRequest === undefined ? [] : [].concat(route.onRequest);
-    route.onRequest = [setLabel, ...own];
+    route.config = { ...route.config, metricsLabel: routeTemplate(route.url) };
   });
 
   app.addHook('onRequest', (request, reply, done) => {
@@ -195,7 +191,8 @@ export async function buildApp({ config, db, authenticate, metrics, metricsText,
   });
 
   app.addHook('onResponse', (request, reply, done) => {
-    metrics.observe(request.method, request.routeLabel || 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    const label = request.routeLabel || request.routeOptions.config.metricsLabel || 'unmatched';
+    metrics.observe(request.method, label, reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
 

@@ -33,3 +33,13 @@ test('JWT_SECRET shorter than 32 bytes stops start-up naming the variable', () =
   assert.throws(() => loadConfig({ ...env, JWT_SECRET: 'x'.repeat(31) }), ConfigError);
   assert.equal(loadConfig({ ...env, JWT_SECRET: 'x'.repeat(32) }).jwtSecret, 'x'.repeat(32));
 });
+
+test('a cached token is refused once past exp and the leeway', async () => {
+  const authenticate = createAuthenticator({ jwtSecret: SECRET });
+  // Valid for about one more second: exp 29 s ago, leeway 30 s.
+  const token = bearer({ exp: Math.floor(Date.now() / 1000) - 29 });
+  assert.equal(authenticate(token).kind, 'ok');
+  assert.equal(authenticate(token).kind, 'ok', 'from the cache');
+  await new Promise((r) => setTimeout(r, 2_100));
+  assert.equal(authenticate(token).kind, 'invalid', 'the cache never outlives exp + leeway');
+});

@@ -1,8 +1,8 @@
 // Smoke tests of the assembled app (fastify inject, no socket).
 // - "no database" tests point DATABASE_URL at a closed port: they check everything that
 //   happens before the database, and that a dead database is a quick 503.
-// - "with database" tests need a migrated PostgreSQL in DATABASE_URL; they are skipped,
-//   saying so, when DATABASE_URL is unset.
+// - "with database" tests run against a migrated PostgreSQL: DATABASE_URL's, else a
+//   throwaway cluster (test/support/postgres.js).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import client from 'prom-client';
@@ -11,6 +11,7 @@ import { createAuthenticator } from '../src/auth.js';
 import { createDb } from '../src/db.js';
 import { createMetrics } from '../src/metrics.js';
 import { buildApp } from '../src/server.js';
+import { startPostgres } from './support/postgres.js';
 
 const SECRET = 'node-test-secret-0123456789abcdef0123';
 const sign = (claims, opts = {}) =>
@@ -19,7 +20,7 @@ const RW = sign({ sub: 't', scope: 'users:read users:write' });
 const RO = sign({ sub: 't', scope: 'users:read' });
 
 async function makeApp(databaseUrl) {
-  const config = { databaseUrl, jwtSecret: SECRET, poolPerWorker: 4, logLevel: 'silent' };
+  const config = { databaseUrl, jwtSecret: SECRET, poolPerWorker: 4, coalesce: true, logLevel: 'silent' };
   const db = createDb(config);
   const metrics = createMetrics({ db, registry: new client.Registry() });
   const app = await buildApp({ config, db, authenticate: createAuthenticator(config), metrics, logger: false });
@@ -170,11 +171,11 @@ test('metrics and openapi', async () => {
   for (const p of ['/users', '/users/{id}', '/api/v1/process', '/health/live', '/health/ready', '/metrics']) assert.ok(doc.paths[p], p);
 });
 
-const DATABASE_URL = process.env.DATABASE_URL;
-const withDb = DATABASE_URL ? await makeApp(DATABASE_URL) : null;
-const skip = DATABASE_URL ? false : 'DATABASE_URL is not set: no PostgreSQL to test against';
+const pg = await startPostgres();
+after(() => pg.stop());
+const withDb = await makeApp(pg.url);
 
-test('users against PostgreSQL', { skip }, async () => {
+test('users against PostgreSQL', async () => {
   const h = { authorization: `Bearer ${RW}`, 'content-type': 'application/json' };
   const tag = `${Date.now()}${Math.floor(Math.random() * 1e6)}`;
   const email = `Node.Test+${tag}@Example.com`;
