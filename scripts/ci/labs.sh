@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# CI: the example labs end to end (`ferry compare --lab ... --quick`), each bounded. They start
-# no database and name none of this project's services: nginx (Debian's package) and Python's
-# standard library. Prints each lab's duration; fails when a run fails or its compare.json is
+# CI: the example labs end to end (`ferry compare --lab ... --quick`), each bounded:
+# examples/labs/static (nginx, Debian's package, against Python's standard library: no
+# database, none of this project's services) and examples/labs/node-anchor (the Node baseline
+# against a minimal fastify + postgres.js point read, on an embedded PostgreSQL). Prints each lab's duration; fails when a run fails or its compare.json is
 # incomplete or has a target without throughput.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
