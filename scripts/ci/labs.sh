@@ -2,7 +2,8 @@
 # CI: the example labs end to end (`ferry compare --lab ... --quick`), each bounded:
 # examples/labs/static (nginx, Debian's package, against Python's standard library: no
 # database, none of this project's services) and examples/labs/node-anchor (the Node baseline
-# against a minimal fastify + postgres.js point read, on an embedded PostgreSQL). Prints each lab's duration; fails when a run fails or its compare.json is
+# against a minimal fastify + postgres.js point read, on an embedded PostgreSQL). Prints each
+# lab's duration; fails when a run fails (an invalid scenario exits 5) or its compare.json is
 # incomplete or has a target without throughput.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
