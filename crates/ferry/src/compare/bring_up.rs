@@ -1,16 +1,70 @@
 //! The targets phase: cold starts of the targets ferry starts (alternated, the last start of
 //! each kept running), then the targets that are already running, attached as they are.
+//! Those that are `https` are contacted once before setup (a TLS handshake), so that a
+//! certificate refused stops the run before anything is spent on it.
+
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+use crate::load::request::RequestPlan;
+use crate::load::settings::HttpVersion;
+use crate::load::tls::TlsClient;
+use crate::load::{Target, TlsOptions};
+
 use super::cold_start::{self, ColdStart};
-use super::lab::placeholders::expand;
+use super::lab::placeholders::{expand, names};
 use super::lab::{LabTarget, PidSource, TargetKind};
 use super::live::{Gauge, LiveTarget};
 use super::phases::Run;
 use super::targets::{Launch, Running};
 
+/// How long the contact with an attached or remote `https` target may take.
+const CONTACT_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Run<'_> {
+    /// Contacts every attached or remote `https` target once (a TLS handshake): before
+    /// setup those whose `url` is known then, and later, when attached, those whose `url`
+    /// uses a setup step's output. A certificate refused stops the run (exit 1).
+    pub(super) fn contact_https_targets(&self) -> Result<()> {
+        for target in &self.lab.targets {
+            if let TargetKind::Attached { url, .. } | TargetKind::Remote { url, .. } = &target.kind
+                && !self.needs_setup(url)
+            {
+                self.contact(target, url)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `template` uses the output of a setup step.
+    fn needs_setup(&self, template: &str) -> bool {
+        let outputs: Vec<&str> = self
+            .lab
+            .setup
+            .iter()
+            .filter_map(|step| step.output.as_deref())
+            .collect();
+        names(template).iter().any(|name| outputs.contains(name))
+    }
+
+    /// One TLS handshake with `target` at `url` (a template), if it is `https`.
+    fn contact(&self, target: &LabTarget, url: &str) -> Result<()> {
+        let url = expand(url, &self.values);
+        if !url.starts_with("https://") {
+            return Ok(());
+        }
+        self.progress
+            .phase(format!("contacting {} over TLS…", target.name));
+        let plan = RequestPlan::new(&[Target::get(&url)], false)
+            .with_context(|| format!("target {}", target.name))?;
+        let options = target.tls.clone().unwrap_or_default();
+        TlsClient::new(&options, &plan.authority, HttpVersion::Http1)
+            .and_then(|client| client.probe(plan.address, CONTACT_TIMEOUT))
+            .with_context(|| format!("target {}", target.name))?;
+        Ok(())
+    }
+
     pub(super) fn start_targets(&mut self) -> Result<()> {
         let launches = self.launches();
         let repeats = self.settings.cold_starts;
@@ -34,8 +88,15 @@ impl Run<'_> {
                     url,
                     metrics,
                     machine,
-                } => self.remote(target, url, metrics, machine),
+                } => self.remote(target, url, metrics, machine)?,
             };
+            if live.tls.as_ref().is_some_and(|tls| tls.insecure) {
+                self.report.notes.push(format!(
+                    "INSECURE: {}'s TLS certificate was not verified (`insecure = true` in its \
+                     [target.tls]).",
+                    target.name
+                ));
+            }
             self.report.targets[index].url = Some(live.base_url.clone());
             self.live.push(live);
         }
@@ -68,6 +129,7 @@ impl Run<'_> {
                     ready_timeout: *ready_timeout,
                     values: self.values.clone(),
                     mask: self.mask.clone(),
+                    tls: target.tls.clone(),
                 });
             }
         }
@@ -93,6 +155,7 @@ impl Run<'_> {
             name: target.name.clone(),
             role: target.role,
             base_url: running.base_url(),
+            tls: target.tls.clone(),
             gauge: Gauge::Tree(running.pid()),
             running: Some(running),
         }
@@ -115,6 +178,9 @@ impl Run<'_> {
         if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
             bail!("target {}: no process {pid} on this machine", target.name);
         }
+        if self.needs_setup(url) {
+            self.contact(target, url)?;
+        }
         self.report.notes.push(format!(
             "{} was already running (pid {pid}): ferry cannot restart it, so it has no cold start.",
             target.name
@@ -123,6 +189,7 @@ impl Run<'_> {
             name: target.name.clone(),
             role: target.role,
             base_url: expand(url, &self.values),
+            tls: https_options(target, &expand(url, &self.values)),
             gauge: Gauge::Tree(pid),
             running: None,
         })
@@ -135,8 +202,12 @@ impl Run<'_> {
         url: &str,
         metrics: &str,
         machine: &str,
-    ) -> LiveTarget {
+    ) -> Result<LiveTarget> {
+        if self.needs_setup(url) {
+            self.contact(target, url)?;
+        }
         let url = expand(url, &self.values);
+        let tls = https_options(target, &url);
         let metrics = expand(metrics, &self.values);
         let metrics = if metrics.starts_with('/') {
             format!("{}{metrics}", url.trim_end_matches('/'))
@@ -149,12 +220,22 @@ impl Run<'_> {
              and its figures hold for its own hardware.",
             target.name, self.report.machine
         ));
-        LiveTarget {
+        Ok(LiveTarget {
             name: target.name.clone(),
             role: target.role,
             base_url: url,
+            tls,
             gauge: Gauge::Metrics(metrics),
             running: None,
-        }
+        })
     }
+}
+
+/// The TLS options of an attached or remote target: its `[target.tls]`, or the defaults when
+/// its `url` is `https` without one; none for plaintext.
+fn https_options(target: &LabTarget, url: &str) -> Option<TlsOptions> {
+    target
+        .tls
+        .clone()
+        .or_else(|| url.starts_with("https://").then(TlsOptions::default))
 }

@@ -43,6 +43,7 @@ pub struct Run<'a> {
 impl Run<'_> {
     pub fn phases(&mut self) -> Result<()> {
         self.start_database()?;
+        self.contact_https_targets()?;
         self.setup()?;
         self.prepare_scenarios()?;
         self.prepare_resets()?;
@@ -162,7 +163,7 @@ impl Run<'_> {
                         spec.name, live.name, self.settings.rounds
                     ));
                     let load = prepared.load_settings(
-                        &live.base_url,
+                        live,
                         schedule.as_deref().map(RateSchedule::parse).transpose()?,
                         spec.connections,
                         self.settings.warmup,
@@ -254,7 +255,7 @@ impl Run<'_> {
                             live.name, settings.capacity_probes
                         ));
                         let mut load = prepared.load_settings(
-                            &live.base_url,
+                            live,
                             Some(RateSchedule::constant(rate)),
                             prepared.spec.connections * 2,
                             settings.warmup.min(Duration::from_secs(1)),
@@ -312,7 +313,7 @@ impl Run<'_> {
                 length.as_secs_f64()
             ));
             let mut load = prepared.load_settings(
-                &live.base_url,
+                live,
                 None,
                 prepared.spec.connections,
                 self.settings.warmup,

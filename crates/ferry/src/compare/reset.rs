@@ -28,6 +28,15 @@ const WRITES: [&str; 4] = ["POST", "PUT", "PATCH", "DELETE"];
 /// again), for the plan's estimate only; docs/ferry.md has measured figures.
 pub const RESET_GUESS: Duration = Duration::from_secs(1);
 
+/// Whether a run of a scenario that `writes` starts from a restore, `dirty` saying whether a
+/// run that may have written has run since the last one. Every run of a writing scenario
+/// does, its first included, so that each target meets it alike: restored and just started
+/// (a run of a reading scenario right after a write is the same for all targets too: the
+/// first one's reset stops the others, which start again at their turn).
+fn restore_due(always: bool, dirty: bool, writes: bool) -> bool {
+    always || dirty || writes
+}
+
 fn is_write(method: &str) -> bool {
     WRITES.contains(&method.to_ascii_uppercase().as_str())
 }
@@ -148,7 +157,8 @@ impl Run<'_> {
                 .to_string()
         } else {
             format!(
-                "before each measured run, capacity probe and long run that follows a run of a scenario that writes ({writing})"
+                "before each measured run, capacity probe and long run of a scenario that \
+                 writes ({writing}) and before the first one after it"
             )
         };
         self.report.notes.push(format!(
@@ -174,7 +184,8 @@ impl Run<'_> {
             return self.check();
         }
         let name = self.live[target].name.clone();
-        if self.resets.always || self.resets.dirty {
+        let writes = self.resets.writes.get(scenario).copied().unwrap_or(true);
+        if restore_due(self.resets.always, self.resets.dirty, writes) {
             self.progress
                 .phase(format!("database reset before {name}…"));
             self.stop_targets();
@@ -185,7 +196,7 @@ impl Run<'_> {
             self.resets.restoring += database.restore()?;
             self.resets.count += 1;
         }
-        self.resets.dirty = self.resets.writes.get(scenario).copied().unwrap_or(true);
+        self.resets.dirty = writes;
         if self.live[target].running.is_none() {
             self.restart(target)
                 .with_context(|| format!("starting {name} again after a database reset"))?;
@@ -194,17 +205,14 @@ impl Run<'_> {
         self.check()
     }
 
-    /// Stops every started target, so that no session is left on the databases.
+    /// Stops every started target, so that no session is left on the databases. Killed, as
+    /// between cold starts: what a graceful stop would finish (drain requests, flush to the
+    /// database) is thrown away with the data, and a drain would only add to the reset's time.
     fn stop_targets(&mut self) {
         let clock = std::time::Instant::now();
         for live in &mut self.live {
-            if let Some(running) = live.running.take()
-                && let Err(error) = running.stop()
-            {
-                self.report.notes.push(format!(
-                    "stopping {} for a database reset: {error:#}",
-                    live.name
-                ));
+            if let Some(running) = live.running.take() {
+                running.kill();
             }
         }
         self.resets.stopping += clock.elapsed();
@@ -328,10 +336,9 @@ pub fn planned(lab: &Lab, settings: &CompareSettings) -> Planned {
     let always = spec.reset == ResetMode::Always;
     let (mut resets, mut dirty) = (0, false);
     for index in order {
-        if always || dirty {
-            resets += 1;
-        }
-        dirty = may_write(index);
+        let writes = may_write(index);
+        resets += u32::from(restore_due(always, dirty, writes));
+        dirty = writes;
     }
     Planned::On {
         resets,

@@ -4,12 +4,16 @@
 //! with the rows that writes add) and write down, for every list they serve, how many rows
 //! they saw. A closed-model POST scenario adds rows before a read scenario lists them, both
 //! with capacity probes: every list served, in measured runs and probes alike, must have seen
-//! exactly the rows setup left. Also the lab check of the `{database_url:NAME}` form.
+//! exactly the rows setup left. With `DATABASE_URL`, ferry resets only the databases it
+//! created and drops none it did not. Also the lab check of the `{database_url:NAME}` form.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
 
 use ferry::compare::lab::{self, LabError, LoadOptions};
+use pg_embedded::EmbeddedPostgres;
+
+use super::support::{read_json, scratch, text};
 
 /// One service for both targets: `service.py PORT SCHEMA SEEN_FILE`, with `DATABASE_URL`.
 const SERVICE: &str = r##"
@@ -103,13 +107,6 @@ capacity = true
 p99 = "5s"
 "#;
 
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ferry-reset-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("creating a scratch folder in the temp dir");
-    dir
-}
-
 /// The row counts a target wrote down, one per list it served.
 fn seen(out: &Path, target: &str) -> Vec<usize> {
     let file = out.join(format!("seen-{target}.txt"));
@@ -120,13 +117,13 @@ fn seen(out: &Path, target: &str) -> Vec<usize> {
         .collect()
 }
 
-#[test]
-fn every_run_and_probe_reads_the_rows_setup_left_in_each_targets_own_database() {
-    let dir = scratch("rows");
+/// `ferry compare` on `lab` (beside the service) with the issue's short settings, on the
+/// server of `database_url` or an embedded one.
+fn compare(dir: &Path, lab: &str, database_url: Option<&str>, extra: &[&str]) -> Output {
     std::fs::write(dir.join("service.py"), SERVICE).unwrap();
-    std::fs::write(dir.join("lab.toml"), LAB).unwrap();
-    let out = dir.join("out");
-    let output = Command::new(env!("CARGO_BIN_EXE_ferry"))
+    std::fs::write(dir.join("lab.toml"), lab).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    command
         .args(["compare", "--lab"])
         .arg(dir.join("lab.toml"))
         .args([
@@ -144,15 +141,30 @@ fn every_run_and_probe_reads_the_rows_setup_left_in_each_targets_own_database() 
             "--no-progress",
             "--out",
         ])
-        .arg(&out)
-        .env_remove("DATABASE_URL")
+        .arg(dir.join("out"))
+        .args(extra);
+    match database_url {
+        Some(url) => command.env("DATABASE_URL", url),
+        None => command.env_remove("DATABASE_URL"),
+    };
+    command
         .output()
-        .expect("running the ferry binary cargo built for this test");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "ferry compare failed:\n{stderr}");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
-    assert_eq!(json["settings"]["database_reset"], "on", "{stderr}");
+        .expect("running the ferry binary cargo built for this test")
+}
+
+#[test]
+fn every_run_and_probe_reads_the_rows_setup_left_in_each_targets_own_database() {
+    let dir = scratch("reset-rows");
+    let out = dir.join("out");
+    let output = compare(&dir, LAB, None, &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let json = read_json(&out.join("compare.json"));
+    assert_eq!(
+        json["settings"]["database_reset"],
+        "on",
+        "{}",
+        text(&output)
+    );
     for (target, rows) in [("a", ROWS_A), ("b", ROWS_B)] {
         let report = json["targets"]
             .as_array()
@@ -187,7 +199,7 @@ fn every_run_and_probe_reads_the_rows_setup_left_in_each_targets_own_database() 
 
 /// The lab error of `lab` (a [database] lab with one target and one scenario).
 fn refused(test: &str, lab: &str) -> LabError {
-    let dir = scratch(test);
+    let dir = scratch(&format!("reset-{test}"));
     let path = dir.join("lab.toml");
     std::fs::write(&path, lab).unwrap();
     let error = lab::load(&path, &LoadOptions::default()).expect_err("the lab is refused");
@@ -245,15 +257,109 @@ fn only_database_url_with_a_lower_case_name_of_ferrys_own_is_a_placeholder_with_
     assert!(error.message.contains("[database]"), "{error}");
     let error = refused(
         "reset",
-        &SMALL.replace("kind = \"embedded\"", "kind = \"embedded\"\nreset = \"sometimes\""),
+        &SMALL.replace(
+            "kind = \"embedded\"",
+            "kind = \"embedded\"\nreset = \"sometimes\"",
+        ),
     );
     assert_eq!(error.key, "database.reset", "{error}");
 
     // The good form is read, with the database it names; JSON such as {"a:b":1} stays text.
-    let dir = scratch("good");
+    let dir = scratch("reset-good");
     let path = dir.join("lab.toml");
     std::fs::write(&path, SMALL.replace("@URL@", "{database_url:users_1}")).unwrap();
     let lab = lab::load(&path, &LoadOptions::default()).expect("the lab is read");
     assert_eq!(lab.databases, ["users_1"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `psql URL -c SQL`, its unaligned output.
+fn psql(url: &str, sql: &str) -> String {
+    let output = Command::new("psql")
+        .args([url, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("psql is installed (scripts/setup.sh)");
+    assert!(
+        output.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+#[test]
+fn with_database_url_only_the_databases_ferry_created_are_reset_or_dropped() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime
+        .block_on(EmbeddedPostgres::throwaway())
+        .expect("a PostgreSQL of the test's own, standing in for a DATABASE_URL server");
+    let url = server.url("postgres");
+    // Target a on the server's shared database, b on a database of its own; no capacity.
+    let lab = LAB
+        .replace("{database_url:a}", "{database_url}")
+        .replace("capacity = true", "capacity = false");
+    let dir = scratch("reset-external");
+
+    // A database `b` that someone else made is neither used nor dropped.
+    psql(&url, "CREATE DATABASE b");
+    psql(
+        &pg_embedded::with_database(&url, "b"),
+        "CREATE TABLE theirs (x int)",
+    );
+    let output = compare(&dir, &lab, Some(&url), &[]);
+    assert!(!output.status.success(), "{}", text(&output));
+    assert!(
+        text(&output).contains("ferry did not create it"),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(
+        psql(
+            &pg_embedded::with_database(&url, "b"),
+            "SELECT count(*) FROM theirs"
+        ),
+        "0"
+    );
+    psql(&url, "DROP DATABASE b");
+
+    let output = compare(&dir, &lab, Some(&url), &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let out = dir.join("out");
+    let json = read_json(&out.join("compare.json"));
+    assert_eq!(
+        json["settings"]["database_reset"],
+        "on",
+        "{}",
+        text(&output)
+    );
+    let notes = json["notes"].to_string();
+    assert!(
+        notes.contains("is not ferry's, so it is never reset"),
+        "{notes}"
+    );
+    // b's own database was reset before every run; the shared one kept what a's writes added.
+    assert!(
+        seen(&out, "b").iter().all(|rows| *rows == ROWS_B),
+        "{:?}",
+        seen(&out, "b")
+    );
+    assert!(
+        seen(&out, "a").iter().any(|rows| *rows > ROWS_A),
+        "{:?}",
+        seen(&out, "a")
+    );
+    // What ferry made stays marked as its own; its snapshots are gone.
+    assert_eq!(
+        psql(
+            &url,
+            "SELECT string_agg(datname || '=' || coalesce(shobj_description(oid, 'pg_database'), ''), ',' \
+             ORDER BY datname) FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1')"
+        ),
+        format!("b={}", ferry::compare::database::MARK)
+    );
+    drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
