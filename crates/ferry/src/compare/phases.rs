@@ -156,7 +156,8 @@ impl Run<'_> {
             };
             for round in 1..=self.settings.rounds {
                 for target_index in 0..self.live.len() {
-                    self.reset_before(scenario_index, target_index)?;
+                    let warmup =
+                        self.reset_before(scenario_index, target_index, self.settings.warmup)?;
                     let live = &self.live[target_index];
                     self.progress.phase(format!(
                         "{}: {} round {round}/{}",
@@ -166,7 +167,7 @@ impl Run<'_> {
                         live,
                         schedule.as_deref().map(RateSchedule::parse).transpose()?,
                         spec.connections,
-                        self.settings.warmup,
+                        warmup,
                         self.seed(scenario_index, round, target_index),
                     );
                     let database = self.database.as_ref().and_then(Database::gauge);
@@ -248,7 +249,11 @@ impl Run<'_> {
                     slo.error_ratio,
                     |rate| {
                         probe_number += 1;
-                        self.reset_before(scenario_index, target_index)?;
+                        let warmup = self.reset_before(
+                            scenario_index,
+                            target_index,
+                            settings.warmup.min(Duration::from_secs(1)),
+                        )?;
                         let live = &self.live[target_index];
                         self.progress.phase(format!(
                             "capacity of {name}: {} probe {probe_number}/{} at {rate:.0}/s",
@@ -258,7 +263,7 @@ impl Run<'_> {
                             live,
                             Some(RateSchedule::constant(rate)),
                             prepared.spec.connections * 2,
-                            settings.warmup.min(Duration::from_secs(1)),
+                            warmup,
                             self.seed(100 + scenario_index, probe_number, target_index),
                         );
                         load.duration = Some(settings.probe_duration);
@@ -304,7 +309,7 @@ impl Run<'_> {
             return Ok(());
         };
         for target_index in 0..self.live.len() {
-            self.reset_before(0, target_index)?;
+            let warmup = self.reset_before(0, target_index, self.settings.warmup)?;
             let live = &self.live[target_index];
             self.progress.phase(format!(
                 "long run of {}: {} ({:.0} s)",
@@ -316,7 +321,7 @@ impl Run<'_> {
                 live,
                 None,
                 prepared.spec.connections,
-                self.settings.warmup,
+                warmup,
                 self.seed(200, 1, target_index),
             );
             load.duration = Some(length);

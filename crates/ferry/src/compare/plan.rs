@@ -157,14 +157,18 @@ fn describe_resets(out: &mut String, lab: &Lab, settings: &CompareSettings) -> D
             Duration::ZERO
         }
         reset::Planned::On { resets, at_most } => {
+            // A restarted target's warm-up is at least RESTART_WARMUP.
+            let each = reset::RESET_GUESS + reset::RESTART_WARMUP.saturating_sub(settings.warmup);
             let _ = writeln!(
                 out,
                 "  database reset: {}{resets} (targets stopped, databases restored from a copy \
-                 taken after setup, the measured target restarted), about {:.0} s each",
+                 taken after setup, the measured target restarted and warmed up for at least \
+                 {:.0} s), about {:.0} s each",
                 if at_most { "at most " } else { "" },
-                reset::RESET_GUESS.as_secs_f64()
+                reset::RESTART_WARMUP.as_secs_f64(),
+                each.as_secs_f64()
             );
-            reset::RESET_GUESS * resets
+            each * resets
         }
     }
 }

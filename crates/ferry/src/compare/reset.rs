@@ -28,6 +28,13 @@ const WRITES: [&str; 4] = ["POST", "PUT", "PATCH", "DELETE"];
 /// again), for the plan's estimate only; docs/ferry.md has measured figures.
 pub const RESET_GUESS: Duration = Duration::from_secs(1);
 
+/// The least warm-up of a run on a target just started again: a restart throws away what a
+/// JIT compiled (V8's optimised code), and a run's own warm-up may be shorter than the time it
+/// takes to come back (`--quick`'s 0.5 s, a capacity probe's 1 s). Measured on the default
+/// lab under `--quick`: the Node baseline restarted for a capacity probe answered 1,517/s at
+/// p99 165 ms after 0.5 s of warm-up, against a p99 of 4.7 ms at 216/s of a warmer target.
+pub const RESTART_WARMUP: Duration = Duration::from_secs(3);
+
 /// Whether a run of a scenario that `writes` starts from a restore, `dirty` saying whether a
 /// run that may have written has run since the last one. Every run of a writing scenario
 /// does, its first included, so that each target meets it alike: restored and just started
@@ -179,9 +186,17 @@ impl Run<'_> {
     /// Before a run of scenario `scenario` (its index in the lab) on target `target`: the
     /// databases as setup left them, and the target running.
     /// Also where a Ctrl-C stops the run between runs.
-    pub(super) fn reset_before(&mut self, scenario: usize, target: usize) -> Result<()> {
+    /// Returns the warm-up the run needs: `warmup`, or at least [`RESTART_WARMUP`] when the
+    /// target was just started again.
+    pub(super) fn reset_before(
+        &mut self,
+        scenario: usize,
+        target: usize,
+        warmup: Duration,
+    ) -> Result<Duration> {
         if !self.resets.on {
-            return self.check();
+            self.check()?;
+            return Ok(warmup);
         }
         let name = self.live[target].name.clone();
         let writes = self.resets.writes.get(scenario).copied().unwrap_or(true);
@@ -197,12 +212,15 @@ impl Run<'_> {
             self.resets.count += 1;
         }
         self.resets.dirty = writes;
+        let mut warmup = warmup;
         if self.live[target].running.is_none() {
             self.restart(target)
                 .with_context(|| format!("starting {name} again after a database reset"))?;
+            warmup = warmup.max(RESTART_WARMUP);
         }
         self.count_note();
-        self.check()
+        self.check()?;
+        Ok(warmup)
     }
 
     /// Stops every started target, so that no session is left on the databases. Killed, as
