@@ -695,8 +695,8 @@ fn candidates_reaches_prometheus_over_https_with_basic_auth() {
             .any(|r| r["route"] == "/metrics")
     );
 
-    // No credentials: the server's 401, and what to pass.
-    let output = run(&["--ca-file", ca]);
+    // No credentials: the server's 401, and what to pass (`--cacert` is `--ca-file`).
+    let output = run(&["--cacert", ca]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(

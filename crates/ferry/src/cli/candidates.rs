@@ -111,8 +111,14 @@ pub struct CandidatesArgs {
     /// An extra header on every query, `Name: value` (e.g. `X-Scope-OrgID: tenant`); repeatable.
     #[arg(short = 'H', long = "header", value_parser = parse_header, help_heading = "Access")]
     headers: Vec<(String, String)>,
-    /// PEM certificates to trust beyond the system's (a private CA).
-    #[arg(long, value_name = "PATH", help_heading = "Access")]
+    /// PEM certificates to trust beyond the system's (a private CA); `--cacert` is the same
+    /// flag, as in `ferry load`.
+    #[arg(
+        long,
+        visible_alias = "cacert",
+        value_name = "PATH",
+        help_heading = "Access"
+    )]
     ca_file: Option<PathBuf>,
 
     /// Write the report as JSON.

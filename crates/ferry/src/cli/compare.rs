@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
+use ferry::compare::gate::{Baseline, GateOptions, parse_threshold};
 use ferry::compare::lab::{self, Lab, LoadOptions};
 use ferry::compare::settings::{defaults, quick, thorough};
 use ferry::compare::{self, CompareSettings, plan};
@@ -38,9 +39,16 @@ TIME
   and one 5-minute run per target of the first scenario. --quick: a smoke run for CI.
 
 EXIT STATUS
-  0 finished, every scenario valid; 1 did not finish (wins over 5); 2 bad command line;
+  0 finished, every scenario valid; 1 did not finish (wins over 5 and 7); 2 bad command line;
   5 finished, every report written, but a scenario of a target was invalid (a measured round's
-  errors above the lab's SLO error bound); 130 a second Ctrl-C.
+  errors above the lab's SLO error bound; wins over 7); 7 finished, every report written, and
+  --baseline found a regression; 130 a second Ctrl-C.
+
+PERFORMANCE GATE (--baseline FILE)
+  Compares this run with an earlier compare.json, by target and scenario name: throughput
+  (closed model) or p99 (open model), CPU per request, peak RSS and capacity. A figure worse
+  by more than the larger of --regression-threshold and the rounds' spread is a regression.
+  Targets and scenarios in one run only, and invalid ones, are listed, never compared.
 
 EXAMPLES
   ferry compare
@@ -48,7 +56,8 @@ EXAMPLES
   ferry compare --plan --thorough
   ferry compare --duration 30s --rounds 3 --target-rps 25000
   ferry compare --targets node,rust --set vars.users=1000000
-  ferry compare --lab examples/labs/static/lab.toml --quick";
+  ferry compare --lab examples/labs/static/lab.toml --quick
+  ferry compare --quick --baseline main/compare.json --markdown gate.md";
 
 #[derive(Args)]
 #[command(after_long_help = COMPARE_HELP)]
@@ -108,6 +117,17 @@ pub struct CompareArgs {
     /// Don't draw the progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// An earlier compare.json to compare this run with; exit 7 on a regression.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// How much worse than the baseline a figure must be to be a regression (when the rounds'
+    /// spread is smaller): a percentage or a fraction.
+    #[arg(long, default_value = "10%", value_parser = parse_threshold, requires = "baseline")]
+    regression_threshold: f64,
+    /// Also write the matrix, the verdict and (with --baseline) the changes as markdown, for
+    /// a pull-request comment.
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
 }
 
 pub fn compare(args: CompareArgs) -> Result<ExitCode> {
@@ -134,7 +154,15 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode> {
         );
     })
     .context("installing the Ctrl-C handler")?;
-    let outputs = compare::run(&lab, &settings, stop)?;
+    let gate = GateOptions {
+        baseline: args
+            .baseline
+            .as_deref()
+            .map(|file| Baseline::read(file, args.regression_threshold))
+            .transpose()?,
+        markdown: args.markdown.clone(),
+    };
+    let outputs = compare::run_gated(&lab, &settings, stop, &gate)?;
     print!("{}", outputs.markdown);
     println!();
     println!(
@@ -156,7 +184,7 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode> {
         })
         .collect();
     if invalid.is_empty() {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(gate_status(&outputs.report));
     }
     eprintln!(
         "ferry: invalid (errors above the SLO's bound, not compared): {}",
@@ -167,6 +195,29 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode> {
 
 /// `ferry compare` finished and wrote every report, but a scenario was invalid.
 const EXIT_INVALID: u8 = 5;
+
+/// `ferry compare` finished and wrote every report, and `--baseline` found a regression.
+const EXIT_REGRESSION: u8 = 7;
+
+/// 7 when the gate found a regression (named on stderr), else 0.
+fn gate_status(report: &compare::CompareReport) -> ExitCode {
+    let Some(section) = &report.baseline else {
+        return ExitCode::SUCCESS;
+    };
+    let regressions: Vec<String> = section
+        .regressions()
+        .map(|c| format!("{} on {}: {}", c.scenario, c.target, c.metric))
+        .collect();
+    if regressions.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "ferry: regression against {}: {}",
+        section.file,
+        regressions.join(", ")
+    );
+    ExitCode::from(EXIT_REGRESSION)
+}
 
 fn lab_from(args: &CompareArgs) -> Result<Lab> {
     let file = match &args.lab {
@@ -222,7 +273,8 @@ fn keep_scenarios(lab: &mut Lab, names: &[String]) -> Result<()> {
             known.join(", ")
         );
     }
-    lab.scenarios.retain(|scenario| names.contains(&scenario.name));
+    lab.scenarios
+        .retain(|scenario| names.contains(&scenario.name));
     for scenario in &lab.scenarios {
         if let Some(reference) = &scenario.relative_to
             && !names.contains(reference)

@@ -13,7 +13,9 @@ use clap::{Args, ValueEnum};
 use ferry::load::settings::default_threads;
 use ferry::load::start::parse_start_at;
 use ferry::load::target::{load_target_file, read_values};
-use ferry::load::{HttpVersion, LoadSettings, Model, RateSchedule, Share, Target, ValueOrder};
+use ferry::load::{
+    HttpVersion, LoadSettings, Model, RateSchedule, Share, Target, TlsOptions, ValueOrder,
+};
 use ferry::report;
 use ferry::units::parse_duration;
 
@@ -59,16 +61,26 @@ SEVERAL HOSTS (--share, --start-at)
   host's clock, after the warm-up; keep the hosts' clocks in sync (NTP). Merge the parts'
   --json files with `ferry report --merge` (see docs/ferry.md).
 
+TLS (https:// targets)
+  rustls, with the Mozilla roots built in; --cacert adds roots, --cert/--key present a client
+  certificate, --insecure verifies nothing (and the summary says so). ALPN offers http/1.1, or
+  only h2 with --http2. Sessions are resumed on reconnect; --tls-handshake-per-request makes
+  every request open a connection and pay a full handshake. The run begins with one
+  handshake of its own: a certificate error stops it there, in one line naming the host and
+  the reason (exit 1). The JSON records what was agreed (settings.tls) and totals.connects,
+  .connect_time_us_mean, .handshakes, .handshake_time_us_mean.
+
 EXIT STATUS
-  0 run completed (and every --slo bound held), 1 the run could not be made,
-  2 bad command line, 3 an --slo bound was breached.
+  0 run completed (and every --slo bound held), 1 the run could not be made (a certificate
+  refused, --http2 not agreed), 2 bad command line, 3 an --slo bound was breached.
 
 EXAMPLES
   ferry load -c 64 -d 30s http://127.0.0.1:8080/
   ferry load --rate 2000 -d 60s --warmup 5s -c 100 --json run.json http://127.0.0.1:8080/users/{id} --values id=ids.txt
   ferry load --rate '100/s:60s,500/s:30s' --slo 'p99<5ms,errors<0.1%' http://127.0.0.1:8080/
   ferry load targets.json --rate 1000 -d 30s     (several weighted requests, see docs/ferry.md)
-  ferry load --rate 4000 -d 60s --share 2/4 --start-at 1767225600 --json part2.json http://10.0.0.5:8080/";
+  ferry load --rate 4000 -d 60s --share 2/4 --start-at 1767225600 --json part2.json http://10.0.0.5:8080/
+  ferry load -c 50 -d 30s --cacert ca.pem --cert client.pem --key client.key https://127.0.0.1:8443/";
 
 #[derive(Args)]
 #[command(after_long_help = LOAD_HELP)]
@@ -124,12 +136,22 @@ pub struct LoadArgs {
     /// Send this text as the request body (may hold placeholders).
     #[arg(long, conflicts_with = "body_file", help_heading = "Request")]
     body: Option<String>,
-    /// Send `Authorization: Bearer TOKEN`. Prefer --bearer-file to keep tokens out of shell history.
+    /// Send `Authorization: Bearer TOKEN` (the scheme is --auth-scheme's). Prefer
+    /// --bearer-file to keep tokens out of shell history.
     #[arg(long, help_heading = "Request")]
     bearer: Option<String>,
     /// Read the bearer token from this file.
     #[arg(long, conflicts_with = "bearer", help_heading = "Request")]
     bearer_file: Option<PathBuf>,
+    /// The scheme --bearer and --bearer-file send: `Authorization: NAME TOKEN` (RealWorld
+    /// APIs want `Token`).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "Bearer",
+        help_heading = "Request"
+    )]
+    auth_scheme: String,
     /// Fill `{NAME}` in the URL and body from FILE, one value per line (repeatable):
     /// `--values id=ids.txt`. A bare FILE fills the only placeholder, `{id}` by default.
     #[arg(long = "values", value_name = "NAME=FILE", help_heading = "Request")]
@@ -141,7 +163,9 @@ pub struct LoadArgs {
     #[arg(long, default_value_t = 0x5EED, help_heading = "Request")]
     seed: u64,
 
-    /// Speak HTTP/2 over cleartext (prior knowledge) instead of HTTP/1.1.
+    /// Speak HTTP/2 instead of HTTP/1.1: over cleartext (prior knowledge) for http://; for
+    /// https://, ALPN offers only `h2`, and the run stops (exit 1) if the server does not
+    /// agree.
     #[arg(long, help_heading = "Protocol")]
     http2: bool,
     /// HTTP/2: concurrent streams per connection.
@@ -152,6 +176,25 @@ pub struct LoadArgs {
         help_heading = "Protocol"
     )]
     streams: usize,
+
+    /// https://: trust the CA certificates of this PEM file too, beside the Mozilla roots
+    /// built in.
+    #[arg(long, value_name = "FILE", help_heading = "TLS")]
+    cacert: Option<PathBuf>,
+    /// https://: do not verify the server's certificate at all. Every report says so.
+    #[arg(long, help_heading = "TLS")]
+    insecure: bool,
+    /// https://: present this client certificate chain (PEM), for servers that require one
+    /// (mTLS); with --key.
+    #[arg(long, value_name = "FILE", requires = "key", help_heading = "TLS")]
+    cert: Option<PathBuf>,
+    /// The private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert", help_heading = "TLS")]
+    key: Option<PathBuf>,
+    /// https://: open a fresh connection and make a full handshake (no session resumption)
+    /// for every request, to measure what a handshake costs the server.
+    #[arg(long, help_heading = "TLS")]
+    tls_handshake_per_request: bool,
 
     /// Write the full result as JSON (schema in docs/ferry.md).
     #[arg(long, value_name = "PATH", help_heading = "Output")]
@@ -229,7 +272,7 @@ fn settings_from(args: &LoadArgs) -> Result<LoadSettings> {
         let path = Path::new(&args.target);
         if !path.exists() {
             bail!(
-                "`{}` is neither an http:// URL nor an existing target file",
+                "`{}` is neither an http:// or https:// URL nor an existing target file",
                 args.target
             );
         }
@@ -253,7 +296,8 @@ fn settings_from(args: &LoadArgs) -> Result<LoadSettings> {
         (None, None) => None,
     };
     if let Some(token) = bearer {
-        headers.push(("authorization".to_string(), format!("Bearer {token}")));
+        let scheme = args.auth_scheme.trim();
+        headers.push(("authorization".to_string(), format!("{scheme} {token}")));
     }
     let body = match (&args.body, &args.body_file) {
         (Some(body), _) => Some(body.clone()),
@@ -313,6 +357,13 @@ fn settings_from(args: &LoadArgs) -> Result<LoadSettings> {
         progress: !args.quiet && !args.no_progress,
         share: args.share,
         start_at: args.start_at,
+        tls: TlsOptions {
+            cacert: args.cacert.clone(),
+            insecure: args.insecure,
+            cert: args.cert.clone(),
+            key: args.key.clone(),
+            handshake_per_request: args.tls_handshake_per_request,
+        },
     })
 }
 

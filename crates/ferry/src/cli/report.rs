@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 
+use ferry::compare::gate::parse_threshold;
 use ferry::report::{self, NamedRun, merge};
 
 use super::slo_gate::{Objectives, check_slo, parse_objectives};
@@ -22,13 +23,21 @@ MERGING (--merge)
   Refused: runs of different targets or schedules, shares of different splits, the same
   share twice. Warned: missing shares, starts more than 100 ms apart.
 
+BASELINE (--baseline FILE)
+  Each run (or the merged run) against an earlier run of `ferry load --json`: its throughput
+  and p99, each a regression when worse by more than --regression-threshold (10%), an
+  improvement when better by as much. A run has no rounds, so the threshold alone is the
+  bound. A run with more than 1% errors, or of the other model, is listed, not compared.
+
 EXIT STATUS
-  0 done (and every --slo bound held), 1 the runs could not be read or merged,
-  2 bad command line, 3 an --slo bound was breached.
+  0 done (and every --slo bound held, no regression), 1 the runs could not be read or
+  merged, 2 bad command line, 3 an --slo bound was breached (wins over 7), 7 --baseline found
+  a regression.
 
 EXAMPLES
   ferry report base.json new.json --html report.html
-  ferry report --merge part1.json part2.json --json merged.json --slo 'p99<5ms,errors<0.1%'";
+  ferry report --merge part1.json part2.json --json merged.json --slo 'p99<5ms,errors<0.1%'
+  ferry report --baseline main.json change.json --regression-threshold 15%";
 
 #[derive(Args)]
 #[command(after_long_help = REPORT_HELP)]
@@ -55,6 +64,13 @@ pub struct ReportArgs {
     /// Title of the HTML report.
     #[arg(long, default_value = "ferry report")]
     title: String,
+    /// An earlier run to gate against: each run's throughput and p99 (exit 7 on a regression).
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// How much worse than the baseline a figure must be to be a regression: a percentage or
+    /// a fraction.
+    #[arg(long, default_value = "10%", value_parser = parse_threshold, requires = "baseline")]
+    regression_threshold: f64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -97,6 +113,18 @@ pub fn report(args: ReportArgs) -> Result<ExitCode> {
         std::fs::write(path, report::html::render(&args.title, &runs))
             .with_context(|| format!("writing {}", path.display()))?;
     }
+    let regressions = match &args.baseline {
+        Some(file) => {
+            let baseline = NamedRun::from_json_file(file)?;
+            let gate = report::baseline::compare(&baseline, &runs, args.regression_threshold);
+            print!(
+                "{}",
+                report::baseline::render(&gate, matches!(args.format, TableFormat::Markdown))
+            );
+            gate.regressions()
+        }
+        None => 0,
+    };
     let bounds = args.slo.as_ref().map(|objectives| objectives.0.as_slice());
     let mut code = ExitCode::SUCCESS;
     for run in &runs {
@@ -108,5 +136,11 @@ pub fn report(args: ReportArgs) -> Result<ExitCode> {
             code = verdict;
         }
     }
+    if regressions > 0 && code == ExitCode::SUCCESS {
+        code = ExitCode::from(EXIT_REGRESSION);
+    }
     Ok(code)
 }
+
+/// `--baseline` found a regression.
+const EXIT_REGRESSION: u8 = 7;

@@ -42,6 +42,9 @@ pub fn render(report: &CompareReport) -> String {
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{0}</title><style>{STYLE}</style></head><body><h1>{0}</h1>",
         escape(&title)
     );
+    if let Some(line) = report.insecure_header() {
+        let _ = write!(page, "<p class=\"failure\">{}</p>", escape(&line));
+    }
     if let Some(description) = &report.lab.description {
         let _ = write!(page, "<p>{}</p>", escape(description));
     }

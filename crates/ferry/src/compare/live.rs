@@ -22,6 +22,9 @@ pub struct LiveTarget {
     pub name: String,
     pub role: Role,
     pub base_url: String,
+    /// How to speak TLS to an `https` target (`[target.tls]`; the default for an `https`
+    /// `url` without the table); `None` for plaintext.
+    pub tls: Option<crate::load::TlsOptions>,
     pub gauge: Gauge,
     /// Set when ferry started it.
     pub running: Option<Running>,

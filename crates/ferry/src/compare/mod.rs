@@ -9,6 +9,7 @@ pub mod capacity;
 pub mod cold_start;
 pub mod cost;
 pub mod database;
+pub mod gate;
 pub mod html_report;
 pub mod lab;
 pub mod live;
@@ -124,12 +125,24 @@ fn empty_report(lab: &Lab, settings: &CompareSettings) -> CompareReport {
         ],
         complete: false,
         failure: None,
+        baseline: None,
     }
 }
 
 /// Runs the whole comparison. On failure the partial results are still written and the
 /// error names where.
 pub fn run(lab: &Lab, settings: &CompareSettings, stop: Arc<AtomicBool>) -> Result<Outputs> {
+    run_gated(lab, settings, stop, &gate::GateOptions::default())
+}
+
+/// [`run`], then the gate of `options` (`--baseline`) on what was measured, before any report
+/// is written, so that each carries it; and `--markdown`'s file, partial results included.
+pub fn run_gated(
+    lab: &Lab,
+    settings: &CompareSettings,
+    stop: Arc<AtomicBool>,
+    options: &gate::GateOptions,
+) -> Result<Outputs> {
     let clock = Instant::now();
     let logs = settings.out.join("logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
@@ -176,6 +189,8 @@ pub fn run(lab: &Lab, settings: &CompareSettings, stop: Arc<AtomicBool>) -> Resu
     run.progress.finish();
 
     let mut report = run.report;
+    let gated = gate::apply(options, &mut report);
+    let outcome = outcome.and(gated);
     report.wall_time_s = clock.elapsed().as_secs_f64();
     report.complete = outcome.is_ok();
     report.failure = outcome.as_ref().err().map(|error| format!("{error:#}"));
@@ -185,7 +200,12 @@ pub fn run(lab: &Lab, settings: &CompareSettings, stop: Arc<AtomicBool>) -> Resu
     report.write_json(&json)?;
     std::fs::write(&html, mask.apply(&html_report::render(&report)))
         .with_context(|| format!("writing {}", html.display()))?;
-    let markdown = mask.apply(&summary_markdown(&report));
+    let summary = summary_markdown(&report);
+    if let Some(path) = &options.markdown {
+        let text = mask.apply(&gate::markdown::comment(&summary, report.baseline.as_ref()));
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let markdown = mask.apply(&gate::markdown::terminal(&summary, report.baseline.as_ref()));
     let outcome = outcome.map_err(|error| anyhow::anyhow!(mask.apply(&format!("{error:#}"))));
     match outcome {
         Ok(()) => Ok(Outputs {
@@ -226,7 +246,11 @@ fn mask_report(report: &mut CompareReport, mask: &secrets::Mask) {
 
 /// The matrix, the verdict and the notes, as markdown.
 pub fn summary_markdown(report: &CompareReport) -> String {
-    let mut out = matrix::render_markdown(report);
+    let mut out = report
+        .insecure_header()
+        .map(|line| format!("**{line}**\n\n"))
+        .unwrap_or_default();
+    out.push_str(&matrix::render_markdown(report));
     // The same text `ferry cost compare.json` prints, from the report's own cost section.
     if let Some(priced) = cost::as_cost_report(&report.cost) {
         let _ = write!(out, "\n**Cost**\n\n```\n{}```\n", priced.render_text());

@@ -45,6 +45,10 @@ pub struct CompareReport {
     /// False when a phase failed or the run was interrupted; `failure` says why.
     pub complete: bool,
     pub failure: Option<String>,
+    /// `--baseline FILE`: this run against an earlier one; absent without the flag (and in
+    /// files written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<super::gate::BaselineSection>,
 }
 
 /// The lab's own section: what it is and its values.
@@ -182,6 +186,33 @@ impl CompareReport {
         self.targets
             .iter()
             .find(|target| target.role == Role::Baseline)
+    }
+
+    /// The header line of a report in which some target's TLS certificate was not verified
+    /// (`insecure`), read from the runs themselves; `None` when every one was (or none was
+    /// TLS).
+    pub fn insecure_header(&self) -> Option<String> {
+        let insecure: Vec<&str> = self
+            .targets
+            .iter()
+            .filter(|target| {
+                let runs = target
+                    .scenarios
+                    .iter()
+                    .flat_map(|scenario| &scenario.rounds);
+                runs.chain(&target.long_run).any(|run| {
+                    let tls = run.result.settings.tls.as_ref();
+                    tls.is_some_and(|tls| tls.insecure)
+                })
+            })
+            .map(|target| target.name.as_str())
+            .collect();
+        (!insecure.is_empty()).then(|| {
+            format!(
+                "INSECURE: the TLS certificate of {} was not verified (`insecure = true`).",
+                insecure.join(", ")
+            )
+        })
     }
 
     /// Scenario names and titles in the order they ran.

@@ -12,6 +12,7 @@ use crate::load::{LoadSettings, Model, RateSchedule, Target};
 
 use super::lab::placeholders::expand;
 use super::lab::{BodySource, Lab, LabScenario, RequestSource};
+use super::live::LiveTarget;
 use super::settings::CompareSettings;
 
 /// A scenario ready to send.
@@ -126,10 +127,11 @@ fn on(base_url: &str, path: &str) -> String {
 
 impl Prepared {
     /// The closed model with the scenario's connections, or the open model on `schedule`
-    /// (the scenario's resolved `rate`, or a capacity probe's constant rate).
+    /// (the scenario's resolved `rate`, or a capacity probe's constant rate), sent to `live`
+    /// (over TLS, with its settings, when it is an `https` target).
     pub fn load_settings(
         &self,
-        base_url: &str,
+        live: &LiveTarget,
         schedule: Option<RateSchedule>,
         connections: usize,
         warmup: Duration,
@@ -140,7 +142,7 @@ impl Prepared {
             .iter()
             .cloned()
             .map(|mut target| {
-                target.url = on(base_url, &target.url);
+                target.url = on(&live.base_url, &target.url);
                 target
             })
             .collect();
@@ -148,6 +150,7 @@ impl Prepared {
         load.targets = targets;
         load.warmup = warmup;
         load.seed = seed;
+        load.tls = live.tls.clone().unwrap_or_default();
         if let Some(schedule) = schedule {
             load.duration = schedule.natural_duration().or(Some(self.duration));
             load.model = Model::Open {

@@ -69,7 +69,10 @@ impl Mask {
             .spawn(move || {
                 let mut reader = BufReader::new(from);
                 let mut line = Vec::new();
-                while reader.read_until(b'\n', &mut line).is_ok_and(|read| read > 0) {
+                while reader
+                    .read_until(b'\n', &mut line)
+                    .is_ok_and(|read| read > 0)
+                {
                     let text = String::from_utf8_lossy(&line);
                     if to.write_all(mask.apply(&text).as_bytes()).is_err() {
                         return;

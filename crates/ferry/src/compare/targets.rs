@@ -1,5 +1,6 @@
 //! The targets ferry starts: each on its own free port, waited for until ready, and stopped
-//! with their whole process group, so that no cluster worker is left behind.
+//! with their whole process group, so that no cluster worker is left behind. A target with a
+//! `[target.tls]` table is reached, and polled for readiness, over HTTPS.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -13,6 +14,10 @@ use anyhow::{Context, Result, bail};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use pg_embedded::{Readiness, free_port, http_status, spawn_tied, tail, wait_ready};
+
+use crate::load::TlsOptions;
+use crate::load::settings::HttpVersion;
+use crate::load::tls::{TlsClient, https_status};
 
 use super::lab::builtin;
 use super::lab::placeholders::expand;
@@ -40,6 +45,8 @@ pub struct Launch {
     pub values: BTreeMap<String, String>,
     /// The lab's secrets: when there are any, the target's output reaches its log through it.
     pub mask: Mask,
+    /// `[target.tls]`: the target serves HTTPS.
+    pub tls: Option<TlsOptions>,
 }
 
 impl Launch {
@@ -51,6 +58,15 @@ impl Launch {
         values.insert(builtin::PORT.into(), port.to_string());
         let fill = |text: &str| expand(text, &values);
         let argv: Vec<String> = self.argv.iter().map(|arg| fill(arg)).collect();
+        // Made before the clock starts: reading the certificates is not the target's time.
+        let tls = self
+            .tls
+            .as_ref()
+            .map(|options| {
+                TlsClient::new(options, &format!("127.0.0.1:{port}"), HttpVersion::Http1)
+                    .with_context(|| format!("{}'s [target.tls]", self.name))
+            })
+            .transpose()?;
         let (program, args) = argv
             .split_first()
             .context("a lab target's `start` is never empty (checked when the lab is read)")?;
@@ -94,6 +110,7 @@ impl Launch {
             child: Some(child),
             started,
             log: log.to_path_buf(),
+            tls,
         })
     }
 }
@@ -107,11 +124,14 @@ pub struct Running {
     child: Option<Child>,
     started: Instant,
     log: PathBuf,
+    /// Set for a target that serves HTTPS: readiness is polled over TLS.
+    tls: Option<TlsClient>,
 }
 
 impl Running {
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// The process id of the target's top process (a cluster's primary).
@@ -124,11 +144,31 @@ impl Running {
         let address = SocketAddr::from(([127, 0, 0, 1], self.port));
         let child = self.child.as_mut();
         let ready = &self.ready;
-        match wait_ready(child, self.started, self.ready_timeout, POLL_INTERVAL, || {
-            http_status(address, ready) == Some(200)
-        })
-        .context("checking the target")?
-        {
+        let tls = self.tls.as_ref();
+        // A TLS failure (a certificate refused, a server that does not speak TLS) is not
+        // cured by waiting: it ends the wait, and the run, at once.
+        let mut tls_failure = None;
+        let readiness = wait_ready(
+            child,
+            self.started,
+            self.ready_timeout,
+            POLL_INTERVAL,
+            || match tls {
+                None => http_status(address, ready) == Some(200),
+                Some(client) => match https_status(client, address, ready) {
+                    Ok(status) => status == Some(200),
+                    Err(error) => {
+                        tls_failure = Some(error);
+                        true
+                    }
+                },
+            },
+        )
+        .context("checking the target")?;
+        if let Some(error) = tls_failure {
+            bail!("{}: {error:#}", self.name);
+        }
+        match readiness {
             Readiness::Ready(elapsed) => Ok(elapsed),
             Readiness::Exited(status) => bail!(
                 "{} exited while starting ({status}); the end of {}:\n{}",

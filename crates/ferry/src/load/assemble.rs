@@ -100,6 +100,8 @@ fn settings_record(settings: &LoadSettings, threads: usize) -> SettingsRecord {
         warmup_s: settings.warmup.as_secs_f64(),
         timeout_ms: settings.timeout.as_millis() as u64,
         backlog_limit,
+        // What was agreed is known from the run's first handshake (`load::run` sets it).
+        tls: None,
     }
 }
 
@@ -141,7 +143,16 @@ pub fn totals(
         error_status: tally.error_status.clone(),
         warmup_requests,
         interrupted,
+        connects: tally.connects,
+        connect_time_us_mean: mean(tally.connect_time_us, tally.connects),
+        handshakes: tally.handshakes,
+        handshake_time_us_mean: mean(tally.handshake_time_us, tally.handshakes),
     }
+}
+
+/// `sum / count`, unknown without a count.
+fn mean(sum: u64, count: u64) -> Option<f64> {
+    (count > 0).then(|| sum as f64 / count as f64)
 }
 
 /// The latency summaries of a run's two histograms.

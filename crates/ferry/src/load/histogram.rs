@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::outcome::{Tally, TransportError};
+use super::outcome::{ConnectionSetup, Tally, TransportError};
 
 /// What came back for one request: its status, its body's size, and whether the status
 /// counts as an error for that request ([`super::target::is_error`]).
@@ -162,6 +162,14 @@ impl WindowedRecorder {
         window
             .tally
             .record_response(answer.status, answer.body_bytes, answer.error);
+    }
+
+    /// Records the connections a request opened; before its response or error is recorded,
+    /// while its window is still open.
+    pub fn record_setup(&mut self, slot: Slot, setup: &ConnectionSetup) {
+        if let Slot::Second(second) = slot {
+            self.window(second).tally.record_setup(setup);
+        }
     }
 
     /// Records a request that failed without a response.

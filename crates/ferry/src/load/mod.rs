@@ -16,6 +16,7 @@ mod collector;
 mod connection;
 mod encoded;
 pub mod histogram;
+mod http1;
 pub mod outcome;
 mod progress;
 pub mod request;
@@ -27,6 +28,8 @@ pub mod start;
 pub mod target;
 pub mod template;
 mod timer;
+pub mod tls;
+mod wire;
 mod worker;
 
 pub use assemble::{RunFacts, assemble, latency, totals};
@@ -38,6 +41,7 @@ pub use schedule::RateSchedule;
 pub use settings::{HttpVersion, LoadSettings, Model};
 pub use share::Share;
 pub use target::Target;
+pub use tls::TlsOptions;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -47,6 +51,7 @@ use anyhow::{Context, Result, bail};
 
 use progress::ProgressLine;
 use request::RequestPlan;
+use tls::TlsClient;
 use worker::{Pace, RunShared, run_worker};
 
 /// How often the collector wakes to redraw the progress line when no batch arrives.
@@ -76,6 +81,29 @@ pub fn run_until_stopped(settings: &LoadSettings, stop: Arc<AtomicBool>) -> Resu
         &settings.targets,
         settings.http == HttpVersion::Http2,
     )?);
+    let tls = tls_client(settings, &plan)?;
+    // The run's first handshake, before any load: a certificate error stops it here, and
+    // what was agreed goes into the result.
+    let agreed = tls
+        .as_ref()
+        .map(|client| {
+            client.probe_run(
+                plan.address,
+                settings.timeout,
+                settings.http == HttpVersion::Http2,
+            )
+        })
+        .transpose()?;
+    if let Some(client) = &tls
+        && client.certificate_asked()
+        && settings.progress
+    {
+        eprintln!(
+            "ferry: {} asked for a client certificate and ferry has none (--cert FILE --key \
+             FILE); if it requires one, its responses will say so",
+            client.host
+        );
+    }
     let duration = settings.measured_duration();
     let pace = pace_of(settings, threads)?;
     if let Some(start_at) = settings.start_at {
@@ -102,6 +130,7 @@ pub fn run_until_stopped(settings: &LoadSettings, stop: Arc<AtomicBool>) -> Resu
         share: settings.share,
         stop: stop.clone(),
         pace,
+        tls: tls.clone(),
     });
 
     let (batch_tx, batch_rx) = std::sync::mpsc::channel();
@@ -159,7 +188,34 @@ pub fn run_until_stopped(settings: &LoadSettings, stop: Arc<AtomicBool>) -> Resu
         measured,
         interrupted: stopped_at.is_some(),
     };
-    assemble(settings, &facts, &collector)
+    let mut result = assemble(settings, &facts, &collector)?;
+    result.settings.tls = tls
+        .zip(agreed)
+        .map(|(client, agreed)| client.record(&agreed));
+    Ok(result)
+}
+
+/// The TLS client of an `https://` run; `None` for `http://`, which refuses TLS options.
+fn tls_client(settings: &LoadSettings, plan: &RequestPlan) -> Result<Option<Arc<TlsClient>>> {
+    if !plan.tls {
+        if settings.tls.is_set() {
+            bail!(
+                "--cacert, --insecure, --cert, --key and --tls-handshake-per-request are for \
+                 https:// targets; `{}` is plaintext",
+                plan.authority
+            );
+        }
+        return Ok(None);
+    }
+    if settings.tls.handshake_per_request && settings.streams_per_connection > 1 {
+        bail!(
+            "--tls-handshake-per-request opens a connection per request, which leaves no \
+             room for --streams {}",
+            settings.streams_per_connection
+        );
+    }
+    let client = TlsClient::new(&settings.tls, &plan.authority, settings.http)?;
+    Ok(Some(Arc::new(client)))
 }
 
 /// How this run's requests are started: its share of the model's pace.

@@ -41,6 +41,44 @@ pub struct Tally {
     /// The responses among those that counted as errors, by status code.
     #[serde(default)]
     pub error_status: BTreeMap<u16, u64>,
+    /// TCP connections opened, and the microseconds they took to open, in all.
+    #[serde(default)]
+    pub connects: u64,
+    #[serde(default)]
+    pub connect_time_us: u64,
+    /// TLS handshakes completed, and the microseconds they took, in all.
+    #[serde(default)]
+    pub handshakes: u64,
+    #[serde(default)]
+    pub handshake_time_us: u64,
+}
+
+/// The connections a request had to open before it could be sent (usually none): counted in
+/// the window of that request, like everything else about it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionSetup {
+    pub connects: u64,
+    pub connect_time_us: u64,
+    pub handshakes: u64,
+    pub handshake_time_us: u64,
+}
+
+impl ConnectionSetup {
+    pub fn is_empty(&self) -> bool {
+        self.connects == 0 && self.handshakes == 0
+    }
+
+    /// Adds one TCP connect that took `time`.
+    pub fn connected(&mut self, time: std::time::Duration) {
+        self.connects += 1;
+        self.connect_time_us += time.as_micros() as u64;
+    }
+
+    /// Adds one TLS handshake that took `time`.
+    pub fn shook_hands(&mut self, time: std::time::Duration) {
+        self.handshakes += 1;
+        self.handshake_time_us += time.as_micros() as u64;
+    }
 }
 
 /// Errors by kind.
@@ -103,8 +141,19 @@ impl Tally {
         }
     }
 
+    pub fn record_setup(&mut self, setup: &ConnectionSetup) {
+        self.connects += setup.connects;
+        self.connect_time_us += setup.connect_time_us;
+        self.handshakes += setup.handshakes;
+        self.handshake_time_us += setup.handshake_time_us;
+    }
+
     pub fn add(&mut self, other: &Tally) {
         self.requests += other.requests;
+        self.connects += other.connects;
+        self.connect_time_us += other.connect_time_us;
+        self.handshakes += other.handshakes;
+        self.handshake_time_us += other.handshake_time_us;
         self.responses += other.responses;
         self.errors.add(&other.errors);
         self.late += other.late;

@@ -31,6 +31,8 @@ pub struct RequestPlan {
     pub address: SocketAddr,
     /// `host:port` as written in the URLs.
     pub authority: String,
+    /// The URLs are `https://`: every connection speaks TLS.
+    pub tls: bool,
     targets: Vec<PreparedTarget>,
     /// Running sum of weights, for weighted picks.
     cumulative_weights: Vec<u64>,
@@ -54,19 +56,29 @@ struct PreparedTarget {
 }
 
 impl RequestPlan {
-    /// Prepares `targets`; they must all name the same `http://host:port`, because connections
-    /// are shared by every target. `absolute_uris` writes full URIs (HTTP/2 needs the scheme and
-    /// authority), otherwise the origin form `/path?query` of HTTP/1.1.
+    /// Prepares `targets`; they must all name the same `http://host:port` (or `https://`),
+    /// because connections are shared by every target. `absolute_uris` writes full URIs
+    /// (HTTP/2 needs the scheme and authority), otherwise the origin form `/path?query` of
+    /// HTTP/1.1.
     pub fn new(targets: &[Target], absolute_uris: bool) -> Result<RequestPlan> {
         if targets.is_empty() {
             bail!("no target to send requests to");
         }
         let mut authority: Option<String> = None;
+        let mut scheme: Option<&str> = None;
         let mut prepared = Vec::with_capacity(targets.len());
         let mut cumulative_weights = Vec::with_capacity(targets.len());
         let mut total_weight = 0u64;
         for target in targets {
-            let (target_authority, path) = split_url(&target.url)?;
+            let (target_scheme, target_authority, path) = split_url(&target.url)?;
+            match scheme {
+                None => scheme = Some(target_scheme),
+                Some(existing) if existing != target_scheme => bail!(
+                    "all targets must share one server, but some are {existing}:// and some \
+                     {target_scheme}://: ferry keeps one pool of connections per run"
+                ),
+                Some(_) => {}
+            }
             match &authority {
                 None => authority = Some(target_authority.to_string()),
                 Some(existing) if existing != target_authority => bail!(
@@ -80,7 +92,7 @@ impl RequestPlan {
             let names: Vec<String> = target.values.keys().cloned().collect();
             let values: Vec<Arc<Vec<String>>> = target.values.values().cloned().collect();
             let path_text = if absolute_uris {
-                format!("http://{target_authority}{path}")
+                format!("{target_scheme}://{target_authority}{path}")
             } else {
                 path.to_string()
             };
@@ -112,11 +124,13 @@ impl RequestPlan {
             used_values.sort_unstable();
             used_values.dedup();
             let mut headers = HeaderMap::new();
-            headers.insert(
-                HOST,
-                HeaderValue::from_str(target_authority)
-                    .with_context(|| format!("`{target_authority}` is not a valid host"))?,
-            );
+            let host = HeaderValue::from_str(target_authority)
+                .with_context(|| format!("`{target_authority}` is not a valid host"))?;
+            // HTTP/2 carries the authority of the absolute URI as `:authority`; a `host`
+            // header beside it is a duplicate to servers such as nginx (400).
+            if !absolute_uris {
+                headers.insert(HOST, host);
+            }
             for (name, value) in &target.headers {
                 let name = HeaderName::from_bytes(name.as_bytes())
                     .with_context(|| format!("`{name}` is not a valid header name"))?;
@@ -144,10 +158,12 @@ impl RequestPlan {
             bail!("every target has weight 0");
         }
         let authority = authority.context("targets were checked to be non-empty")?;
-        let address = resolve(&authority)?;
+        let tls = scheme == Some("https");
+        let address = resolve(&authority, if tls { 443 } else { 80 })?;
         Ok(RequestPlan {
             address,
             authority,
+            tls,
             targets: prepared,
             cumulative_weights,
             absolute_uris,
@@ -171,36 +187,36 @@ impl RequestPlan {
     }
 }
 
-/// Splits `http://host:port/path?query` into the authority and the path-and-query.
-fn split_url(url: &str) -> Result<(&str, &str)> {
-    let Some(rest) = url.strip_prefix("http://") else {
-        if url.starts_with("https://") {
-            bail!(
-                "`{url}`: ferry speaks plaintext HTTP only (TLS would measure the TLS library, \
-                 not the server); point it at the server's plaintext port"
-            );
-        }
-        bail!("`{url}` is not an http:// URL");
+/// Splits `http://host:port/path?query` (or `https://`) into the scheme, the authority and
+/// the path-and-query.
+fn split_url(url: &str) -> Result<(&'static str, &str, &str)> {
+    let (scheme, rest) = if let Some(rest) = url.strip_prefix("http://") {
+        ("http", rest)
+    } else if let Some(rest) = url.strip_prefix("https://") {
+        ("https", rest)
+    } else {
+        bail!("`{url}` is neither an http:// nor an https:// URL");
     };
     let split = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(split);
     if authority.is_empty() {
         bail!("`{url}` has no host");
     }
-    Ok((authority, if path.is_empty() { "/" } else { path }))
+    Ok((scheme, authority, if path.is_empty() { "/" } else { path }))
 }
 
-fn resolve(authority: &str) -> Result<SocketAddr> {
+/// The address of `authority`, on `default_port` when it names none.
+fn resolve(authority: &str, default_port: u16) -> Result<SocketAddr> {
     let with_port = if authority.starts_with('[') {
         if authority.contains("]:") {
             authority.to_string()
         } else {
-            format!("{authority}:80")
+            format!("{authority}:{default_port}")
         }
     } else if authority.contains(':') {
         authority.to_string()
     } else {
-        format!("{authority}:80")
+        format!("{authority}:{default_port}")
     };
     with_port
         .to_socket_addrs()
@@ -421,6 +437,18 @@ mod tests {
         let one = Target::get("http://127.0.0.1:9/");
         let other = Target::get("http://127.0.0.1:10/");
         assert!(RequestPlan::new(&[one, other], false).is_err());
-        assert!(RequestPlan::new(&[Target::get("https://example.test/")], false).is_err());
+        let secure = Target::get("https://127.0.0.1:9/");
+        let plain = Target::get("http://127.0.0.1:9/");
+        assert!(RequestPlan::new(&[secure.clone(), plain], false).is_err());
+        let plan = RequestPlan::new(&[secure], true).unwrap();
+        assert!(plan.tls);
+        assert!(
+            !RequestPlan::new(&[Target::get("http://127.0.0.1/")], false)
+                .unwrap()
+                .tls
+        );
+        let default_port = RequestPlan::new(&[Target::get("https://127.0.0.1/")], false).unwrap();
+        assert_eq!(default_port.address.port(), 443);
+        assert!(RequestPlan::new(&[Target::get("ftp://127.0.0.1/")], false).is_err());
     }
 }

@@ -9,6 +9,7 @@ pub use super::encoded::{SecondHistograms, SerializedHistograms};
 use super::outcome::{ErrorTally, Tally};
 use super::settings::HttpVersion;
 use super::share::Share;
+use super::tls::TlsRecord;
 
 /// Version of the JSON layout; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -71,6 +72,10 @@ pub struct SettingsRecord {
     pub timeout_ms: u64,
     /// Open model: how many sends may wait for a free connection before sends are dropped.
     pub backlog_limit: Option<usize>,
+    /// What TLS agreed in the run's first handshake; null for a plaintext run (and in files
+    /// written before TLS existed).
+    #[serde(default)]
+    pub tls: Option<TlsRecord>,
 }
 
 /// One target as sent.
@@ -115,6 +120,18 @@ pub struct Totals {
     pub warmup_requests: u64,
     /// Whether the run was stopped early (Ctrl-C).
     pub interrupted: bool,
+    /// TCP connections opened for the measured requests (reconnects included).
+    #[serde(default)]
+    pub connects: u64,
+    /// Their mean time to connect; null without a connect.
+    #[serde(default)]
+    pub connect_time_us_mean: Option<f64>,
+    /// TLS handshakes made for the measured requests (resumed ones included); 0 in plaintext.
+    #[serde(default)]
+    pub handshakes: u64,
+    /// Their mean time, after the TCP connect; null without a handshake.
+    #[serde(default)]
+    pub handshake_time_us_mean: Option<f64>,
 }
 
 /// Latency summaries.

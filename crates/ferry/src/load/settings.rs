@@ -9,6 +9,7 @@ use super::request::ValueOrder;
 use super::schedule::RateSchedule;
 use super::share::Share;
 use super::target::Target;
+use super::tls::TlsOptions;
 
 /// How requests are started.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,8 +33,9 @@ pub enum HttpVersion {
     /// HTTP/1.1 with keep-alive: one request in flight per connection.
     #[default]
     Http1,
-    /// HTTP/2 over cleartext (prior knowledge): `streams_per_connection` requests in flight on
-    /// each connection.
+    /// HTTP/2: over cleartext (prior knowledge) for `http://`, over TLS (ALPN `h2`, nothing
+    /// else offered) for `https://`; `streams_per_connection` requests in flight on each
+    /// connection.
     Http2,
 }
 
@@ -69,6 +71,8 @@ pub struct LoadSettings {
     /// Start the measured window at this wall-clock instant (`--start-at`), so that several
     /// hosts measure the same window; the warm-up runs just before it.
     pub start_at: Option<SystemTime>,
+    /// How to speak TLS to an `https://` target (refused with an `http://` one when set).
+    pub tls: TlsOptions,
 }
 
 impl LoadSettings {
@@ -89,6 +93,7 @@ impl LoadSettings {
             progress: false,
             share: Share::WHOLE,
             start_at: None,
+            tls: TlsOptions::default(),
         }
     }
 

@@ -22,6 +22,7 @@ use super::schedule::RateSchedule;
 use super::settings::HttpVersion;
 use super::share::Share;
 use super::timer::{Deadlines, PreciseTimer};
+use super::tls::TlsClient;
 
 /// How often a worker hands its completed windows to the collector.
 const BATCH_INTERVAL: Duration = Duration::from_millis(200);
@@ -47,6 +48,8 @@ pub struct RunShared {
     /// Set to end the run early (Ctrl-C).
     pub stop: Arc<AtomicBool>,
     pub pace: Pace,
+    /// Set for an `https://` run: the TLS configuration every connection shares.
+    pub tls: Option<Arc<TlsClient>>,
 }
 
 /// How requests are started.
@@ -108,7 +111,7 @@ pub fn run_worker(
         )));
         let batcher = tokio::task::spawn_local(send_batches(recorder.clone(), batches.clone()));
         let connections: Vec<Connection> = (0..connections)
-            .map(|_| Connection::new(shared.plan.address, shared.http))
+            .map(|_| Connection::new(shared.plan.address, shared.http, shared.tls.clone()))
             .collect();
         // Every stream of every connection is a sending slot.
         let slots: Vec<Connection> = connections
@@ -198,6 +201,10 @@ async fn send_one(context: &SlotContext, slot: Slot, intended: Instant) {
         .await;
     let finished = Instant::now();
     let mut recorder = recorder.borrow_mut();
+    let setup = connection.take_setup();
+    if !setup.is_empty() {
+        recorder.record_setup(slot, &setup);
+    }
     match outcome {
         Some(Ok(response)) => recorder.record_response(
             slot,

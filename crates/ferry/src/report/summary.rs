@@ -42,6 +42,26 @@ pub fn render(result: &RunResult) -> String {
         settings.threads,
         format_micros(settings.timeout_ms as f64 * 1e3)
     );
+    if let Some(tls) = &settings.tls {
+        if tls.insecure {
+            let _ = writeln!(
+                out,
+                "  INSECURE: the server's certificate was not verified (--insecure)"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  TLS {}, {}, ALPN {}; {}",
+            tls.version,
+            tls.cipher_suite,
+            tls.alpn.as_deref().unwrap_or("none"),
+            if tls.handshake_per_request {
+                "a full handshake per request"
+            } else {
+                "sessions resumed on reconnect"
+            }
+        );
+    }
     for target in &settings.targets {
         let weight = if settings.targets.len() > 1 {
             format!("  (weight {})", target.weight)
@@ -102,6 +122,22 @@ pub fn render(result: &RunResult) -> String {
         "  Transferred  {} body bytes",
         format_count(totals.body_bytes)
     );
+    let mean = |mean: Option<f64>| mean.map_or_else(|| "-".to_string(), format_micros);
+    let _ = write!(
+        out,
+        "  Connects     {} (mean {})",
+        format_count(totals.connects),
+        mean(totals.connect_time_us_mean)
+    );
+    if settings.tls.is_some() {
+        let _ = write!(
+            out,
+            ", TLS handshakes {} (mean {})",
+            format_count(totals.handshakes),
+            mean(totals.handshake_time_us_mean)
+        );
+    }
+    out.push('\n');
     out.push('\n');
     render_latency(&mut out, result);
     out.push('\n');

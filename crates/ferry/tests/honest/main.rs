@@ -5,6 +5,7 @@
 mod cpu;
 mod default_lab;
 mod errors;
+mod gate;
 mod requests;
 mod reset;
 mod secrets;

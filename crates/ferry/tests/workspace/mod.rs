@@ -61,6 +61,7 @@ pub fn launch(name: &str, argv: &[&str], cwd: &Path, env: &[(String, String)]) -
         ready_timeout: std::time::Duration::from_secs(60),
         values: BTreeMap::new(),
         mask: Default::default(),
+        tls: None,
     }
 }
 

@@ -124,6 +124,8 @@ pub struct LabTarget {
     pub name: String,
     pub role: Role,
     pub kind: TargetKind,
+    /// `[target.tls]`, its paths absolute: set, a started target is reached over HTTPS.
+    pub tls: Option<crate::load::TlsOptions>,
 }
 
 /// How ferry reaches a target, and so what it can measure of it.

@@ -150,6 +150,30 @@ pub struct TargetTable {
     /// How long a started target may take to answer `ready` [default: "60s"].
     #[serde(default)]
     pub ready_timeout: Option<Spanned<String>>,
+    /// `[target.tls]`: reach the target over TLS (a started target at
+    /// `https://127.0.0.1:{port}`, even with the table empty).
+    #[serde(default)]
+    pub tls: Option<Spanned<TlsTable>>,
+}
+
+/// `[target.tls]`: how ferry speaks TLS to the target; every key optional. File paths are
+/// relative to the lab's folder and may use `{dir}`, `{cores}` and the vars only: they are
+/// read when the lab is checked.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsTable {
+    /// Extra trusted CA certificates (PEM).
+    #[serde(default)]
+    pub cacert: Option<Spanned<String>>,
+    /// No verification of the target's certificate; every report says so.
+    #[serde(default)]
+    pub insecure: bool,
+    /// A client certificate chain (PEM), with `key`.
+    #[serde(default)]
+    pub cert: Option<Spanned<String>>,
+    /// The client certificate's private key (PEM).
+    #[serde(default)]
+    pub key: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -165,5 +165,14 @@ fn tally_of(result: &RunResult) -> Tally {
         body_bytes: totals.body_bytes,
         status: totals.status.clone(),
         error_status: totals.error_status.clone(),
+        connects: totals.connects,
+        connect_time_us: total_of(totals.connect_time_us_mean, totals.connects),
+        handshakes: totals.handshakes,
+        handshake_time_us: total_of(totals.handshake_time_us_mean, totals.handshakes),
     }
+}
+
+/// A sum back from its mean and count (a part's connect or handshake times).
+fn total_of(mean: Option<f64>, count: u64) -> u64 {
+    mean.map_or(0, |mean| (mean * count as f64).round() as u64)
 }

@@ -1,10 +1,15 @@
 //! The `[[target]]` rules: names, exactly one baseline, and how each is reached.
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use toml::Spanned;
 
-use super::super::schema::TargetTable;
+use crate::load::TlsOptions;
+use crate::load::tls::{read_certificates, read_private_key};
+
+use super::super::schema::{TargetTable, TlsTable};
 use super::super::{LabTarget, PidSource, Role, TargetKind, builtin};
 use super::{Checker, host_of, is_name};
 
@@ -171,6 +176,88 @@ impl Checker<'_> {
                 }
             }
         };
-        Ok(LabTarget { name, role, kind })
+        let tls = table
+            .tls
+            .as_ref()
+            .map(|tls| self.tls(tls, &name))
+            .transpose()?;
+        if let (Some(tls), TargetKind::Attached { url, .. } | TargetKind::Remote { url, .. }) =
+            (&table.tls, &kind)
+            && !url.starts_with("https://")
+        {
+            return Err(self.fail(
+                tls.span(),
+                &key("tls"),
+                format!("is for https:// targets, and this one's url is `{url}`"),
+            ));
+        }
+        Ok(LabTarget {
+            name,
+            role,
+            kind,
+            tls,
+        })
+    }
+
+    /// `[target.tls]`: its files are read now, as a handshake would read them (each PEM, the
+    /// CA certificates usable, the client certificate matching its key), so that a bad one
+    /// stops the lab before anything starts, `--plan` included.
+    fn tls(&self, table: &Spanned<TlsTable>, name: &str) -> Result<TlsOptions> {
+        let key = |field: &str| format!("target.{name}.tls.{field}");
+        // Only what is known now: the files must be there to be checked.
+        let known: BTreeSet<String> = self.fixed.keys().cloned().collect();
+        let file = |value: Option<&Spanned<String>>, field: &str| -> Result<Option<PathBuf>> {
+            value
+                .map(|value| {
+                    let text = self.template(value, &key(field), &known)?;
+                    Ok(Path::new(&self.fixed[builtin::DIR]).join(text))
+                })
+                .transpose()
+        };
+        let tls = table.get_ref();
+        let options = TlsOptions {
+            cacert: file(tls.cacert.as_ref(), "cacert")?,
+            insecure: tls.insecure,
+            cert: file(tls.cert.as_ref(), "cert")?,
+            key: file(tls.key.as_ref(), "key")?,
+            handshake_per_request: false,
+        };
+        let fail = |value: &Spanned<String>, field: &str, error: anyhow::Error| {
+            self.fail(value.span(), &key(field), format!("{error:#}"))
+        };
+        if let Some((value, path)) = tls.cacert.as_ref().zip(options.cacert.as_ref()) {
+            let alone = TlsOptions {
+                cacert: Some(path.clone()),
+                ..TlsOptions::default()
+            };
+            alone
+                .check()
+                .map_err(|error| fail(value, "cacert", error))?;
+        }
+        let cert = tls.cert.as_ref().zip(options.cert.as_ref());
+        let private_key = tls.key.as_ref().zip(options.key.as_ref());
+        match (cert, private_key) {
+            (Some((cert_value, cert_path)), Some((key_value, key_path))) => {
+                read_certificates(cert_path).map_err(|error| fail(cert_value, "cert", error))?;
+                read_private_key(key_path).map_err(|error| fail(key_value, "key", error))?;
+                let pair = TlsOptions {
+                    cert: Some(cert_path.clone()),
+                    key: Some(key_path.clone()),
+                    ..TlsOptions::default()
+                };
+                pair.check()
+                    .map_err(|error| fail(cert_value, "cert", error))?;
+            }
+            (Some((value, _)), None) => {
+                let error = anyhow::anyhow!("a client certificate needs its `key`");
+                return Err(fail(value, "cert", error));
+            }
+            (None, Some((value, _))) => {
+                let error = anyhow::anyhow!("a client key needs its certificate, `cert`");
+                return Err(fail(value, "key", error));
+            }
+            (None, None) => {}
+        }
+        Ok(options)
     }
 }
