@@ -1,9 +1,16 @@
 //! `ferry shadow` on bad input: a malformed request line (its number reported, exit 1),
 //! binary bodies, bodies over the limit (compared by digest), a target that goes away in
 //! the middle of the run (errors counted for it, not a crash), a target unreachable from the
-//! start (exit 1), and the other request sources (HAR, access log, target file).
+//! start (exit 1), and the other request sources (HAR, access log, target file). HTTPS
+//! targets (nginx with a CA the test makes): `--cacert` works, a wrong CA stops the run with
+//! one line naming the host and the reason, `--insecure` works and every report says so, and
+//! `--cert`/`--key` reach a candidate that requires a client certificate.
 
 mod shadow_servers;
+// The TLS tests' peers: openssl's CA and certificates, Debian's nginx serving HTTPS.
+#[allow(dead_code)]
+#[path = "tls/peers.rs"]
+mod peers;
 
 use shadow_servers::{
     Flavour, regressions, replay_args, scratch, shadow, start, url, write_requests,
@@ -244,4 +251,123 @@ fn har_access_log_and_target_file_sources_replay() {
             regressions(&report)
         );
     }
+}
+
+#[test]
+fn https_targets_with_cacert_a_wrong_ca_and_insecure() {
+    let pki = peers::Scratch::new("shadow");
+    peers::make_pki(&pki.0);
+    let nginx = peers::Nginx::start(
+        &pki.0,
+        &pki.0,
+        "listen 127.0.0.1:PORT ssl; ssl_certificate PKI/server.pem;
+         ssl_certificate_key PKI/server.key; default_type application/json;
+         location / { return 200 '{\"ok\":true}'; }",
+    );
+    let https = format!("https://127.0.0.1:{}", nginx.port);
+    let requests = write_requests("tls.txt", &["GET /a".into(), "GET /b/c".into()]);
+    let requests = requests.to_str().unwrap();
+    let json = shadow_servers::scratch("tls.json");
+    let file = |name: &str| pki.join(name).display().to_string();
+
+    let args = replay_args(
+        &https,
+        None,
+        &https,
+        requests,
+        &["--cacert", &file("ca.pem")],
+    );
+    let (output, report) = shadow(&args, &json);
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(output.status.success(), "{stderr}");
+    let report = report.expect("a report");
+    assert_eq!(report["requests"]["compared"], 2, "{report}");
+    assert_eq!(report["errors"]["candidate"]["errors"], 0, "{report}");
+    assert_eq!(report["insecure"], false);
+
+    // A CA that signed nothing, and none at all (the Mozilla roots): one line, exit 1.
+    for extra in [vec!["--cacert".to_string(), file("other-ca.pem")], vec![]] {
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let args = replay_args(&https, None, &https, requests, &extra);
+        let (output, report) = shadow(&args, &json);
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(report.is_none(), "no run, no report");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("127.0.0.1"), "{stderr}");
+        assert!(stderr.contains("unknown issuer"), "{stderr}");
+    }
+
+    let html = shadow_servers::scratch("tls.html");
+    let html_path = html.display().to_string();
+    let args = replay_args(
+        &https,
+        None,
+        &https,
+        requests,
+        &["--insecure", "--html", &html_path],
+    );
+    let (output, report) = shadow(&args, &json);
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "{stdout}");
+    let report = report.expect("a report");
+    assert_eq!(report["insecure"], true);
+    assert_eq!(report["requests"]["compared"], 2, "{report}");
+    // The header: the second line of the terminal report, and above the HTML summary.
+    let header = stdout.lines().nth(1).unwrap_or_default();
+    assert!(header.contains("--insecure"), "{stdout}");
+    let page = std::fs::read_to_string(&html).expect("the HTML report is written");
+    let note = page
+        .find("--insecure")
+        .expect("the HTML report says --insecure");
+    assert!(
+        note < page.find("<table>").expect("a summary table"),
+        "{page}"
+    );
+}
+
+#[test]
+fn a_candidate_requiring_a_client_certificate_gets_cert_and_key() {
+    let pki = peers::Scratch::new("shadow-mtls");
+    peers::make_pki(&pki.0);
+    let server = |extra: &str| {
+        format!(
+            "listen 127.0.0.1:PORT ssl; ssl_certificate PKI/server.pem;
+             ssl_certificate_key PKI/server.key; default_type application/json; {extra}
+             location / {{ return 200 '{{\"ok\":true}}'; }}"
+        )
+    };
+    let primary = peers::Nginx::start(&pki.0, &pki.0, &server(""));
+    let candidate = peers::Nginx::start(
+        &pki.0,
+        &pki.0,
+        &server("ssl_client_certificate PKI/ca.pem; ssl_verify_client on;"),
+    );
+    let (primary, candidate) = (
+        format!("https://127.0.0.1:{}", primary.port),
+        format!("https://127.0.0.1:{}", candidate.port),
+    );
+    let requests = write_requests("mtls.txt", &["GET /a".into()]);
+    let requests = requests.to_str().unwrap();
+    let json = shadow_servers::scratch("mtls.json");
+    let file = |name: &str| pki.join(name).display().to_string();
+    let (cacert, cert, key) = (file("ca.pem"), file("client.pem"), file("client.key"));
+
+    // Without a client certificate nginx refuses the candidate's requests (400): a regression.
+    let args = replay_args(&primary, None, &candidate, requests, &["--cacert", &cacert]);
+    let (output, report) = shadow(&args, &json);
+    assert_eq!(output.status.code(), Some(4), "{output:?}");
+    let report = report.expect("a report");
+    assert!(
+        regressions(&report)
+            .iter()
+            .any(|(_, field, _)| field == "status"),
+        "{report}"
+    );
+
+    let with = ["--cacert", cacert.as_str(), "--cert", &cert, "--key", &key];
+    let args = replay_args(&primary, None, &candidate, requests, &with);
+    let (output, report) = shadow(&args, &json);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(regressions(&report.expect("a report")), vec![]);
 }

@@ -8,10 +8,12 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 
+use ferry::load::TlsOptions;
 use ferry::shadow::client::{Role, SendOptions, Upstream};
 use ferry::shadow::proxy::{self, ProxySettings};
 use ferry::shadow::replay::{self, ReplaySettings};
 use ferry::shadow::report::{ShadowReport, terminal};
+use ferry::shadow::routes::RouteTemplates;
 use ferry::shadow::source::{MixDraw, read_requests};
 use ferry::shadow::{ShadowSettings, ShadowTargets, ignore_list};
 use ferry::units::{parse_duration, parse_rate};
@@ -22,6 +24,20 @@ REQUESTS (--requests FILE, recognised from the content)
   ferry target file the JSON of `ferry load --targets`; --count requests drawn from its mix
   access log        nginx or Apache combined format
   HAR               as browsers export it
+
+ENDPOINTS (how requests are grouped in the report)
+  1. the first --template whose shape the path has (`{name}` matches any one non-empty
+     segment; the most literal template wins when several match), for every input kind and
+     the proxy; 2. a request-line file's TEMPLATE; 3. otherwise UUID, number and long-hex
+     segments become {id}, and, when the report is written, a position with at least 10
+     distinct values among requests of the same method whose preceding segments are equal
+     becomes {id} too (slugs, user names).
+
+TLS (https:// targets)
+  rustls with the Mozilla roots built in; --cacert adds roots, --cert/--key present a client
+  certificate, --insecure verifies nothing (the report says so in its header, and its JSON
+  has \"insecure\": true). Every https:// target gets one handshake before the run: a
+  certificate error is one line naming the host and the reason, exit 1.
 
 COMPARED
   status, headers (but --ignore and the default noise list: header.date, header.x-request-id,
@@ -37,6 +53,8 @@ EXIT STATUS
 EXAMPLES
   ferry shadow --primary http://old-a:8080 --secondary http://old-b:8080 \\
       --candidate http://new:8080 --requests reads.txt --json shadow.json --html shadow.html
+  ferry shadow --primary https://old.staging:8443 --candidate https://new.staging:8443 \\
+      --cacert staging-ca.pem --template '/api/articles/{slug}' --requests access.log
   ferry shadow proxy --listen 0.0.0.0:9000 --primary http://old-a:8080 \\
       --secondary http://old-b:8080 --candidate http://new:8080 --sample 0.1 --json shadow.json";
 
@@ -137,6 +155,24 @@ struct CommonArgs {
     /// Bodies over this many bytes are compared by SHA-256, not held in memory.
     #[arg(long, default_value_t = 1 << 20)]
     body_limit: usize,
+    /// Name the endpoint of every path of this shape, `/api/articles/{slug}` (repeatable);
+    /// before a request file's own template and the automatic rule.
+    #[arg(long, value_name = "TEMPLATE")]
+    template: Vec<String>,
+    /// https://: trust the CA certificates of this PEM file too, beside the Mozilla roots
+    /// built in.
+    #[arg(long, value_name = "FILE")]
+    cacert: Option<PathBuf>,
+    /// https://: do not verify the targets' certificates at all. The report says so.
+    #[arg(long)]
+    insecure: bool,
+    /// https://: present this client certificate chain (PEM), for targets that require one
+    /// (mTLS); with --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+    /// The private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
     /// Write the JSON report here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -230,6 +266,14 @@ fn shadow_settings(args: &CommonArgs) -> Result<ShadowSettings> {
             body_limit: args.body_limit,
             keep_host: args.keep_host,
         },
+        tls: TlsOptions {
+            cacert: args.cacert.clone(),
+            insecure: args.insecure,
+            cert: args.cert.clone(),
+            key: args.key.clone(),
+            handshake_per_request: false,
+        },
+        templates: RouteTemplates::new(&args.template)?,
         allow_writes: args.allow_writes,
         ignore: ignore_list(&args.ignore),
         max_diff_rate: args.max_diff_rate,

@@ -82,6 +82,11 @@ impl Upstream {
         })
     }
 
+    /// Whether it is reached over TLS.
+    pub fn is_https(&self) -> bool {
+        self.scheme == "https"
+    }
+
     /// `host:port`, with the scheme's default port when the URL gives none.
     pub fn socket_authority(&self) -> String {
         let has_port = self
@@ -140,7 +145,8 @@ pub struct SendOptions {
     pub keep_host: bool,
 }
 
-/// A pooled HTTP/HTTPS client shared by every request of a run.
+/// A pooled HTTP/HTTPS client shared by every request of a run; `tls` (from
+/// [`super::tls::client_config`]) is how it speaks to `https://` targets.
 #[derive(Clone)]
 pub struct ShadowClient {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
@@ -148,13 +154,13 @@ pub struct ShadowClient {
 }
 
 impl ShadowClient {
-    pub fn new(options: SendOptions) -> ShadowClient {
+    pub fn new(options: SendOptions, tls: rustls::ClientConfig) -> ShadowClient {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(options.timeout));
         let https = HttpsConnectorBuilder::new()
-            .with_webpki_roots()
+            .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);

@@ -1,6 +1,7 @@
 //! Grouping requests by route: `GET /items/1` and `GET /items/2` are one endpoint,
 //! `GET /items/{id}`. Path segments that look like ids — UUIDs, decimal numbers, hex of 16
-//! digits or more — become `{id}`; the query string is dropped. A source's own template wins.
+//! digits or more — become `{id}`; the query string is dropped. A template wins (which one:
+//! [`super::routes`]); slugs are grouped when the report is written ([`super::grouping`]).
 
 /// The endpoint of `method path`, or of `method template` when the source gave one.
 pub fn endpoint(method: &str, path: &str, template: Option<&str>) -> String {

@@ -9,6 +9,7 @@ pub mod client;
 pub mod diff;
 pub mod endpoint;
 pub mod example;
+pub mod grouping;
 pub mod noise;
 pub mod progress;
 pub mod proxy;
@@ -16,15 +17,20 @@ pub mod replay;
 pub mod report;
 pub mod request;
 pub mod response;
+pub mod routes;
 pub mod source;
 pub mod tally;
+pub mod tls;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use crate::load::TlsOptions;
 use client::{SendOptions, ShadowClient, Upstream};
 use noise::FieldGlob;
 use report::TargetUrls;
 use request::ShadowRequest;
+use routes::RouteTemplates;
 use tally::Outcome;
 
 /// The targets of a run.
@@ -73,6 +79,10 @@ impl ShadowTargets {
 pub struct ShadowSettings {
     pub targets: ShadowTargets,
     pub send: SendOptions,
+    /// `--cacert`, `--insecure`, `--cert` and `--key`, for the `https://` targets.
+    pub tls: TlsOptions,
+    /// `--template`: route templates that name the endpoints, before any other rule.
+    pub templates: RouteTemplates,
     /// Send POST, PUT, PATCH and DELETE to every target too.
     pub allow_writes: bool,
     /// The default ignore list followed by `--ignore`.
@@ -97,6 +107,18 @@ impl ShadowSettings {
             );
         }
         warnings
+    }
+
+    /// Checks that every target accepts a connection (and, for `https://`, completes a
+    /// handshake) within `timeout`, and returns the client of the run. The TLS files are read
+    /// first, so that a wrong one stops the run before any network.
+    pub async fn connect(&self, timeout: Duration) -> anyhow::Result<ShadowClient> {
+        let tls = tls::client_config(&self.tls)?;
+        for target in self.targets.all() {
+            client::reachable(target, timeout).await?;
+            tls::check_handshake(target, &self.tls, timeout).await?;
+        }
+        Ok(ShadowClient::new(self.send, tls))
     }
 
     /// Writes the JSON and HTML reports asked for.

@@ -22,11 +22,11 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Semaphore, mpsc};
 
-use super::client::{ShadowClient, reachable};
-use super::endpoint::endpoint;
+use super::client::ShadowClient;
 use super::report::{ReportContext, RequestCounts, ShadowReport};
 use super::request::ShadowRequest;
 use super::response::{Captured, CapturedBody};
+use super::routes::RouteTemplates;
 use super::tally::{Outcomes, ShadowTally};
 use super::{ShadowSettings, ShadowTargets};
 
@@ -88,6 +88,7 @@ struct Mirror {
 struct Proxy {
     client: ShadowClient,
     targets: ShadowTargets,
+    templates: RouteTemplates,
     allow_writes: bool,
     sample: f64,
     queue: mpsc::Sender<Mirror>,
@@ -113,9 +114,7 @@ async fn serve_clients(
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<ShadowReport> {
     let shadow = &settings.shadow;
-    for target in shadow.targets.all() {
-        reachable(target, REACHABLE_TIMEOUT).await?;
-    }
+    let client = shadow.connect(REACHABLE_TIMEOUT).await?;
     let mut interrupt = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
     let listener = TcpListener::bind(settings.listen)
@@ -123,8 +122,9 @@ async fn serve_clients(
         .with_context(|| format!("binding {}", settings.listen))?;
     let (queue, receiver) = mpsc::channel(settings.queue.max(1));
     let proxy = Arc::new(Proxy {
-        client: ShadowClient::new(shadow.send),
+        client,
         targets: shadow.targets.clone(),
+        templates: shadow.templates.clone(),
         allow_writes: shadow.allow_writes,
         sample: settings.sample,
         queue,
@@ -190,6 +190,7 @@ fn snapshot(proxy: &Proxy, shadow: &ShadowSettings, started: Instant) -> ShadowR
             max_diff_rate: shadow.max_diff_rate,
             ignore: &shadow.ignore,
             warnings: shadow.warnings(),
+            insecure: shadow.tls.insecure,
             wall_time_s: started.elapsed().as_secs_f64(),
         },
     )
@@ -295,7 +296,7 @@ async fn mirror_worker(proxy: Arc<Proxy>, mut queue: mpsc::Receiver<Mirror>, con
                 secondary,
                 candidate,
             };
-            let name = endpoint(&request.method, &request.path, None);
+            let name = proxy.templates.endpoint(request);
             if let Ok(mut tally) = proxy.tally.lock() {
                 tally.record(&name, request, &outcomes);
             }

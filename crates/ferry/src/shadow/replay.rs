@@ -10,8 +10,7 @@ use anyhow::{Context, Result};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::client::{ShadowClient, reachable};
-use super::endpoint::endpoint;
+use super::client::ShadowClient;
 use super::report::{ReportContext, RequestCounts, ShadowReport};
 use super::request::ShadowRequest;
 use super::tally::{Outcomes, ShadowTally};
@@ -40,11 +39,9 @@ pub fn run_replay(settings: ReplaySettings) -> Result<ShadowReport> {
 
 async fn replay_all(settings: ReplaySettings) -> Result<ShadowReport> {
     let shadow = &settings.shadow;
-    for target in shadow.targets.all() {
-        reachable(target, REACHABLE_TIMEOUT).await?;
-    }
-    let client = ShadowClient::new(shadow.send);
+    let client = shadow.connect(REACHABLE_TIMEOUT).await?;
     let targets = Arc::new(shadow.targets.clone());
+    let templates = Arc::new(shadow.templates.clone());
     let tally = Arc::new(Mutex::new(ShadowTally::default()));
     let slots = Arc::new(Semaphore::new(shadow.concurrency.max(1)));
     let bar = progress::progress_bar(shadow.progress, settings.requests.len() as u64);
@@ -74,11 +71,16 @@ async fn replay_all(settings: ReplaySettings) -> Result<ShadowReport> {
             .await
             .context("the request slots are never closed")?;
         counts.sent += 1;
-        let (client, targets, tally, bar) =
-            (client.clone(), targets.clone(), tally.clone(), bar.clone());
+        let (client, targets, tally, bar, templates) = (
+            client.clone(),
+            targets.clone(),
+            tally.clone(),
+            bar.clone(),
+            templates.clone(),
+        );
         tasks.spawn(async move {
             let outcomes = three_way(&client, &targets, &request).await;
-            let name = endpoint(&request.method, &request.path, request.template.as_deref());
+            let name = templates.endpoint(&request);
             if let Ok(mut tally) = tally.lock() {
                 tally.record(&name, &request, &outcomes);
             }
@@ -106,6 +108,7 @@ async fn replay_all(settings: ReplaySettings) -> Result<ShadowReport> {
             max_diff_rate: shadow.max_diff_rate,
             ignore: &shadow.ignore,
             warnings: shadow.warnings(),
+            insecure: shadow.tls.insecure,
             wall_time_s: started.elapsed().as_secs_f64(),
         },
     );

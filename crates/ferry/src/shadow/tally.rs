@@ -1,6 +1,8 @@
 //! Counting a run as it goes: per endpoint, how many requests, how many compared, and for
 //! every field how often the candidate and the secondary differed from the primary, with a
-//! few examples; per target, how many requests got no response and why.
+//! few examples; per target, how many requests got no response and why. Endpoints not named
+//! by a template are kept apart here and grouped when the report is written
+//! ([`super::grouping`]), when every path seen can be counted.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +13,7 @@ use super::diff::{self, DiffKind};
 use super::example::{EXAMPLES_PER_FIELD, Example};
 use super::request::ShadowRequest;
 use super::response::Captured;
+use super::routes::EndpointName;
 
 /// One target's answers to one request, or why there was none.
 pub type Outcome = Result<Captured, Failure>;
@@ -84,6 +87,29 @@ pub struct EndpointTally {
     /// Requests where some target gave no response.
     pub errors: u64,
     pub fields: BTreeMap<String, FieldTally>,
+    /// Named by a template (`--template` or the source's): final, never grouped further.
+    pub templated: bool,
+}
+
+impl EndpointTally {
+    /// Adds the counts of `other`, an endpoint grouped into this one.
+    pub fn absorb(&mut self, other: &EndpointTally) {
+        self.requests += other.requests;
+        self.compared += other.compared;
+        self.errors += other.errors;
+        self.templated |= other.templated;
+        for (field, theirs) in &other.fields {
+            let ours = self.fields.entry(field.clone()).or_default();
+            ours.candidate += theirs.candidate;
+            ours.secondary += theirs.secondary;
+            for (kind, count) in &theirs.kinds {
+                *ours.kinds.entry(*kind).or_default() += count;
+            }
+            let room = EXAMPLES_PER_FIELD.saturating_sub(ours.examples.len());
+            ours.examples
+                .extend(theirs.examples.iter().take(room).cloned());
+        }
+    }
 }
 
 /// Everything a run counted.
@@ -110,13 +136,19 @@ impl ShadowTally {
     }
 
     /// Counts one request's outcomes under `endpoint`.
-    pub fn record(&mut self, endpoint: &str, request: &ShadowRequest, outcomes: &Outcomes) {
+    pub fn record(
+        &mut self,
+        endpoint: &EndpointName,
+        request: &ShadowRequest,
+        outcomes: &Outcomes,
+    ) {
         self.primary.record(&outcomes.primary);
         if let Some(secondary) = &outcomes.secondary {
             self.secondary.record(secondary);
         }
         self.candidate.record(&outcomes.candidate);
-        let tally = self.endpoints.entry(endpoint.to_string()).or_default();
+        let tally = self.endpoints.entry(endpoint.name.clone()).or_default();
+        tally.templated |= endpoint.templated;
         tally.requests += 1;
         let secondary = match &outcomes.secondary {
             None => None,

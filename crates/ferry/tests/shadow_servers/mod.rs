@@ -130,6 +130,11 @@ fn answer(flavour: Flavour, path: &str) -> Response<Full<Bytes>> {
             (status, "application/json", body.to_string().into_bytes())
         }
         "health" => (200, "text/plain", b"ok".to_vec()),
+        // Slug routes, for the route grouping: `/articles/{slug}`, `/tags/{name}`.
+        "articles" | "tags" => {
+            let body = serde_json::json!({"slug": segments.get(1).copied().unwrap_or("")});
+            (200, "application/json", body.to_string().into_bytes())
+        }
         "blob" => {
             // Not UTF-8, not JSON.
             let mut body: Vec<u8> = (0..=255u8).cycle().take(1000 + id as usize).collect();

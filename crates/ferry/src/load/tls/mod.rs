@@ -157,8 +157,9 @@ fn host_of(authority: &str) -> &str {
         .map_or(authority, |(host, _)| host)
 }
 
-/// The rustls configuration of `options`, offering `alpn`.
-fn config(options: &TlsOptions, alpn: Vec<Vec<u8>>) -> Result<ClientConfig> {
+/// The rustls configuration of `options`, offering `alpn` (public for `ferry shadow`, whose
+/// hyper-rustls connector takes a configuration without ALPN).
+pub fn config(options: &TlsOptions, alpn: Vec<Vec<u8>>) -> Result<ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()

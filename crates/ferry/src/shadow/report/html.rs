@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::{EndpointReport, ShadowReport};
+use super::{EndpointReport, INSECURE_NOTE, ShadowReport};
 use crate::report::svg::escape;
 use crate::shadow::example::{Example, ExampleResponse};
 use crate::units::format_count;
@@ -24,6 +24,9 @@ pub fn render_html(report: &ShadowReport) -> String {
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>ferry shadow</title><style>{STYLE}</style></head><body><h1>ferry shadow: {} regression field(s)</h1>",
         report.regression_count
     );
+    if report.insecure {
+        let _ = write!(page, "<p class=\"bad\">{}</p>", escape(INSECURE_NOTE));
+    }
     page.push_str(&summary(report));
     page.push_str("<h2>Endpoints</h2>");
     page.push_str(&endpoint_table(&report.endpoints));

@@ -14,10 +14,15 @@ use serde::Serialize;
 use super::client::Role;
 use super::diff::DiffKind;
 use super::example::Example;
+use super::grouping;
 use super::noise::{self, FieldGlob, FieldRates, NoiseReason};
 use super::tally::{EndpointTally, ShadowTally, TargetErrors};
 
 pub const SHADOW_SCHEMA_VERSION: u32 = 1;
+
+/// The header line of a report made with `--insecure` (terminal and HTML).
+pub const INSECURE_NOTE: &str =
+    "--insecure: the certificates of the https:// targets were not verified";
 
 /// A target giving no response to more than this share of its requests fails the run.
 pub const MAX_ERROR_RATE: f64 = 0.10;
@@ -97,6 +102,8 @@ pub struct ShadowReport {
     /// `replay` or `proxy`.
     pub mode: String,
     pub targets: TargetUrls,
+    /// `--insecure`: the `https://` targets' certificates were not verified.
+    pub insecure: bool,
     pub requests: RequestCounts,
     pub errors: ErrorsByTarget,
     pub max_diff_rate: f64,
@@ -123,14 +130,16 @@ pub struct ReportContext<'a> {
     pub max_diff_rate: f64,
     pub ignore: &'a [FieldGlob],
     pub warnings: Vec<String>,
+    /// `--insecure` was given.
+    pub insecure: bool,
     pub wall_time_s: f64,
 }
 
 impl ShadowReport {
     pub fn build(tally: &ShadowTally, context: ReportContext<'_>) -> ShadowReport {
         let has_secondary = context.targets.secondary.is_some();
-        let mut endpoints: Vec<EndpointReport> = tally
-            .endpoints
+        // The automatic route rule needs every path seen, so it is applied here.
+        let mut endpoints: Vec<EndpointReport> = grouping::group(&tally.endpoints)
             .iter()
             .map(|(name, endpoint)| endpoint_report(name, endpoint, has_secondary, context.ignore))
             .collect();
@@ -157,6 +166,7 @@ impl ShadowReport {
             ferry_version: env!("CARGO_PKG_VERSION").to_string(),
             mode: context.mode.to_string(),
             targets: context.targets,
+            insecure: context.insecure,
             requests,
             errors: ErrorsByTarget {
                 primary: tally.primary,

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::{ShadowReport, exit};
+use super::{INSECURE_NOTE, ShadowReport, exit};
 use crate::shadow::example::Example;
 use crate::shadow::tally::TargetErrors;
 use crate::units::format_count;
@@ -33,6 +33,9 @@ pub fn render_terminal(report: &ShadowReport) -> String {
             String::new()
         }
     );
+    if report.insecure {
+        let _ = writeln!(out, "{INSECURE_NOTE}");
+    }
     let width = report
         .endpoints
         .iter()
