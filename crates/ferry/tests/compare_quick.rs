@@ -66,7 +66,10 @@ fn quick_compare_measures_every_scenario_for_every_target() {
         .collect();
     assert_eq!(roles, ["baseline", "candidate", "candidate", "candidate"]);
     assert_eq!(json["schema_version"], 3);
-    assert_eq!(json["lab"]["vars"]["users"], 1000, "a number stays a number");
+    assert_eq!(
+        json["lab"]["vars"]["users"], 1000,
+        "a number stays a number"
+    );
     // post-user writes: every run starts from the data setup left.
     assert_eq!(json["settings"]["database_reset"], "on");
     for target in targets {

@@ -1,8 +1,10 @@
 //! The targets phase: cold starts of the targets ferry starts (alternated, the last start of
 //! each kept running), then the targets that are already running, attached as they are.
 //! Those that are `https` are contacted once before setup (a TLS handshake), so that a
-//! certificate refused stops the run before anything is spent on it.
+//! certificate refused stops the run before anything is spent on it. Each target's
+//! `after_start` steps run once it is up (`after_start.rs`).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -99,6 +101,7 @@ impl Run<'_> {
             }
             self.report.targets[index].url = Some(live.base_url.clone());
             self.live.push(live);
+            self.after_start(index)?;
         }
         self.check()
     }
@@ -157,6 +160,8 @@ impl Run<'_> {
             base_url: running.base_url(),
             tls: target.tls.clone(),
             gauge: Gauge::Tree(running.pid()),
+            outputs: BTreeMap::new(),
+            headers: Vec::new(),
             running: Some(running),
         }
     }
@@ -191,6 +196,8 @@ impl Run<'_> {
             base_url: expand(url, &self.values),
             tls: https_options(target, &expand(url, &self.values)),
             gauge: Gauge::Tree(pid),
+            outputs: BTreeMap::new(),
+            headers: Vec::new(),
             running: None,
         })
     }
@@ -226,6 +233,8 @@ impl Run<'_> {
             base_url: url,
             tls,
             gauge: Gauge::Metrics(metrics),
+            outputs: BTreeMap::new(),
+            headers: Vec::new(),
             running: None,
         })
     }

@@ -1,6 +1,8 @@
 //! A target ready for load: where to send it, and how its CPU and memory are read. Started
 //! targets are owned here, so that they stop when the run ends.
 
+use std::collections::BTreeMap;
+
 use anyhow::Result;
 
 use crate::load::LoadSettings;
@@ -26,6 +28,10 @@ pub struct LiveTarget {
     /// `url` without the table); `None` for plaintext.
     pub tls: Option<crate::load::TlsOptions>,
     pub gauge: Gauge,
+    /// Its `after_start` outputs, from their last run: placeholders of this target only.
+    pub outputs: BTreeMap<String, String>,
+    /// Its `[target.headers]`, their placeholders filled in.
+    pub headers: Vec<(String, String)>,
     /// Set when ferry started it.
     pub running: Option<Running>,
 }

@@ -4,6 +4,7 @@
 //! [`run`] goes through the phases of [`phases::Run`]. Whatever happens, the targets and the
 //! database started here are stopped, and what was measured is written.
 
+mod after_start;
 mod bring_up;
 pub mod capacity;
 pub mod cold_start;
@@ -205,7 +206,10 @@ pub fn run_gated(
         let text = mask.apply(&gate::markdown::comment(&summary, report.baseline.as_ref()));
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     }
-    let markdown = mask.apply(&gate::markdown::terminal(&summary, report.baseline.as_ref()));
+    let markdown = mask.apply(&gate::markdown::terminal(
+        &summary,
+        report.baseline.as_ref(),
+    ));
     let outcome = outcome.map_err(|error| anyhow::anyhow!(mask.apply(&format!("{error:#}"))));
     match outcome {
         Ok(()) => Ok(Outputs {

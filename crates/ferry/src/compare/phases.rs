@@ -81,7 +81,8 @@ impl Run<'_> {
         let mut database = database;
         for name in &self.lab.databases {
             let url = database.create_named(name)?;
-            self.values.insert(format!("{}:{name}", builtin::DATABASE_URL), url);
+            self.values
+                .insert(format!("{}:{name}", builtin::DATABASE_URL), url);
         }
         self.database = Some(database);
         self.progress.advance();

@@ -89,6 +89,15 @@ pub fn describe(lab: &Lab, settings: &CompareSettings) -> (String, Duration) {
         );
         total += cold + Duration::from_secs(1);
     }
+    for target in lab.targets.iter().filter(|t| !t.after_start.is_empty()) {
+        let names: Vec<&str> = target.after_start.iter().map(|s| s.name.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "  after start of {}: {} (after it is up and each restart; not in the estimate)",
+            target.name,
+            names.join(", ")
+        );
+    }
     for (index, scenario) in lab.scenarios.iter().enumerate() {
         let length = run_length(lab, settings, index);
         let each = settings.warmup + length;

@@ -126,6 +126,29 @@ fn on(base_url: &str, path: &str) -> String {
 }
 
 impl Prepared {
+    /// `target` as sent to `live`: the target's own placeholders (its `after_start` outputs)
+    /// filled in, its URL absolute, and its `[target.headers]` in place of a scenario's header
+    /// of the same name.
+    fn for_target(&self, target: &mut Target, live: &LiveTarget) {
+        target.url = on(&live.base_url, &expand(&target.url, &live.outputs));
+        for (_, value) in &mut target.headers {
+            *value = expand(value, &live.outputs);
+        }
+        // A body file is sent as it is written (no lab placeholder is filled in it).
+        if !matches!(self.spec.body, Some(BodySource::File(_)))
+            && let Some(body) = &mut target.body
+        {
+            *body = expand(body, &live.outputs);
+        }
+        target.headers.retain(|(name, _)| {
+            !live
+                .headers
+                .iter()
+                .any(|(own, _)| own.eq_ignore_ascii_case(name))
+        });
+        target.headers.extend(live.headers.iter().cloned());
+    }
+
     /// The closed model with the scenario's connections, or the open model on `schedule`
     /// (the scenario's resolved `rate`, or a capacity probe's constant rate), sent to `live`
     /// (over TLS, with its settings, when it is an `https` target).
@@ -142,7 +165,7 @@ impl Prepared {
             .iter()
             .cloned()
             .map(|mut target| {
-                target.url = on(&live.base_url, &target.url);
+                self.for_target(&mut target, live);
                 target
             })
             .collect();

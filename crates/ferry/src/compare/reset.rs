@@ -256,7 +256,8 @@ impl Run<'_> {
         live.running = Some(running);
         self.resets.restarting += clock.elapsed();
         self.resets.restarts += 1;
-        Ok(())
+        // A new process knows none of the sessions the last one issued: log in again.
+        self.after_start(index)
     }
 
     /// The note that counts the resets and their cost, kept up to date after each.

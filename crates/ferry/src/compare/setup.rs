@@ -57,12 +57,19 @@ pub fn run_step(
         .with_context(|| format!("setup step `{}`: running {program}", step.name))?;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     // A secret output is masked from its own step's log too (a tool that echoes what it made).
-    if step.output.as_ref().is_some_and(|name| lab.secrets.contains(name)) {
+    if step
+        .output
+        .as_ref()
+        .is_some_and(|name| lab.secrets.contains(name))
+    {
         mask.add(stdout.trim());
     }
     if let Ok(mut file) = std::fs::File::options().create(true).append(true).open(log) {
         let _ = writeln!(file, "$ {}", mask.apply(&argv.join(" ")));
-        let _ = file.write_all(mask.apply(&String::from_utf8_lossy(&output.stderr)).as_bytes());
+        let _ = file.write_all(
+            mask.apply(&String::from_utf8_lossy(&output.stderr))
+                .as_bytes(),
+        );
     }
     if !output.status.success() {
         bail!(

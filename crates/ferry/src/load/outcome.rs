@@ -99,7 +99,13 @@ pub struct ErrorTally {
 
 impl ErrorTally {
     pub fn total(&self) -> u64 {
-        self.connect + self.timeout + self.reset + self.other + self.status_4xx + self.status_5xx + self.status_other
+        self.connect
+            + self.timeout
+            + self.reset
+            + self.other
+            + self.status_4xx
+            + self.status_5xx
+            + self.status_other
     }
 
     pub fn add(&mut self, other: &ErrorTally) {

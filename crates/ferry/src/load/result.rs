@@ -326,17 +326,23 @@ impl Totals {
         statuses
             .chain(transport)
             .filter(|(_, count)| *count > 0)
-            .fold(None, |best: Option<(String, u64)>, (kind, count)| match best {
-                Some(best) if best.1 >= count => Some(best),
-                _ => Some((kind, count)),
-            })
+            .fold(
+                None,
+                |best: Option<(String, u64)>, (kind, count)| match best {
+                    Some(best) if best.1 >= count => Some(best),
+                    _ => Some((kind, count)),
+                },
+            )
     }
 
     /// `"<P> % <kind>"` of the most frequent error, P its share of the requests.
     pub fn top_error_text(&self) -> Option<String> {
         let (kind, count) = self.top_error()?;
         let percent = count as f64 / self.requests.max(1) as f64 * 100.0;
-        Some(format!("{} % {kind}", crate::units::format_percent(percent)))
+        Some(format!(
+            "{} % {kind}",
+            crate::units::format_percent(percent)
+        ))
     }
 }
 

@@ -3,6 +3,7 @@
 //! binary for all of them, so that actix, hyper and sqlx are linked once.
 
 mod cpu;
+mod credentials;
 mod default_lab;
 mod errors;
 mod gate;

@@ -37,6 +37,8 @@ pub mod builtin {
     pub const DATABASE_URL: &str = "database_url";
     /// A free port picked for each start of a target (target fields only).
     pub const PORT: &str = "port";
+    /// The base URL ferry sends to, without a trailing `/` (`after_start` steps only).
+    pub const URL: &str = "url";
 }
 
 /// A lab, checked, with its values as templates still holding the placeholders only known
@@ -126,6 +128,10 @@ pub struct LabTarget {
     pub kind: TargetKind,
     /// `[target.tls]`, its paths absolute: set, a started target is reached over HTTPS.
     pub tls: Option<crate::load::TlsOptions>,
+    /// `[target.headers]`: templates that may use the target's own `after_start` outputs.
+    pub headers: Vec<(String, String)>,
+    /// `[[target.after_start]]`, in order.
+    pub after_start: Vec<SetupStep>,
 }
 
 /// How ferry reaches a target, and so what it can measure of it.

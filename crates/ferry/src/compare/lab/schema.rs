@@ -154,6 +154,14 @@ pub struct TargetTable {
     /// `https://127.0.0.1:{port}`, even with the table empty).
     #[serde(default)]
     pub tls: Option<Spanned<TlsTable>>,
+    /// `[target.headers]`: added to every request sent to the target; a scenario's header of
+    /// the same name (compared case-insensitively) gives way to it.
+    #[serde(default)]
+    pub headers: BTreeMap<String, Spanned<String>>,
+    /// `[[target.after_start]]`: steps (the keys of `[[setup]]`) run once the target answers
+    /// `ready`, and again after each restart for measurement; their outputs are the target's.
+    #[serde(default)]
+    pub after_start: Vec<SetupTable>,
 }
 
 /// `[target.tls]`: how ferry speaks TLS to the target; every key optional. File paths are

@@ -16,7 +16,7 @@ mod targets;
 use super::error::Source;
 use super::placeholders::{expand, first_unknown, names};
 use super::schema::{LabFile, Scalar, SetupTable};
-use super::{Lab, LoadOptions, SetupStep, Slo, builtin};
+use super::{Lab, LabTarget, LoadOptions, SetupStep, Slo, builtin};
 
 /// Default closed-model connections of a scenario.
 const DEFAULT_CONNECTIONS: usize = 64;
@@ -32,6 +32,9 @@ struct Checker<'a> {
     known: BTreeSet<String>,
     /// The databases `{database_url:NAME}` names, found as the templates are checked.
     databases: RefCell<BTreeSet<String>>,
+    /// `after_start` outputs that only some targets provide, with who does and who does not:
+    /// a scenario may not use them.
+    partial: BTreeMap<String, String>,
 }
 
 pub(super) fn lab(file: &Path, text: &str, options: &LoadOptions) -> Result<Lab> {
@@ -49,6 +52,7 @@ pub(super) fn lab(file: &Path, text: &str, options: &LoadOptions) -> Result<Lab>
         ]),
         known: BTreeSet::new(),
         databases: RefCell::default(),
+        partial: BTreeMap::new(),
     };
     let (vars, typed_vars) = checker.vars(&raw, options)?;
     let database = raw
@@ -68,9 +72,10 @@ pub(super) fn lab(file: &Path, text: &str, options: &LoadOptions) -> Result<Lab>
     let setup = checker.setup(&raw.setup)?;
     let env = checker.env_map(&raw.env, "env", &checker.known.clone())?;
     let targets = checker.targets(&raw.target)?;
+    checker.target_outputs(&targets);
     let scenarios = checker.scenarios(&raw.scenario)?;
     let slo = checker.slo(&raw)?;
-    let secrets = checker.secrets(&raw, &vars, &setup)?;
+    let secrets = checker.secrets(&raw, &vars, &setup, &targets)?;
     Ok(Lab {
         name: raw.name,
         description: raw.description,
@@ -105,7 +110,10 @@ impl Checker<'_> {
         &mut self,
         raw: &LabFile,
         options: &LoadOptions,
-    ) -> Result<(BTreeMap<String, String>, BTreeMap<String, serde_json::Value>)> {
+    ) -> Result<(
+        BTreeMap<String, String>,
+        BTreeMap<String, serde_json::Value>,
+    )> {
         let set_explicitly: BTreeSet<&str> = options
             .sets
             .iter()
@@ -132,6 +140,7 @@ impl Checker<'_> {
                 builtin::CORES,
                 builtin::DATABASE_URL,
                 builtin::PORT,
+                builtin::URL,
             ];
             if !is_name(name) || reserved.contains(&name.as_str()) {
                 return Err(self.fail(
@@ -166,23 +175,29 @@ impl Checker<'_> {
         Ok((vars, typed))
     }
 
-    /// `secrets`: names of vars and setup outputs, each given once.
+    /// `secrets`: names of vars, setup outputs and `after_start` outputs, each given once.
     fn secrets(
         &self,
         raw: &LabFile,
         vars: &BTreeMap<String, String>,
         setup: &[SetupStep],
+        targets: &[LabTarget],
     ) -> Result<Vec<String>> {
         let mut secrets: Vec<String> = Vec::new();
         for name in &raw.secrets {
             let text = name.get_ref();
             let provided = vars.contains_key(text)
-                || setup.iter().any(|step| step.output.as_deref() == Some(text));
+                || setup
+                    .iter()
+                    .chain(targets.iter().flat_map(|target| &target.after_start))
+                    .any(|step| step.output.as_deref() == Some(text));
             if !provided {
                 return Err(self.fail(
                     name.span(),
                     "secrets",
-                    format!("`{text}` is neither a var nor a setup step's output"),
+                    format!(
+                        "`{text}` is neither a var nor the output of a setup or after_start step"
+                    ),
                 ));
             }
             if !secrets.contains(text) {
@@ -201,6 +216,16 @@ impl Checker<'_> {
     ) -> Result<String> {
         let known = &self.with_databases(value, key, known)?;
         if let Some(unknown) = first_unknown(value.get_ref(), known) {
+            if let Some(who) = self.partial.get(unknown) {
+                return Err(self.fail(
+                    value.span(),
+                    key,
+                    format!(
+                        "placeholder `{{{unknown}}}` is an after_start output of some targets \
+                         only ({who}): every target must provide it"
+                    ),
+                ));
+            }
             let mut offered: Vec<&str> = known.iter().map(String::as_str).collect();
             offered.sort_unstable();
             return Err(self.fail(
@@ -238,29 +263,12 @@ impl Checker<'_> {
         for step in steps {
             let name = step.name.get_ref().clone();
             let key = |field: &str| format!("setup.{name}.{field}");
-            if step.run.is_empty() {
-                return Err(self.fail(
-                    step.name.span(),
-                    &key("run"),
-                    "is empty: give the command's argv".into(),
-                ));
-            }
             let known = self.known.clone();
-            let run = step
-                .run
-                .iter()
-                .map(|arg| self.template(arg, &key("run"), &known))
-                .collect::<Result<Vec<_>>>()?;
-            let env = self.env_map(&step.env, &key("env"), &known)?;
-            let cwd = step
-                .cwd
-                .as_ref()
-                .map(|cwd| self.template(cwd, &key("cwd"), &known))
-                .transpose()?;
+            let checked = self.step(step, &format!("setup.{name}"), &known)?;
             let output = match &step.output {
                 Some(output) => {
                     let text = output.get_ref();
-                    if !is_name(text) || self.known.contains(text) {
+                    if !is_name(text) || self.known.contains(text) || text == builtin::URL {
                         return Err(self.fail(
                             output.span(),
                             &key("output"),
@@ -272,15 +280,36 @@ impl Checker<'_> {
                 }
                 None => None,
             };
-            out.push(SetupStep {
-                name,
-                run,
-                env,
-                cwd,
-                output,
-            });
+            out.push(SetupStep { output, ..checked });
         }
         Ok(out)
+    }
+
+    /// A step's `run`, `env` and `cwd` checked against `known`, its `output` as written.
+    fn step(&self, step: &SetupTable, prefix: &str, known: &BTreeSet<String>) -> Result<SetupStep> {
+        let key = |field: &str| format!("{prefix}.{field}");
+        if step.run.is_empty() {
+            return Err(self.fail(
+                step.name.span(),
+                &key("run"),
+                "is empty: give the command's argv".into(),
+            ));
+        }
+        Ok(SetupStep {
+            name: step.name.get_ref().clone(),
+            run: step
+                .run
+                .iter()
+                .map(|arg| self.template(arg, &key("run"), known))
+                .collect::<Result<Vec<_>>>()?,
+            env: self.env_map(&step.env, &key("env"), known)?,
+            cwd: step
+                .cwd
+                .as_ref()
+                .map(|cwd| self.template(cwd, &key("cwd"), known))
+                .transpose()?,
+            output: step.output.as_ref().map(|output| output.get_ref().clone()),
+        })
     }
 
     /// A file path template; when it holds no placeholder left for the run, the file must

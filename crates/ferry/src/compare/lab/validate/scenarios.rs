@@ -168,7 +168,10 @@ impl Checker<'_> {
             return Ok(());
         }
         let path = std::path::Path::new(&self.fixed[super::builtin::DIR]).join(file);
-        let span = table.requests.as_ref().map_or(table.name.span(), |r| r.span());
+        let span = table
+            .requests
+            .as_ref()
+            .map_or(table.name.span(), |r| r.span());
         let parsed = crate::load::target::read_target_file(&path)
             .map_err(|error| self.fail(span.clone(), key, format!("{error:#}")))?;
         crate::compare::requests::paths_only(&parsed, &path)

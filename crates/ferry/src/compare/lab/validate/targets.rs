@@ -1,4 +1,5 @@
-//! The `[[target]]` rules: names, exactly one baseline, and how each is reached.
+//! The `[[target]]` rules: names, exactly one baseline, how each is reached, and its
+//! `[target.headers]` and `[[target.after_start]]` steps, whose outputs are its own.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -9,8 +10,8 @@ use toml::Spanned;
 use crate::load::TlsOptions;
 use crate::load::tls::{read_certificates, read_private_key};
 
-use super::super::schema::{TargetTable, TlsTable};
-use super::super::{LabTarget, PidSource, Role, TargetKind, builtin};
+use super::super::schema::{SetupTable, TargetTable, TlsTable};
+use super::super::{LabTarget, PidSource, Role, SetupStep, TargetKind, builtin};
 use super::{Checker, host_of, is_name};
 
 /// How long a started target may take to answer `ready` when its lab does not say.
@@ -191,12 +192,89 @@ impl Checker<'_> {
                 format!("is for https:// targets, and this one's url is `{url}`"),
             ));
         }
+        let after_start = self.after_start(&table.after_start, &name, known)?;
+        // A target's headers may use its own outputs (`authorization = "Token {token}"`).
+        let mut header_known = self.known.clone();
+        header_known.extend(after_start.iter().filter_map(|step| step.output.clone()));
+        let headers = table
+            .headers
+            .iter()
+            .map(|(header, value)| {
+                let key = key(&format!("headers.{header}"));
+                Ok((header.clone(), self.template(value, &key, &header_known)?))
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(LabTarget {
             name,
             role,
             kind,
             tls,
+            headers,
+            after_start,
         })
+    }
+
+    /// The `after_start` outputs every target provides become placeholders of the scenarios;
+    /// those only some provide are remembered, so that a scenario using one is told why.
+    pub(super) fn target_outputs(&mut self, targets: &[LabTarget]) {
+        let provides = |target: &LabTarget, name: &str| {
+            target
+                .after_start
+                .iter()
+                .any(|step| step.output.as_deref() == Some(name))
+        };
+        let all: BTreeSet<&String> = targets
+            .iter()
+            .flat_map(|target| target.after_start.iter().filter_map(|s| s.output.as_ref()))
+            .collect();
+        for name in all {
+            let (with, without): (Vec<&LabTarget>, Vec<&LabTarget>) =
+                targets.iter().partition(|target| provides(target, name));
+            if without.is_empty() {
+                self.known.insert(name.clone());
+            } else {
+                let names = |list: &[&LabTarget]| {
+                    list.iter()
+                        .map(|target| target.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                self.partial.insert(
+                    name.clone(),
+                    format!("{} provide it, {} not", names(&with), names(&without)),
+                );
+            }
+        }
+    }
+
+    /// `[[target.after_start]]`: each step may use what setup knows, `{url}`, `{port}` and
+    /// the outputs of the target's steps before it; an output is a new name.
+    fn after_start(
+        &self,
+        steps: &[SetupTable],
+        target: &str,
+        known: &BTreeSet<String>,
+    ) -> Result<Vec<SetupStep>> {
+        let mut known = known.clone();
+        known.extend([builtin::PORT.to_string(), builtin::URL.to_string()]);
+        let mut out = Vec::with_capacity(steps.len());
+        for step in steps {
+            let prefix = format!("target.{target}.after_start.{}", step.name.get_ref());
+            let checked = self.step(step, &prefix, &known)?;
+            if let Some(output) = &step.output {
+                let text = output.get_ref();
+                if !is_name(text) || known.contains(text) {
+                    return Err(self.fail(
+                        output.span(),
+                        &format!("{prefix}.output"),
+                        format!("`{text}` is not a new placeholder name"),
+                    ));
+                }
+                known.insert(text.clone());
+            }
+            out.push(checked);
+        }
+        Ok(out)
     }
 
     /// `[target.tls]`: its files are read now, as a handshake would read them (each PEM, the
