@@ -141,15 +141,22 @@ pub fn table(section: &BaselineSection) -> String {
         let left_out =
             |verdict| section.count(verdict) - rows.iter().filter(|c| c.verdict == verdict).count();
         let (improvements, same) = (left_out(Verdict::Improvement), left_out(Verdict::Same));
-        if improvements + same > 0 {
+        let mut hidden = Vec::new();
+        if improvements > 0 {
+            hidden.push(if improvements < section.count(Verdict::Improvement) {
+                plural(improvements, "smaller improvement", "smaller improvements")
+            } else {
+                plural(improvements, "improvement", "improvements")
+            });
+        }
+        if same > 0 {
+            hidden.push(format!("{same} the same"));
+        }
+        if !hidden.is_empty() {
             let _ = writeln!(
                 out,
-                "\nNot shown: {}, {same} the same (compare.json's `baseline` section has every figure).",
-                if improvements < section.count(Verdict::Improvement) {
-                    plural(improvements, "smaller improvement", "smaller improvements")
-                } else {
-                    plural(improvements, "improvement", "improvements")
-                }
+                "\nNot shown: {} (compare.json's `baseline` section has every figure).",
+                hidden.join(", ")
             );
         }
         // Capacity's spread is its bracket, which a single round has too.
