@@ -222,27 +222,9 @@ impl Connection {
         self.close();
         // Either way a task drives the connection; its errors reach the requests in flight.
         let (sender, driver) = match &self.tls {
-            None => {
-                let stream = open_tcp(self.address, &self.shared.setup).await?;
-                let (sender, connection) =
-                    http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-                        .await
-                        .map_err(|_| TransportError::Connect)?;
-                let driver = tokio::task::spawn_local(async move {
-                    let _ = connection.await;
-                });
-                (sender, driver)
-            }
+            None => handshake_http2(open_tcp(self.address, &self.shared.setup).await?).await?,
             Some(tls) => {
-                let stream = open_tls(self.address, tls, &self.shared.setup).await?;
-                let (sender, connection) =
-                    http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-                        .await
-                        .map_err(|_| TransportError::Connect)?;
-                let driver = tokio::task::spawn_local(async move {
-                    let _ = connection.await;
-                });
-                (sender, driver)
+                handshake_http2(open_tls(self.address, tls, &self.shared.setup).await?).await?
             }
         };
         *self.shared.http2.borrow_mut() = Some(Http2Open {
@@ -331,4 +313,21 @@ mod tests {
             assert!(connection.send(get()).await.is_err());
         });
     }
+}
+
+/// The HTTP/2 handshake over an open stream (TCP or TLS), and the local task that drives the
+/// connection; its errors reach the requests in flight.
+async fn handshake_http2<S>(
+    stream: S,
+) -> Result<(http2::SendRequest<Full<Bytes>>, tokio::task::JoinHandle<()>), TransportError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+        .await
+        .map_err(|_| TransportError::Connect)?;
+    let driver = tokio::task::spawn_local(async move {
+        let _ = connection.await;
+    });
+    Ok((sender, driver))
 }
