@@ -247,6 +247,23 @@ fn classify(error: &hyper::Error) -> TransportError {
     }
 }
 
+/// The HTTP/2 handshake over an open stream (TCP or TLS), and the local task that drives the
+/// connection; its errors reach the requests in flight.
+async fn handshake_http2<S>(
+    stream: S,
+) -> Result<(http2::SendRequest<Full<Bytes>>, tokio::task::JoinHandle<()>), TransportError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+        .await
+        .map_err(|_| TransportError::Connect)?;
+    let driver = tokio::task::spawn_local(async move {
+        let _ = connection.await;
+    });
+    Ok((sender, driver))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,21 +330,4 @@ mod tests {
             assert!(connection.send(get()).await.is_err());
         });
     }
-}
-
-/// The HTTP/2 handshake over an open stream (TCP or TLS), and the local task that drives the
-/// connection; its errors reach the requests in flight.
-async fn handshake_http2<S>(
-    stream: S,
-) -> Result<(http2::SendRequest<Full<Bytes>>, tokio::task::JoinHandle<()>), TransportError>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (sender, connection) = http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-        .await
-        .map_err(|_| TransportError::Connect)?;
-    let driver = tokio::task::spawn_local(async move {
-        let _ = connection.await;
-    });
-    Ok((sender, driver))
 }
