@@ -114,39 +114,7 @@ pub fn verdict(report: &CompareReport) -> (Vec<Finding>, Vec<String>) {
             let wins = deciding.is_some_and(|r| {
                 r.measurable() && if open { r.value < 1.0 } else { r.value > 1.0 }
             });
-            let lead = match (deciding, open) {
-                (None, _) => format!("{} has no figure to compare with {baseline}", target.name),
-                (Some(r), _) if !r.measurable() => format!(
-                    "{} shows no measurable difference from {baseline} in {} (within ±{:.0}% between rounds)",
-                    target.name,
-                    if open {
-                        "p99 at the same offered rate"
-                    } else {
-                        "throughput"
-                    },
-                    r.spread.unwrap_or(0.0) * 100.0
-                ),
-                (Some(r), false) => format!(
-                    "{} serves {} {baseline}'s throughput{}",
-                    target.name,
-                    times(r),
-                    if r.value > 1.0 {
-                        " (wins)"
-                    } else {
-                        " (does not win)"
-                    }
-                ),
-                (Some(r), true) => format!(
-                    "at the same offered rate {}'s p99 is {} {baseline}'s{}",
-                    target.name,
-                    times(r),
-                    if r.value < 1.0 {
-                        " (wins)"
-                    } else {
-                        " (does not win)"
-                    }
-                ),
-            };
+            let lead = lead(&target.name, baseline, deciding, open);
             let mut costs = Vec::new();
             if !open && let Some(p99) = p99 {
                 costs.push(format!("p99 {}", times(p99)));
@@ -216,6 +184,44 @@ fn cpu_per_request(
         "CPU per request"
     };
     matrix::ratio(row(CPU_PER_1K)?, candidate, baseline).map(|ratio| (ratio, which))
+}
+
+/// The deciding ratio in words: who serves how much of whose throughput, or whose p99 is how
+/// much of whose at the same offered rate (`open`), and whether that wins.
+fn lead(name: &str, baseline: &str, deciding: Option<Ratio>, open: bool) -> String {
+    match (deciding, open) {
+        (None, _) => format!("{} has no figure to compare with {baseline}", name),
+        (Some(r), _) if !r.measurable() => format!(
+            "{} shows no measurable difference from {baseline} in {} (within ±{:.0}% between rounds)",
+            name,
+            if open {
+                "p99 at the same offered rate"
+            } else {
+                "throughput"
+            },
+            r.spread.unwrap_or(0.0) * 100.0
+        ),
+        (Some(r), false) => format!(
+            "{} serves {} {baseline}'s throughput{}",
+            name,
+            times(r),
+            if r.value > 1.0 {
+                " (wins)"
+            } else {
+                " (does not win)"
+            }
+        ),
+        (Some(r), true) => format!(
+            "at the same offered rate {}'s p99 is {} {baseline}'s{}",
+            name,
+            times(r),
+            if r.value < 1.0 {
+                " (wins)"
+            } else {
+                " (does not win)"
+            }
+        ),
+    }
 }
 
 fn times(ratio: Ratio) -> String {

@@ -61,26 +61,7 @@ impl Checker<'_> {
                 ));
             }
         };
-        let body = match (&table.body, &table.body_file) {
-            (Some(_), Some(file)) => {
-                return Err(self.fail(
-                    file.span(),
-                    &key("body_file"),
-                    "`body` and `body_file` exclude each other".into(),
-                ));
-            }
-            (Some(body), None) => Some(BodySource::Inline(self.template(
-                body,
-                &key("body"),
-                &known,
-            )?)),
-            (None, Some(file)) => Some(BodySource::File(self.path(
-                file,
-                &key("body_file"),
-                &known,
-            )?)),
-            (None, None) => None,
-        };
+        let body = self.body(table, &name, &known)?;
         let values = table
             .values
             .iter()
@@ -122,20 +103,7 @@ impl Checker<'_> {
             RequestSource::One { method, path } => format!("{method} {path}"),
             RequestSource::File(file) => format!("requests from {file}"),
         });
-        let expect = match &table.expect {
-            Some(list) => {
-                let statuses = list.get_ref();
-                if statuses.is_empty() || statuses.iter().any(|s| !(100..=599).contains(s)) {
-                    return Err(self.fail(
-                        list.span(),
-                        &key("expect"),
-                        "lists the statuses that are not errors: one or more of 100 to 599".into(),
-                    ));
-                }
-                Some(statuses.clone())
-            }
-            None => None,
-        };
+        let expect = self.expect(table, &key("expect"))?;
         if let RequestSource::File(file) = &requests {
             self.requests_file_sends_to_the_target(file, table, &key("requests"))?;
         }
@@ -152,6 +120,54 @@ impl Checker<'_> {
             relative_to,
             capacity: table.capacity,
             expect,
+        })
+    }
+
+    /// `expect`: the statuses that are not errors, one or more of 100 to 599.
+    fn expect(&self, table: &ScenarioTable, key: &str) -> Result<Option<Vec<u16>>> {
+        Ok(match &table.expect {
+            Some(list) => {
+                let statuses = list.get_ref();
+                if statuses.is_empty() || statuses.iter().any(|s| !(100..=599).contains(s)) {
+                    return Err(self.fail(
+                        list.span(),
+                        key,
+                        "lists the statuses that are not errors: one or more of 100 to 599".into(),
+                    ));
+                }
+                Some(statuses.clone())
+            }
+            None => None,
+        })
+    }
+
+    /// `body` or `body_file`, not both.
+    fn body(
+        &self,
+        table: &ScenarioTable,
+        name: &str,
+        known: &std::collections::BTreeSet<String>,
+    ) -> Result<Option<BodySource>> {
+        let key = |field: &str| format!("scenario.{name}.{field}");
+        Ok(match (&table.body, &table.body_file) {
+            (Some(_), Some(file)) => {
+                return Err(self.fail(
+                    file.span(),
+                    &key("body_file"),
+                    "`body` and `body_file` exclude each other".into(),
+                ));
+            }
+            (Some(body), None) => Some(BodySource::Inline(self.template(
+                body,
+                &key("body"),
+                known,
+            )?)),
+            (None, Some(file)) => Some(BodySource::File(self.path(
+                file,
+                &key("body_file"),
+                known,
+            )?)),
+            (None, None) => None,
         })
     }
 

@@ -85,98 +85,7 @@ impl Checker<'_> {
                 ));
             }
         };
-        let kind = match (&table.start, &table.url) {
-            (Some(_), Some(url)) => {
-                return Err(self.fail(url.span(), &key("url"), "a target has `start` (ferry starts it) or `url` (it is already running), not both".into()));
-            }
-            (None, None) => {
-                return Err(self.fail(table.name.span(), &key("start"), "the target has neither `start` (ferry starts it) nor `url` (it is already running)".into()));
-            }
-            (Some(start), None) => {
-                if let Some(extra) = [&table.pid_file, &table.metrics]
-                    .into_iter()
-                    .flatten()
-                    .next()
-                {
-                    return Err(self.fail(
-                        extra.span(),
-                        &name,
-                        "pid_file and metrics go with `url`, not `start`".into(),
-                    ));
-                }
-                if start.is_empty() {
-                    return Err(self.fail(
-                        table.name.span(),
-                        &key("start"),
-                        "is empty: give the server's argv".into(),
-                    ));
-                }
-                TargetKind::Started {
-                    start: start
-                        .iter()
-                        .map(|arg| self.template(arg, &key("start"), known))
-                        .collect::<Result<_>>()?,
-                    env: self.env_map(&table.env, &key("env"), known)?,
-                    cwd: table
-                        .cwd
-                        .as_ref()
-                        .map(|cwd| self.template(cwd, &key("cwd"), known))
-                        .transpose()?,
-                    ready: table
-                        .ready
-                        .as_ref()
-                        .map(|ready| self.template(ready, &key("ready"), known))
-                        .transpose()?
-                        .unwrap_or_else(|| "/".into()),
-                    ready_timeout: match &table.ready_timeout {
-                        Some(text) => crate::units::parse_duration(text.get_ref())
-                            .ok()
-                            .filter(|timeout| !timeout.is_zero())
-                            .ok_or_else(|| {
-                                self.fail(
-                                    text.span(),
-                                    &key("ready_timeout"),
-                                    format!(
-                                        "`{}` is not a positive duration (\"60s\")",
-                                        text.get_ref()
-                                    ),
-                                )
-                            })?,
-                        None => DEFAULT_READY_TIMEOUT,
-                    },
-                }
-            }
-            (None, Some(url)) => {
-                let mut known = known.clone();
-                known.remove(builtin::PORT);
-                let url_text = self.template(url, &key("url"), &known)?;
-                match (&table.pid, &table.pid_file, &table.metrics) {
-                    (Some(pid), None, None) => TargetKind::Attached {
-                        url: url_text,
-                        pid: PidSource::Pid(*pid.get_ref()),
-                    },
-                    (None, Some(file), None) => TargetKind::Attached {
-                        url: url_text,
-                        pid: PidSource::File(self.template(file, &key("pid_file"), &known)?),
-                    },
-                    (None, None, Some(metrics)) => TargetKind::Remote {
-                        machine: table.machine.clone().unwrap_or_else(|| host_of(&url_text)),
-                        metrics: self.template(metrics, &key("metrics"), &known)?,
-                        url: url_text,
-                    },
-                    (None, None, None) => {
-                        return Err(self.fail(url.span(), &key("url"), "a running target needs `pid` or `pid_file` (on this machine) or `metrics` (on another) to be measured".into()));
-                    }
-                    _ => {
-                        return Err(self.fail(
-                            url.span(),
-                            &key("url"),
-                            "give one of `pid`, `pid_file` and `metrics`".into(),
-                        ));
-                    }
-                }
-            }
-        };
+        let kind = self.kind(table, &name, known)?;
         let tls = table
             .tls
             .as_ref()
@@ -212,6 +121,111 @@ impl Checker<'_> {
             headers,
             after_start,
         })
+    }
+
+    /// How ferry reaches the target: started (`start`), or already running (`url` with `pid`,
+    /// `pid_file` or `metrics`).
+    fn kind(
+        &self,
+        table: &TargetTable,
+        name: &str,
+        known: &BTreeSet<String>,
+    ) -> Result<TargetKind> {
+        let key = |field: &str| format!("target.{name}.{field}");
+        Ok(match (&table.start, &table.url) {
+            (Some(_), Some(url)) => {
+                return Err(self.fail(url.span(), &key("url"), "a target has `start` (ferry starts it) or `url` (it is already running), not both".into()));
+            }
+            (None, None) => {
+                return Err(self.fail(table.name.span(), &key("start"), "the target has neither `start` (ferry starts it) nor `url` (it is already running)".into()));
+            }
+            (Some(start), None) => {
+                if let Some(extra) = [&table.pid_file, &table.metrics]
+                    .into_iter()
+                    .flatten()
+                    .next()
+                {
+                    return Err(self.fail(
+                        extra.span(),
+                        name,
+                        "pid_file and metrics go with `url`, not `start`".into(),
+                    ));
+                }
+                if start.is_empty() {
+                    return Err(self.fail(
+                        table.name.span(),
+                        &key("start"),
+                        "is empty: give the server's argv".into(),
+                    ));
+                }
+                TargetKind::Started {
+                    start: start
+                        .iter()
+                        .map(|arg| self.template(arg, &key("start"), known))
+                        .collect::<Result<_>>()?,
+                    env: self.env_map(&table.env, &key("env"), known)?,
+                    cwd: table
+                        .cwd
+                        .as_ref()
+                        .map(|cwd| self.template(cwd, &key("cwd"), known))
+                        .transpose()?,
+                    ready: table
+                        .ready
+                        .as_ref()
+                        .map(|ready| self.template(ready, &key("ready"), known))
+                        .transpose()?
+                        .unwrap_or_else(|| "/".into()),
+                    ready_timeout: self.ready_timeout(table, &key("ready_timeout"))?,
+                }
+            }
+            (None, Some(url)) => {
+                let mut known = known.clone();
+                known.remove(builtin::PORT);
+                let url_text = self.template(url, &key("url"), &known)?;
+                match (&table.pid, &table.pid_file, &table.metrics) {
+                    (Some(pid), None, None) => TargetKind::Attached {
+                        url: url_text,
+                        pid: PidSource::Pid(*pid.get_ref()),
+                    },
+                    (None, Some(file), None) => TargetKind::Attached {
+                        url: url_text,
+                        pid: PidSource::File(self.template(file, &key("pid_file"), &known)?),
+                    },
+                    (None, None, Some(metrics)) => TargetKind::Remote {
+                        machine: table.machine.clone().unwrap_or_else(|| host_of(&url_text)),
+                        metrics: self.template(metrics, &key("metrics"), &known)?,
+                        url: url_text,
+                    },
+                    (None, None, None) => {
+                        return Err(self.fail(url.span(), &key("url"), "a running target needs `pid` or `pid_file` (on this machine) or `metrics` (on another) to be measured".into()));
+                    }
+                    _ => {
+                        return Err(self.fail(
+                            url.span(),
+                            &key("url"),
+                            "give one of `pid`, `pid_file` and `metrics`".into(),
+                        ));
+                    }
+                }
+            }
+        })
+    }
+
+    /// A started target's `ready_timeout`, or the default.
+    fn ready_timeout(&self, table: &TargetTable, key: &str) -> Result<std::time::Duration> {
+        let Some(text) = &table.ready_timeout else {
+            return Ok(DEFAULT_READY_TIMEOUT);
+        };
+        crate::units::parse_duration(text.get_ref())
+            .ok()
+            .filter(|timeout| !timeout.is_zero())
+            .ok_or_else(|| {
+                self.fail(
+                    text.span(),
+                    key,
+                    format!("`{}` is not a positive duration (\"60s\")", text.get_ref()),
+                )
+            })
     }
 
     /// The `after_start` outputs every target provides become placeholders of the scenarios;
