@@ -226,8 +226,9 @@ fn differences(earlier: &RunIn, now: &RunIn) -> Vec<String> {
         Some(Value::String(text)) => text.clone(),
         Some(other) => other.to_string(),
     };
+    // Compared as they read: a version 2 file wrote `"20"` where version 3 writes `20`.
     let mut differ = |what: &str, old: Option<&Value>, new: Option<&Value>| {
-        if old != new {
+        if show(old) != show(new) {
             notes.push(format!("{what}: {} → {}", show(old), show(new)));
         }
     };

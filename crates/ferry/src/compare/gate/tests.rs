@@ -196,4 +196,8 @@ fn the_runs_differences_are_noted() {
     now.lab.vars.insert("cost_ms".into(), json!(15));
     let section = compare_runs("a.json", 0.1, &earlier, &now);
     assert_eq!(section.notes, vec!["vars.cost_ms: 5 → 15".to_string()]);
+    // A version 2 file's vars were text: the same value is not a difference.
+    now.lab.vars.insert("cost_ms".into(), json!("5"));
+    let same = compare_runs("a.json", 0.1, &earlier, &now);
+    assert!(same.notes.is_empty(), "{:?}", same.notes);
 }
