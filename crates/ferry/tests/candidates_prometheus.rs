@@ -639,8 +639,22 @@ fn candidates_reaches_prometheus_over_https_with_basic_auth() {
         password,
     });
     assert!(prometheus.url.starts_with("https://"));
-    // Prometheus scrapes itself: enough samples for a 4 s window.
-    std::thread::sleep(Duration::from_secs(6));
+    // Prometheus scrapes itself: enough samples for a 4 s window. An idle Prometheus can
+    // use less than one 10 ms CPU tick in 4 s (CI saw a CPU of 0), so it answers queries
+    // meanwhile, each over a new TLS connection.
+    let busy_until = Instant::now() + Duration::from_secs(6);
+    while Instant::now() < busy_until {
+        let status = Command::new("curl")
+            .args(["-sk", "-o", "/dev/null", "-u"])
+            .arg(format!(
+                "ferry:{}",
+                std::fs::read_to_string(&password_file).unwrap().trim()
+            ))
+            .arg(format!("{}/api/v1/query?query=up", prometheus.url))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
 
     // Its own metrics stand in for a service's: the HTTP histogram is
     // prometheus_http_request_duration_seconds{handler}, statuses under `code`.
