@@ -1,4 +1,4 @@
-//! ferry: the lab's HTTP load generator.
+//! ferry: the migration lab.
 //!
 //! - [`candidates`] ranks services and routes from a Prometheus server (`ferry candidates`);
 //! - [`compare`] runs the Rust service against the Node.js baseline (`ferry compare`);

@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "ferry",
     version,
-    about = "HTTP load generator: closed and open models, latency without coordinated omission, reports",
+    about = "The migration lab: rank candidates, load and compare services, shadow their answers, price the difference",
     propagate_version = true
 )]
 struct Cli {
