@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 
+use ferry::load::flow::{self, file::read_flow_file};
 use ferry::load::settings::default_threads;
 use ferry::load::start::parse_start_at;
 use ferry::load::target::{load_target_file, read_values};
@@ -70,6 +71,21 @@ TLS (https:// targets)
   the reason (exit 1). The JSON records what was agreed (settings.tls) and totals.connects,
   .connect_time_us_mean, .handshakes, .handshake_time_us_mean.
 
+FLOWS (--flow FILE)
+  A flow chains requests: create, then read what was created; log in, then use the token.
+  FILE is JSON, and the positional argument is the base URL:
+    {\"steps\": [
+      {\"request\": \"POST /notes\", \"headers\": {\"content-type\": \"application/json\"},
+       \"body\": \"{\\\"text\\\": \\\"n {uuid}\\\"}\", \"extract\": {\"id\": \"/id\"}},
+      {\"request\": \"GET /notes/{id}\", \"think\": \"50ms\", \"name\": \"read it\"}]}
+  `extract` takes a value by JSON Pointer (RFC 6901) from a 2xx JSON response, for the
+  steps after it: a string as it is (percent-encoded in a URL), a number or boolean as its
+  JSON text. Each connection runs the steps in a loop (closed model); --rate counts
+  iteration starts, and -n iterations. The first error (transport, status, or a value that
+  is not there) ends the iteration, counted as failed. The summary and the JSON's `flow`
+  give iterations, their latency from intended start to last response (think time
+  included), and each step's requests, errors and latency.
+
 EXIT STATUS
   0 run completed (and every --slo bound held), 1 the run could not be made (a certificate
   refused, --http2 not agreed), 2 bad command line, 3 an --slo bound was breached.
@@ -80,7 +96,8 @@ EXAMPLES
   ferry load --rate '100/s:60s,500/s:30s' --slo 'p99<5ms,errors<0.1%' http://127.0.0.1:8080/
   ferry load targets.json --rate 1000 -d 30s     (several weighted requests, see docs/ferry.md)
   ferry load --rate 4000 -d 60s --share 2/4 --start-at 1767225600 --json part2.json http://10.0.0.5:8080/
-  ferry load -c 50 -d 30s --cacert ca.pem --cert client.pem --key client.key https://127.0.0.1:8443/";
+  ferry load -c 50 -d 30s --cacert ca.pem --cert client.pem --key client.key https://127.0.0.1:8443/
+  ferry load -c 16 -d 30s --flow create-then-read.json http://127.0.0.1:8080";
 
 #[derive(Args)]
 #[command(after_long_help = LOAD_HELP)]
@@ -124,6 +141,10 @@ pub struct LoadArgs {
     #[arg(long, help_heading = "Load")]
     max_backlog: Option<usize>,
 
+    /// Run a flow: chained requests, later ones filled with values taken from earlier
+    /// responses (see FLOWS below). The positional argument is then the base URL.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["body", "body_file"], help_heading = "Request")]
+    flow: Option<PathBuf>,
     /// HTTP method.
     #[arg(short = 'X', long, default_value = "GET", help_heading = "Request")]
     method: String,
@@ -266,7 +287,30 @@ pub fn load(args: LoadArgs) -> Result<ExitCode> {
 
 fn settings_from(args: &LoadArgs) -> Result<LoadSettings> {
     let is_url = args.target.starts_with("http://") || args.target.starts_with("https://");
-    let mut targets = if is_url {
+    let mut values = BTreeMap::new();
+    for spec in &args.values {
+        let (name, path) = match spec.split_once('=') {
+            Some((name, path)) => (name.trim().to_string(), PathBuf::from(path.trim())),
+            None => (single_placeholder(&args.target)?, PathBuf::from(spec)),
+        };
+        values.insert(name, read_values(&path)?);
+    }
+    let mut flow = None;
+    let mut targets = if let Some(path) = &args.flow {
+        if !is_url {
+            bail!(
+                "with --flow, the positional argument is the base URL (`http://host:port`), \
+                 not `{}`",
+                args.target
+            );
+        }
+        let (steps, mut flow_values) = read_flow_file(path)?;
+        flow_values.extend(values.clone());
+        let (targets, built) = flow::file::build(&args.target, &steps, &flow_values)
+            .with_context(|| format!("flow file {}", path.display()))?;
+        flow = Some(built);
+        targets
+    } else if is_url {
         vec![Target::get(&args.target)]
     } else {
         let path = Path::new(&args.target);
@@ -307,16 +351,8 @@ fn settings_from(args: &LoadArgs) -> Result<LoadSettings> {
         ),
         (None, None) => None,
     };
-    let mut values = BTreeMap::new();
-    for spec in &args.values {
-        let (name, path) = match spec.split_once('=') {
-            Some((name, path)) => (name.trim().to_string(), PathBuf::from(path.trim())),
-            None => (single_placeholder(&args.target)?, PathBuf::from(spec)),
-        };
-        values.insert(name, read_values(&path)?);
-    }
     for target in &mut targets {
-        if is_url {
+        if is_url && flow.is_none() {
             target.method = args.method.to_ascii_uppercase();
             target.name = format!("{} {}", target.method, target.url);
             target.body = body.clone();
@@ -364,6 +400,7 @@ fn settings_from(args: &LoadArgs) -> Result<LoadSettings> {
             key: args.key.clone(),
             handshake_per_request: args.tls_handshake_per_request,
         },
+        flow,
     })
 }
 

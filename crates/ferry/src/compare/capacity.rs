@@ -101,14 +101,16 @@ pub fn judge(rate: f64, run: &RoundRun, slo_p99_us: u64, slo_error_ratio: f64) -
     } else {
         1.0
     };
-    let p99_us = result.latency.corrected.p99_us;
+    // A flow's rate starts iterations: its p99 and throughput are the iterations'.
+    let p99_us = result.unit_latency().p99_us;
+    let throughput_rps = result.unit_throughput_rps();
     let passed = attempted > 0
         && p99_us <= slo_p99_us
         && error_ratio < slo_error_ratio
-        && totals.throughput_rps >= rate * MIN_DELIVERED;
+        && throughput_rps >= rate * MIN_DELIVERED;
     Probe {
         rate_rps: rate,
-        throughput_rps: totals.throughput_rps,
+        throughput_rps,
         p99_us,
         error_ratio,
         passed,

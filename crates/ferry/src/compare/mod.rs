@@ -10,6 +10,7 @@ pub mod capacity;
 pub mod cold_start;
 pub mod cost;
 pub mod database;
+pub mod flow_summary;
 pub mod gate;
 pub mod html_report;
 pub mod lab;

@@ -185,8 +185,8 @@ impl Run<'_> {
                         "{:<16} {:<14} round {round}: {:>9.0} req/s  p99 {:>8}  errors {}  CPU {:.0}%  RSS {:.1} MiB",
                         spec.name,
                         live.name,
-                        totals.throughput_rps,
-                        crate::units::format_micros(run.result.latency.corrected.p99_us as f64),
+                        run.result.unit_throughput_rps(),
+                        crate::units::format_micros(run.result.unit_latency().p99_us as f64),
                         totals.error_count + totals.dropped,
                         run.cpu_mean_percent,
                         run.rss_peak_bytes as f64 / 1_048_576.0

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use crate::load::flow::Flow;
+use crate::load::flow::file::{self, StepSpec};
 use crate::load::target::{TargetFile, read_target_file, read_values, targets_of};
 use crate::load::{LoadSettings, Model, RateSchedule, Target};
 
@@ -27,6 +29,8 @@ pub struct Prepared {
     pub stretch: f64,
     /// What a reader must know about how the scenario was prepared (a replaced `base_url`).
     pub notes: Vec<String>,
+    /// A flow scenario's steps (`targets` are their requests, in order).
+    pub flow: Option<Flow>,
 }
 
 /// Refuses a target file that names an absolute URL: in a lab every request goes to the
@@ -52,7 +56,17 @@ pub fn prepare(
 ) -> Result<Prepared> {
     let path = |template: &str| lab.dir.join(expand(template, values));
     let mut notes = Vec::new();
+    let mut value_sets = BTreeMap::new();
+    for (name, file) in &scenario.values {
+        value_sets.insert(name.clone(), read_values(&path(file))?);
+    }
+    let mut flow = None;
     let mut targets = match &scenario.requests {
+        RequestSource::Flow(steps) => {
+            let (targets, built) = flow_steps(scenario, steps, values, &value_sets)?;
+            flow = Some(built);
+            targets
+        }
         RequestSource::One { method, path: url } => {
             let mut target = Target::get(&expand(url, values));
             target.method = method.clone();
@@ -93,15 +107,21 @@ pub fn prepare(
         }
         None => None,
     };
-    let mut value_sets = BTreeMap::new();
-    for (name, file) in &scenario.values {
-        value_sets.insert(name.clone(), read_values(&path(file))?);
-    }
     for target in &mut targets {
+        let own: Vec<String> = match flow {
+            // A step's header wins over the scenario's of the same name.
+            Some(_) => target
+                .headers
+                .iter()
+                .map(|(name, _)| name.to_ascii_lowercase())
+                .collect(),
+            None => Vec::new(),
+        };
         target.headers.extend(
             scenario
                 .headers
                 .iter()
+                .filter(|(name, _)| !own.contains(&name.to_ascii_lowercase()))
                 .map(|(name, value)| (name.clone(), expand(value, values))),
         );
         if body.is_some() {
@@ -117,7 +137,35 @@ pub fn prepare(
         duration: settings.scenario_duration(scenario.duration),
         stretch: settings.stretch(scenario.duration),
         notes,
+        flow,
     })
+}
+
+/// The requests and the flow of `steps`, with the run's placeholders filled in; a step
+/// without `expect` takes the scenario's.
+fn flow_steps(
+    scenario: &LabScenario,
+    steps: &[StepSpec],
+    values: &BTreeMap<String, String>,
+    value_sets: &file::ValueSets,
+) -> Result<(Vec<Target>, Flow)> {
+    let filled: Vec<StepSpec> = steps
+        .iter()
+        .map(|step| StepSpec {
+            request: expand(&step.request, values),
+            headers: step
+                .headers
+                .iter()
+                .map(|(name, value)| (name.clone(), expand(value, values)))
+                .collect(),
+            body: step.body.as_ref().map(|body| expand(body, values)),
+            expect: step.expect.clone().or_else(|| scenario.expect.clone()),
+            ..step.clone()
+        })
+        .collect();
+    // Paths for now: each target's URL goes in front of them when it is sent to
+    // (`Prepared::for_target`).
+    file::build("", &filled, value_sets).with_context(|| format!("scenario {}", scenario.name))
 }
 
 /// Absolute URL of `path` on `base_url`.
@@ -174,6 +222,7 @@ impl Prepared {
         load.warmup = warmup;
         load.seed = seed;
         load.tls = live.tls.clone().unwrap_or_default();
+        load.flow = self.flow.clone();
         if let Some(schedule) = schedule {
             load.duration = schedule.natural_duration().or(Some(self.duration));
             load.model = Model::Open {

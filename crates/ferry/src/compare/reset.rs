@@ -314,6 +314,11 @@ pub fn planned(lab: &Lab, settings: &CompareSettings) -> Planned {
                     .map(|targets| targets.iter().any(|target| is_write(&target.method)))
             }
             RequestSource::File(_) => None,
+            RequestSource::Flow(steps) => Some(steps.iter().any(|step| {
+                step.request
+                    .split_once(' ')
+                    .is_some_and(|(method, _)| is_write(&method.to_ascii_uppercase()))
+            })),
         })
         .collect();
     let may_write = |index: usize| writes.get(index).copied().flatten().unwrap_or(true);

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::load::{LoadSettings, RunResult};
 
+use super::flow_summary::{self, FlowSummary};
 use super::live::{Gauge, LiveTarget, window};
 use super::sampler::Sample;
 
@@ -99,6 +100,11 @@ pub struct ScenarioSummary {
     /// including what the target made the database do; null without the database's figure.
     #[serde(default)]
     pub cpu_percent_per_1k_rps_with_database: Option<f64>,
+    /// A flow scenario's iterations and steps. Then `throughput_rps`, the latencies and the
+    /// CPU per 1k are the completed iterations', while `requests`, `responses` and `errors`
+    /// count every step's requests. Absent for a scenario of requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow: Option<FlowSummary>,
 }
 
 pub fn summarise_rounds(rounds: &[RoundRun]) -> Result<ScenarioSummary> {
@@ -127,6 +133,16 @@ pub fn summarise_rounds(rounds: &[RoundRun]) -> Result<ScenarioSummary> {
     }
     if seconds > 0.0 {
         summary.throughput_rps = summary.responses as f64 / seconds;
+    }
+    if let Some((flow, latency)) = flow_summary::summarise(rounds)? {
+        let completed = flow.iterations - flow.failed;
+        summary.throughput_rps = if seconds > 0.0 {
+            completed as f64 / seconds
+        } else {
+            0.0
+        };
+        summary.flow = Some(flow);
+        merged = Some(latency);
     }
     if summary.responses > 0 {
         summary.response_bytes_mean = Some(body_bytes as f64 / summary.responses as f64);

@@ -7,6 +7,7 @@ use anyhow::Result;
 use hdrhistogram::Histogram;
 
 use super::collector::Collector;
+use super::flow::FlowRecord;
 use super::outcome::Tally;
 use super::result::{
     self, Latency, Percentiles, RunResult, SerializedHistograms, SettingsRecord, TargetRecord,
@@ -50,6 +51,12 @@ pub fn assemble(
         latency: latency(&collector.corrected, &collector.service),
         time_series: collector.series.clone(),
         histograms: SerializedHistograms::encode(&collector.corrected, &collector.service)?,
+        flow: match (&settings.flow, &collector.flow) {
+            (Some(flow), Some(tally)) => {
+                Some(FlowRecord::new(flow, tally, facts.measured.as_secs_f64())?)
+            }
+            _ => None,
+        },
     })
 }
 

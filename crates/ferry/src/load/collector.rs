@@ -9,6 +9,7 @@ use anyhow::Result;
 
 use hdrhistogram::Histogram;
 
+use super::flow::FlowTally;
 use super::histogram::{Window, WindowBatch, new_latency_histogram};
 use super::outcome::Tally;
 use super::result::SecondPoint;
@@ -27,6 +28,8 @@ pub struct Collector {
     pub tally: Tally,
     pub series: Vec<SecondPoint>,
     pub warmup_requests: u64,
+    /// A flow's iterations, merged from the workers' last batches.
+    pub flow: Option<FlowTally>,
 }
 
 impl Collector {
@@ -41,12 +44,19 @@ impl Collector {
             tally: Tally::default(),
             series: Vec::new(),
             warmup_requests: 0,
+            flow: None,
         }
     }
 
     /// Takes in one worker's batch and finalises the seconds every worker has completed.
     pub fn accept(&mut self, batch: WindowBatch) -> Result<()> {
         self.warmup_requests += batch.warmup_requests;
+        if let Some(flow) = &batch.flow {
+            match &mut self.flow {
+                Some(merged) => merged.add(flow),
+                None => self.flow = Some(flow.clone()),
+            }
+        }
         for window in batch.windows {
             match self.pending.get_mut(&window.second) {
                 Some(merged) => merged.merge(&window),

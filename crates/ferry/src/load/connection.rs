@@ -59,10 +59,13 @@ pub struct Connection {
 }
 
 /// A response, read to its end.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
     pub body_bytes: u64,
+    /// The body, when it was asked for (a flow step that extracts), up to
+    /// [`super::http1::MAX_KEPT_BODY`].
+    pub body: Option<Vec<u8>>,
 }
 
 impl Connection {
@@ -88,9 +91,12 @@ impl Connection {
     /// HTTP/1.1 requests are encoded before the returned future is first polled, so that the
     /// future does not carry the request (it is moved once or twice per request; small is
     /// cheaper).
+    ///
+    /// With `keep_body`, the response carries its body.
     pub fn send(
         &self,
         request: Request<Full<Bytes>>,
+        keep_body: bool,
     ) -> impl Future<Output = Result<Response, TransportError>> + '_ {
         let exchange = match self.http {
             HttpVersion::Http1 => {
@@ -99,7 +105,7 @@ impl Connection {
                 encode(request, &mut encoded);
                 Ok((encoded, head_only))
             }
-            HttpVersion::Http2 => Err(Box::pin(self.send_http2(request))),
+            HttpVersion::Http2 => Err(Box::pin(self.send_http2(request, keep_body))),
         };
         async move {
             match exchange {
@@ -107,13 +113,25 @@ impl Connection {
                     let outcome = match &self.tls {
                         None => {
                             let open = || open_tcp(self.address, &self.shared.setup);
-                            self.send_http1(&self.shared.http1, open, &encoded, head_only)
-                                .await
+                            self.send_http1(
+                                &self.shared.http1,
+                                open,
+                                &encoded,
+                                head_only,
+                                keep_body,
+                            )
+                            .await
                         }
                         Some(tls) => {
                             let open = || open_tls(self.address, tls, &self.shared.setup);
-                            self.send_http1(&self.shared.https1, open, &encoded, head_only)
-                                .await
+                            self.send_http1(
+                                &self.shared.https1,
+                                open,
+                                &encoded,
+                                head_only,
+                                keep_body,
+                            )
+                            .await
                         }
                     };
                     self.shared.write.set(encoded);
@@ -160,6 +178,7 @@ impl Connection {
         open: impl FnOnce() -> F,
         encoded: &[u8],
         head_only: bool,
+        keep_body: bool,
     ) -> Result<Response, TransportError> {
         let taken = idle.borrow_mut().take();
         let mut connection = match taken {
@@ -175,14 +194,18 @@ impl Connection {
         };
         // On an error (or when this future is dropped by a timeout) `connection` is dropped
         // here, which closes its socket.
-        let (response, reusable) = connection.exchange(encoded, head_only).await?;
+        let (response, reusable) = connection.exchange(encoded, head_only, keep_body).await?;
         if reusable && !self.fresh_per_request() {
             *idle.borrow_mut() = Some(connection);
         }
         Ok(response)
     }
 
-    async fn send_http2(&self, request: Request<Full<Bytes>>) -> Result<Response, TransportError> {
+    async fn send_http2(
+        &self,
+        request: Request<Full<Bytes>>,
+        keep_body: bool,
+    ) -> Result<Response, TransportError> {
         let mut sender = match self.open_http2_sender() {
             Some(sender) => sender,
             None => {
@@ -202,13 +225,22 @@ impl Connection {
         let status = response.status().as_u16();
         let mut body = response.into_body();
         let mut body_bytes = 0u64;
+        let mut kept = keep_body.then(Vec::new);
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|error| classify(&error))?;
             if let Some(data) = frame.data_ref() {
                 body_bytes += data.len() as u64;
+                if let Some(kept) = &mut kept {
+                    let room = super::http1::MAX_KEPT_BODY.saturating_sub(kept.len());
+                    kept.extend_from_slice(&data[..room.min(data.len())]);
+                }
             }
         }
-        Ok(Response { status, body_bytes })
+        Ok(Response {
+            status,
+            body_bytes,
+            body: kept,
+        })
     }
 
     /// A clone of the open HTTP/2 connection's sender, if it is still usable.
@@ -318,16 +350,16 @@ mod tests {
                 *request.uri_mut() = "/x".parse().unwrap();
                 request
             };
-            let first = connection.send(get()).await.unwrap();
+            let first = connection.send(get(), false).await.unwrap();
             assert_eq!((first.status, first.body_bytes), (200, 5));
-            let second = connection.send(get()).await.unwrap();
+            let second = connection.send(get(), false).await.unwrap();
             assert_eq!((second.status, second.body_bytes), (404, 13));
-            let third = connection.send(get()).await.unwrap();
+            let third = connection.send(get(), false).await.unwrap();
             assert_eq!((third.status, third.body_bytes), (204, 0));
-            let fourth = connection.send(get()).await.unwrap();
+            let fourth = connection.send(get(), false).await.unwrap();
             assert_eq!((fourth.status, fourth.body_bytes), (200, 13));
             // The server is gone: the next request fails to connect or is reset.
-            assert!(connection.send(get()).await.is_err());
+            assert!(connection.send(get(), false).await.is_err());
         });
     }
 }

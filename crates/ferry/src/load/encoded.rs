@@ -54,7 +54,7 @@ impl SerializedHistograms {
     }
 }
 
-fn decode_histogram(text: &str) -> Result<Histogram<u64>> {
+pub(super) fn decode_histogram(text: &str) -> Result<Histogram<u64>> {
     let bytes = BASE64
         .decode(text)
         .context("histogram is not valid base64")?;
@@ -63,7 +63,7 @@ fn decode_histogram(text: &str) -> Result<Histogram<u64>> {
         .map_err(|error| anyhow::anyhow!("histogram does not decode: {error:?}"))
 }
 
-fn encode_histogram(histogram: &Histogram<u64>) -> Result<String> {
+pub(super) fn encode_histogram(histogram: &Histogram<u64>) -> Result<String> {
     let mut bytes = Vec::new();
     V2DeflateSerializer::new()
         .serialize(histogram, &mut bytes)

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+use super::flow::FlowTally;
 use super::outcome::{ConnectionSetup, Tally, TransportError};
 
 /// What came back for one request: its status, its body's size, and whether the status
@@ -108,6 +109,8 @@ pub struct WindowBatch {
     pub warmup_requests: u64,
     /// Set on the worker's last batch.
     pub finished: bool,
+    /// A flow's iterations, in the worker's last batch.
+    pub flow: Option<FlowTally>,
 }
 
 /// A worker's open windows.
@@ -139,6 +142,34 @@ impl WindowedRecorder {
         let second = since_start.as_secs();
         self.window(second).outstanding += 1;
         Slot::Second(second)
+    }
+
+    /// Registers a flow's iteration meant to start at `intended`: its window stays open until
+    /// [`WindowedRecorder::release`], so that each step's request (registered with
+    /// [`WindowedRecorder::begin`] at the same `intended`) lands in it. An iteration is not a
+    /// request: nothing is counted.
+    pub fn hold(&mut self, intended: Instant) -> Slot {
+        let Some(since_start) = intended.checked_duration_since(self.measure_start) else {
+            return Slot::Warmup;
+        };
+        let second = since_start.as_secs();
+        self.window(second).outstanding += 1;
+        Slot::Second(second)
+    }
+
+    /// Ends what [`WindowedRecorder::hold`] began.
+    pub fn release(&mut self, slot: Slot) {
+        if let Slot::Second(second) = slot {
+            self.finish(second);
+        }
+    }
+
+    /// Counts a flow step's response from which a value could not be taken; the response
+    /// itself is recorded already, and its window is held by its iteration.
+    pub fn record_extraction_error(&mut self, slot: Slot) {
+        if let Slot::Second(second) = slot {
+            self.window(second).tally.errors.extract += 1;
+        }
     }
 
     /// Records a response: `intended` is when the request was meant to start, `sent` when it
@@ -219,6 +250,7 @@ impl WindowedRecorder {
             complete_before,
             warmup_requests: std::mem::take(&mut self.warmup_requests),
             finished,
+            flow: None,
         }
     }
 

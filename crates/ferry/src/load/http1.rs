@@ -32,6 +32,9 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 /// Longest chunk-size or trailer line accepted.
 const MAX_LINE: usize = 8 * 1024;
+/// Most body bytes kept for a flow's extraction; a longer body is cut there (and then is
+/// not valid JSON).
+pub const MAX_KEPT_BODY: usize = 4 * 1024 * 1024;
 
 /// An HTTP/1.1 connection: its wire and its reused buffers.
 pub struct Http1<S> {
@@ -40,6 +43,8 @@ pub struct Http1<S> {
     read: Vec<u8>,
     start: usize,
     end: usize,
+    /// Set while a response whose body is wanted is read: the body so far.
+    kept: Option<Vec<u8>>,
 }
 
 /// How a response's body is delimited.
@@ -70,6 +75,7 @@ impl<S: Wire> Http1<S> {
             read: vec![0; READ_BUFFER],
             start: 0,
             end: 0,
+            kept: None,
         }
     }
 
@@ -80,11 +86,14 @@ impl<S: Wire> Http1<S> {
 
     /// Sends an encoded request and reads its response; also says whether the connection can
     /// carry another request.
+    /// With `keep_body`, the response carries its body (up to [`MAX_KEPT_BODY`]).
     pub async fn exchange(
         &mut self,
         encoded: &[u8],
         head_only: bool,
+        keep_body: bool,
     ) -> Result<(Response, bool), TransportError> {
+        self.kept = keep_body.then(Vec::new);
         self.stream
             .write_all(encoded)
             .await
@@ -133,6 +142,7 @@ impl<S: Wire> Http1<S> {
             let response = Response {
                 status: head.status,
                 body_bytes,
+                body: self.kept.take(),
             };
             return Ok((response, reusable));
         }
@@ -175,11 +185,20 @@ impl<S: Wire> Http1<S> {
         }
     }
 
+    /// Keeps the next `length` unconsumed bytes when the body is wanted.
+    fn keep(&mut self, length: usize) {
+        if let Some(kept) = &mut self.kept {
+            let room = MAX_KEPT_BODY.saturating_sub(kept.len()).min(length);
+            kept.extend_from_slice(&self.read[self.start..self.start + room]);
+        }
+    }
+
     /// Consumes `length` body bytes.
     async fn skip(&mut self, length: u64) -> Result<(), TransportError> {
         let mut remaining = length;
         loop {
             let available = ((self.end - self.start) as u64).min(remaining);
+            self.keep(available as usize);
             self.start += available as usize;
             remaining -= available;
             if remaining == 0 {
@@ -242,6 +261,7 @@ impl<S: Wire> Http1<S> {
         let mut total = 0u64;
         loop {
             total += (self.end - self.start) as u64;
+            self.keep(self.end - self.start);
             self.start = self.end;
             if self.fill().await? == 0 {
                 return Ok(total);

@@ -15,6 +15,7 @@ mod assemble;
 mod collector;
 mod connection;
 mod encoded;
+pub mod flow;
 pub mod histogram;
 mod http1;
 pub mod outcome;
@@ -34,6 +35,7 @@ mod worker;
 
 pub use assemble::{RunFacts, assemble, latency, totals};
 pub use collector::Collector;
+pub use flow::Flow;
 pub use outcome::{ErrorTally, Tally};
 pub use request::ValueOrder;
 pub use result::RunResult;
@@ -77,9 +79,11 @@ pub fn run_until_stopped(settings: &LoadSettings, stop: Arc<AtomicBool>) -> Resu
         bail!("the timeout must be longer than zero");
     }
     let threads = settings.threads.clamp(1, connections);
-    let plan = Arc::new(RequestPlan::new(
+    let extracted = settings.flow.as_ref().map(Flow::names).unwrap_or_default();
+    let plan = Arc::new(RequestPlan::with_extracted(
         &settings.targets,
         settings.http == HttpVersion::Http2,
+        &extracted,
     )?);
     let tls = tls_client(settings, &plan)?;
     // The run's first handshake, before any load: a certificate error stops it here, and
@@ -131,6 +135,7 @@ pub fn run_until_stopped(settings: &LoadSettings, stop: Arc<AtomicBool>) -> Resu
         stop: stop.clone(),
         pace,
         tls: tls.clone(),
+        flow: settings.flow.clone().map(Arc::new),
     });
 
     let (batch_tx, batch_rx) = std::sync::mpsc::channel();

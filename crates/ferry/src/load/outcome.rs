@@ -95,6 +95,10 @@ pub struct ErrorTally {
     /// 1xx), or not listed in an `expect` (a 200 where only 404 was expected).
     #[serde(default)]
     pub status_other: u64,
+    /// Flow steps whose response gave no value for an `extract` (a missing pointer, a body
+    /// that is not JSON, a status outside 2xx); the response is counted too.
+    #[serde(default)]
+    pub extract: u64,
 }
 
 impl ErrorTally {
@@ -106,6 +110,7 @@ impl ErrorTally {
             + self.status_4xx
             + self.status_5xx
             + self.status_other
+            + self.extract
     }
 
     pub fn add(&mut self, other: &ErrorTally) {
@@ -116,6 +121,7 @@ impl ErrorTally {
         self.status_4xx += other.status_4xx;
         self.status_5xx += other.status_5xx;
         self.status_other += other.status_other;
+        self.extract += other.extract;
     }
 }
 

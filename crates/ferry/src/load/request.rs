@@ -1,6 +1,7 @@
 //! Turning targets into HTTP requests, fast: everything that can be prepared once is, and a
 //! per-worker picker chooses a target by weight and fills its placeholders.
 
+use std::borrow::Cow;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 
@@ -9,9 +10,26 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{HOST, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Uri};
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use super::target::Target;
 use super::template::Template;
+
+/// What an extracted value has percent-encoded in a URL: what cannot stand in a path
+/// segment or a query value as it is.
+const URL_VALUE: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'&')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
 
 /// How a request's placeholder values are chosen from their values file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,6 +64,8 @@ struct PreparedTarget {
     /// The path when it has no placeholder, so that a static target never re-parses it.
     static_uri: Option<Uri>,
     headers: HeaderMap,
+    /// Headers whose value has a placeholder, filled per request.
+    header_templates: Vec<(HeaderName, Template)>,
     body: Option<Template>,
     static_body: Bytes,
     values: Vec<Arc<Vec<String>>>,
@@ -61,6 +81,17 @@ impl RequestPlan {
     /// (HTTP/2 needs the scheme and authority), otherwise the origin form `/path?query` of
     /// HTTP/1.1.
     pub fn new(targets: &[Target], absolute_uris: bool) -> Result<RequestPlan> {
+        RequestPlan::with_extracted(targets, absolute_uris, &[])
+    }
+
+    /// Like [`RequestPlan::new`], for the steps of a flow: `extracted` are the names its
+    /// steps take from responses ([`super::flow::Flow::names`]), placeholders filled by
+    /// [`RequestPicker::step_request`].
+    pub fn with_extracted(
+        targets: &[Target],
+        absolute_uris: bool,
+        extracted: &[String],
+    ) -> Result<RequestPlan> {
         if targets.is_empty() {
             bail!("no target to send requests to");
         }
@@ -89,7 +120,9 @@ impl RequestPlan {
                 ),
                 Some(_) => {}
             }
-            let names: Vec<String> = target.values.keys().cloned().collect();
+            // Placeholder `i` is values list `i`, or extracted name `i - values.len()`.
+            let mut names: Vec<String> = target.values.keys().cloned().collect();
+            names.extend(extracted.iter().cloned());
             let values: Vec<Arc<Vec<String>>> = target.values.values().cloned().collect();
             let path_text = if absolute_uris {
                 format!("{target_scheme}://{target_authority}{path}")
@@ -105,7 +138,9 @@ impl RequestPlan {
                 )
             } else {
                 for index in path_template.value_indices() {
-                    validate_path_values(&names[index], &values[index])?;
+                    if let Some(list) = values.get(index) {
+                        validate_path_values(&names[index], list)?;
+                    }
                 }
                 None
             };
@@ -121,6 +156,7 @@ impl RequestPlan {
             if let Some(template) = &body {
                 used_values.extend(template.value_indices());
             }
+            used_values.retain(|&index| index < values.len());
             used_values.sort_unstable();
             used_values.dedup();
             let mut headers = HeaderMap::new();
@@ -131,12 +167,18 @@ impl RequestPlan {
             if !absolute_uris {
                 headers.insert(HOST, host);
             }
+            let mut header_templates = Vec::new();
             for (name, value) in &target.headers {
                 let name = HeaderName::from_bytes(name.as_bytes())
                     .with_context(|| format!("`{name}` is not a valid header name"))?;
-                let value = HeaderValue::from_str(value)
-                    .with_context(|| format!("the value of header `{name}` is not valid"))?;
-                headers.append(name, value);
+                let template = Template::parse(value, &names);
+                if template.is_static() {
+                    let value = HeaderValue::from_str(value)
+                        .with_context(|| format!("the value of header `{name}` is not valid"))?;
+                    headers.append(name, value);
+                } else {
+                    header_templates.push((name, template));
+                }
             }
             let method = Method::from_bytes(target.method.as_bytes())
                 .with_context(|| format!("`{}` is not an HTTP method", target.method))?;
@@ -147,6 +189,7 @@ impl RequestPlan {
                 path: path_template,
                 static_uri,
                 headers,
+                header_templates,
                 body: body.filter(|template| !template.is_static()),
                 static_body,
                 values,
@@ -286,6 +329,22 @@ impl RequestPicker {
     /// The next request to send, and the index of its target.
     pub fn next_request(&mut self) -> Result<(usize, Request<Full<Bytes>>)> {
         let index = self.pick_target();
+        Ok((index, self.render(index, &[])?))
+    }
+
+    /// The request of flow step `index`, its placeholders filled from the values files and
+    /// from `extracted` (the iteration's values so far, in [`super::flow::Flow::names`]
+    /// order; those of later steps are still empty). Extracted values are percent-encoded
+    /// in the URL and used as they are in headers and body.
+    pub fn step_request(
+        &mut self,
+        index: usize,
+        extracted: &[String],
+    ) -> Result<Request<Full<Bytes>>> {
+        self.render(index, extracted)
+    }
+
+    fn render(&mut self, index: usize, extracted: &[String]) -> Result<Request<Full<Bytes>>> {
         let target = &self.plan.targets[index];
         self.drawn.clear();
         self.drawn.resize(target.values.len(), 0);
@@ -302,14 +361,28 @@ impl RequestPicker {
             };
         }
         let drawn = &self.drawn;
-        let value = |list: usize| target.values[list][drawn[list]].as_str();
+        let lists = target.values.len();
+        let value = |list: usize| match target.values.get(list) {
+            Some(values) => values[drawn[list]].as_str(),
+            None => extracted[list - lists].as_str(),
+        };
         let uri = match &target.static_uri {
             Some(uri) => uri.clone(),
-            None => target
-                .path
-                .render_with(value, &mut self.rng)
-                .parse::<Uri>()
-                .context("a filled URL template is not a valid URI")?,
+            None => {
+                let in_url: Vec<Cow<str>> = extracted
+                    .iter()
+                    .map(|text| utf8_percent_encode(text, URL_VALUE).into())
+                    .collect();
+                let url_value = |list: usize| match target.values.get(list) {
+                    Some(values) => values[drawn[list]].as_str(),
+                    None => in_url[list - lists].as_ref(),
+                };
+                target
+                    .path
+                    .render_with(url_value, &mut self.rng)
+                    .parse::<Uri>()
+                    .context("a filled URL template is not a valid URI")?
+            }
         };
         let body = match &target.body {
             Some(template) => Bytes::from(template.render_with(value, &mut self.rng)),
@@ -319,7 +392,12 @@ impl RequestPicker {
         *request.method_mut() = target.method.clone();
         *request.uri_mut() = uri;
         *request.headers_mut() = target.headers.clone();
-        Ok((index, request))
+        for (name, template) in &target.header_templates {
+            let value = HeaderValue::from_str(&template.render_with(value, &mut self.rng))
+                .with_context(|| format!("a filled value of header `{name}` is not valid"))?;
+            request.headers_mut().append(name.clone(), value);
+        }
+        Ok(request)
     }
 
     fn pick_target(&mut self) -> usize {

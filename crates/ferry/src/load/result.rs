@@ -6,6 +6,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 pub use super::encoded::{SecondHistograms, SerializedHistograms};
+use super::flow::FlowRecord;
 use super::outcome::{ErrorTally, Tally};
 use super::settings::HttpVersion;
 use super::share::Share;
@@ -37,6 +38,10 @@ pub struct RunResult {
     /// One point per second of the measured run, by intended start time.
     pub time_series: Vec<SecondPoint>,
     pub histograms: SerializedHistograms,
+    /// A flow's iterations and steps (`ferry load --flow`, a lab's `[[scenario.flow]]`);
+    /// absent for a run of requests. `totals` count every step's requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow: Option<FlowRecord>,
 }
 
 /// One run of a merge.
@@ -320,6 +325,7 @@ impl Totals {
             ("timeout", self.errors.timeout),
             ("reset", self.errors.reset),
             ("other", self.errors.other),
+            ("no value for a flow's extract", self.errors.extract),
         ]
         .into_iter()
         .map(|(kind, count)| (kind.to_string(), count));
@@ -347,6 +353,24 @@ impl Totals {
 }
 
 impl RunResult {
+    /// How many of the run's units it completed per second: a flow's completed iterations,
+    /// or responses.
+    pub fn unit_throughput_rps(&self) -> f64 {
+        match &self.flow {
+            Some(flow) => flow.throughput_rps,
+            None => self.totals.throughput_rps,
+        }
+    }
+
+    /// The latency of the run's unit: a flow's completed iterations (from their intended
+    /// start), or each request's corrected latency.
+    pub fn unit_latency(&self) -> &Percentiles {
+        match &self.flow {
+            Some(flow) => &flow.latency,
+            None => &self.latency.corrected,
+        }
+    }
+
     /// Reads a result written by `--json`.
     pub fn from_json_file(path: &std::path::Path) -> Result<RunResult> {
         let text = std::fs::read_to_string(path)

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use super::flow::Flow;
 use super::request::ValueOrder;
 use super::schedule::RateSchedule;
 use super::share::Share;
@@ -73,6 +74,9 @@ pub struct LoadSettings {
     pub start_at: Option<SystemTime>,
     /// How to speak TLS to an `https://` target (refused with an `http://` one when set).
     pub tls: TlsOptions,
+    /// A flow: `targets` are its steps, in order, and each tick of the model (a closed
+    /// connection's turn, an open-model start, a `requests` count) is one iteration of them.
+    pub flow: Option<Flow>,
 }
 
 impl LoadSettings {
@@ -94,6 +98,7 @@ impl LoadSettings {
             share: Share::WHOLE,
             start_at: None,
             tls: TlsOptions::default(),
+            flow: None,
         }
     }
 

@@ -14,7 +14,13 @@ use anyhow::{Context, Result};
 use tokio::sync::mpsc;
 use tokio::task::LocalSet;
 
-use super::connection::Connection;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::Request;
+
+use super::connection::{Connection, Response};
+use super::flow::iteration::run_iteration;
+use super::flow::{Flow, FlowTally};
 use super::histogram::{Answer, Slot, WindowBatch, WindowedRecorder};
 use super::outcome::TransportError;
 use super::request::{RequestPicker, RequestPlan, ValueOrder};
@@ -50,6 +56,8 @@ pub struct RunShared {
     pub pace: Pace,
     /// Set for an `https://` run: the TLS configuration every connection shares.
     pub tls: Option<Arc<TlsClient>>,
+    /// Set for a flow: each tick is an iteration of its steps (the plan's targets).
+    pub flow: Option<Arc<Flow>>,
 }
 
 /// How requests are started.
@@ -134,10 +142,16 @@ pub fn run_worker(
             lane as usize,
             lanes as usize,
         )));
+        let flow = shared
+            .flow
+            .as_ref()
+            .map(|flow| Rc::new(RefCell::new(FlowTally::new(flow.steps.len()))));
         let result = match &shared.pace {
-            Pace::Closed { .. } => run_closed(&shared, slots, &picker, &recorder, &deadlines).await,
+            Pace::Closed { .. } => {
+                run_closed(&shared, slots, &picker, &recorder, &deadlines, &flow).await
+            }
             Pace::Open { .. } => {
-                run_open(&shared, index, slots, &picker, &recorder, &deadlines).await
+                run_open(&shared, index, slots, &picker, &recorder, &deadlines, &flow).await
             }
         };
         sweeper.abort();
@@ -145,7 +159,8 @@ pub fn run_worker(
             connection.close();
         }
         batcher.abort();
-        let last = recorder.borrow_mut().take_complete(Instant::now(), true);
+        let mut last = recorder.borrow_mut().take_complete(Instant::now(), true);
+        last.flow = flow.map(|tally| tally.borrow().clone());
         // The collector outlives the workers; a closed channel means it gave up, and then
         // nobody is left to tell.
         let _ = batches.send(last);
@@ -165,18 +180,51 @@ async fn send_batches(recorder: Rc<RefCell<WindowedRecorder>>, batches: BatchSen
 }
 
 /// What a sending slot works with.
-struct SlotContext {
-    shared: Arc<RunShared>,
-    connection: Connection,
-    picker: Rc<RefCell<RequestPicker>>,
-    recorder: Rc<RefCell<WindowedRecorder>>,
-    deadlines: Rc<Deadlines>,
+pub(super) struct SlotContext {
+    pub shared: Arc<RunShared>,
+    pub connection: Connection,
+    pub picker: Rc<RefCell<RequestPicker>>,
+    pub recorder: Rc<RefCell<WindowedRecorder>>,
+    pub deadlines: Rc<Deadlines>,
     /// This slot's entry in `deadlines`.
-    index: usize,
+    pub index: usize,
+    /// This worker's count of a flow's iterations; `None` for a run of requests.
+    pub flow: Option<Rc<RefCell<FlowTally>>>,
 }
 
 /// Sends one request on the slot's connection and records it against `slot`.
 async fn send_one(context: &SlotContext, slot: Slot, intended: Instant) {
+    let request = context.picker.borrow_mut().next_request();
+    match request {
+        Ok((target, request)) => {
+            exchange(context, slot, intended, target, request, false).await;
+        }
+        Err(_) => context
+            .recorder
+            .borrow_mut()
+            .record_error(slot, TransportError::Other),
+    }
+}
+
+/// What [`exchange`] saw: the response, if one came, and when it ended.
+pub(super) struct Exchanged {
+    pub response: Option<Response>,
+    /// The response's status counts as an error for its target.
+    pub error: bool,
+    pub sent: Instant,
+    pub finished: Instant,
+}
+
+/// Sends `request` (of target `target`) on the slot's connection and records it against
+/// `slot`, its latency counted from `intended`.
+pub(super) async fn exchange(
+    context: &SlotContext,
+    slot: Slot,
+    intended: Instant,
+    target: usize,
+    request: Request<Full<Bytes>>,
+    keep_body: bool,
+) -> Exchanged {
     let SlotContext {
         shared,
         connection,
@@ -184,20 +232,15 @@ async fn send_one(context: &SlotContext, slot: Slot, intended: Instant) {
         recorder,
         deadlines,
         index,
+        ..
     } = context;
-    let request = picker.borrow_mut().next_request();
-    let (target, request) = match request {
-        Ok(picked) => picked,
-        Err(_) => {
-            recorder
-                .borrow_mut()
-                .record_error(slot, TransportError::Other);
-            return;
-        }
-    };
     let sent = Instant::now();
     let outcome = deadlines
-        .within(*index, sent + shared.timeout, connection.send(request))
+        .within(
+            *index,
+            sent + shared.timeout,
+            connection.send(request, keep_body),
+        )
         .await;
     let finished = Instant::now();
     let mut recorder = recorder.borrow_mut();
@@ -205,18 +248,28 @@ async fn send_one(context: &SlotContext, slot: Slot, intended: Instant) {
     if !setup.is_empty() {
         recorder.record_setup(slot, &setup);
     }
+    let mut exchanged = Exchanged {
+        response: None,
+        error: true,
+        sent,
+        finished,
+    };
     match outcome {
-        Some(Ok(response)) => recorder.record_response(
-            slot,
-            intended,
-            sent,
-            finished,
-            Answer {
-                status: response.status,
-                body_bytes: response.body_bytes,
-                error: picker.borrow().plan().is_error(target, response.status),
-            },
-        ),
+        Some(Ok(response)) => {
+            exchanged.error = picker.borrow().plan().is_error(target, response.status);
+            recorder.record_response(
+                slot,
+                intended,
+                sent,
+                finished,
+                Answer {
+                    status: response.status,
+                    body_bytes: response.body_bytes,
+                    error: exchanged.error,
+                },
+            );
+            exchanged.response = Some(response);
+        }
         Some(Err(error)) => recorder.record_error(slot, error),
         None => {
             // An HTTP/1.1 connection with a response still owed can carry nothing else.
@@ -225,6 +278,24 @@ async fn send_one(context: &SlotContext, slot: Slot, intended: Instant) {
             }
             recorder.record_error(slot, TransportError::Timeout);
         }
+    }
+    exchanged
+}
+
+/// Starts what the run sends for one tick: a request, or a flow's iteration.
+async fn send_tick(context: &SlotContext, slot: Slot, intended: Instant) {
+    match (&context.shared.flow, &context.flow) {
+        (Some(flow), Some(tally)) => run_iteration(context, flow, tally, slot, intended).await,
+        _ => send_one(context, slot, intended).await,
+    }
+}
+
+/// Registers a tick meant to start at `intended`: a request, or a flow's iteration, whose
+/// window then stays open until every step is recorded ([`WindowedRecorder::hold`]).
+fn begin_tick(shared: &RunShared, recorder: &mut WindowedRecorder, intended: Instant) -> Slot {
+    match shared.flow {
+        Some(_) => recorder.hold(intended),
+        None => recorder.begin(intended),
     }
 }
 
@@ -235,6 +306,7 @@ async fn run_closed(
     picker: &Rc<RefCell<RequestPicker>>,
     recorder: &Rc<RefCell<WindowedRecorder>>,
     deadlines: &Rc<Deadlines>,
+    flow: &Option<Rc<RefCell<FlowTally>>>,
 ) -> Result<()> {
     let Pace::Closed { limit, .. } = &shared.pace else {
         unreachable!("run_closed is only called for the closed model");
@@ -250,6 +322,7 @@ async fn run_closed(
                 recorder: recorder.clone(),
                 deadlines: deadlines.clone(),
                 index,
+                flow: flow.clone(),
             };
             let limit = *limit;
             tokio::task::spawn_local(async move {
@@ -271,8 +344,8 @@ async fn run_closed(
                     {
                         return;
                     }
-                    let slot = recorder.borrow_mut().begin(now);
-                    send_one(&context, slot, now).await;
+                    let slot = begin_tick(shared, &mut recorder.borrow_mut(), now);
+                    send_tick(&context, slot, now).await;
                 }
             })
         })
@@ -298,6 +371,7 @@ async fn run_open(
     picker: &Rc<RefCell<RequestPicker>>,
     recorder: &Rc<RefCell<WindowedRecorder>>,
     deadlines: &Rc<Deadlines>,
+    flow: &Option<Rc<RefCell<FlowTally>>>,
 ) -> Result<()> {
     let Pace::Open { backlog_limit, .. } = &shared.pace else {
         unreachable!("run_open is only called for the open model");
@@ -315,11 +389,12 @@ async fn run_open(
             recorder: recorder.clone(),
             deadlines: deadlines.clone(),
             index: slot_index,
+            flow: flow.clone(),
         };
         let idle_tx = idle_tx.clone();
         tasks.push(tokio::task::spawn_local(async move {
             while let Some(job) = job_rx.recv().await {
-                send_one(&context, job.slot, job.intended).await;
+                send_tick(&context, job.slot, job.intended).await;
                 if idle_tx.send(slot_index).is_err() {
                     return;
                 }
@@ -359,7 +434,7 @@ async fn run_open(
                 // and each send's latency counts from its own intended time regardless.
                 let now = Instant::now();
                 while let Some(intended) = next.filter(|intended| *intended <= now) {
-                    let slot = recorder.borrow_mut().begin(intended);
+                    let slot = begin_tick(shared, &mut recorder.borrow_mut(), intended);
                     let job = Job { intended, slot };
                     if let Some(slot_index) = idle.pop() {
                         dispatch(slot_index, job);

@@ -62,7 +62,17 @@ pub fn render(result: &RunResult) -> String {
             }
         );
     }
-    for target in &settings.targets {
+    for (index, target) in settings.targets.iter().enumerate() {
+        if result.flow.is_some() {
+            let _ = writeln!(
+                out,
+                "  step {}: {} {}",
+                index + 1,
+                target.method,
+                target.url
+            );
+            continue;
+        }
         let weight = if settings.targets.len() > 1 {
             format!("  (weight {})", target.weight)
         } else {
@@ -171,8 +181,55 @@ pub fn render(result: &RunResult) -> String {
             format_count(errors.status_4xx),
             format_count(errors.status_5xx),
         );
+        if errors.extract > 0 {
+            let _ = writeln!(
+                out,
+                "               {} responses gave no value for a flow's extract",
+                format_count(errors.extract)
+            );
+        }
     }
+    render_flow(&mut out, result);
     out
+}
+
+/// A flow's iterations and steps, after the requests' figures.
+fn render_flow(out: &mut String, result: &RunResult) {
+    let Some(flow) = &result.flow else { return };
+    let _ = writeln!(
+        out,
+        "\n  Flow         {} iterations, {} failed; {:.1} completed/s",
+        format_count(flow.iterations),
+        format_count(flow.failed),
+        flow.throughput_rps
+    );
+    // "—" where nothing was timed: a latency of 0 would read as free.
+    let time = |latency: &Percentiles, value: u64| {
+        if latency.count == 0 {
+            "—".to_string()
+        } else {
+            format_micros(value as f64)
+        }
+    };
+    let _ = writeln!(
+        out,
+        "               latency from intended start to last response: p50 {}, p99 {}, max {}",
+        time(&flow.latency, flow.latency.p50_us),
+        time(&flow.latency, flow.latency.p99_us),
+        time(&flow.latency, flow.latency.max_us)
+    );
+    for (index, step) in flow.steps.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "    step {}  {:<32} {:>9} requests  {:>7} errors  p50 {:>8}  p99 {:>8}",
+            index + 1,
+            step.name,
+            format_count(step.requests),
+            format_count(step.errors),
+            time(&step.latency, step.latency.p50_us),
+            time(&step.latency, step.latency.p99_us)
+        );
+    }
 }
 
 /// Reads one figure out of a latency summary.

@@ -6,6 +6,7 @@ mod cpu;
 mod credentials;
 mod default_lab;
 mod errors;
+mod flow;
 mod gate;
 mod requests;
 mod reset;

@@ -200,6 +200,8 @@ pub enum RequestSource {
     One { method: String, path: String },
     /// A ferry target file (path template).
     File(String),
+    /// `[[scenario.flow]]`: steps whose requests are `METHOD /path` (templates).
+    Flow(Vec<crate::load::flow::file::StepSpec>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -224,4 +224,32 @@ pub struct ScenarioTable {
     /// The statuses that are not errors [default: every 2xx and 3xx].
     #[serde(default)]
     pub expect: Option<Spanned<Vec<u16>>>,
+    /// `[[scenario.flow]]`: chained steps instead of `request`/`requests`.
+    #[serde(default)]
+    pub flow: Vec<FlowStepTable>,
+}
+
+/// One `[[scenario.flow]]` step.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowStepTable {
+    /// Shown in reports [default: the request].
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// `METHOD /path`.
+    pub request: Spanned<String>,
+    #[serde(default)]
+    pub body: Option<Spanned<String>>,
+    /// Added to the scenario's headers (the step's win over the scenario's).
+    #[serde(default)]
+    pub headers: BTreeMap<String, Spanned<String>>,
+    /// Placeholder name → JSON Pointer into the response body.
+    #[serde(default)]
+    pub extract: BTreeMap<String, Spanned<String>>,
+    /// A pause before the step's request: `"50ms"`.
+    #[serde(default)]
+    pub think: Option<Spanned<String>>,
+    /// The statuses that are not errors for this step [default: the scenario's].
+    #[serde(default)]
+    pub expect: Option<Spanned<Vec<u16>>>,
 }

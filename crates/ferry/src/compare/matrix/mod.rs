@@ -3,6 +3,7 @@
 //! that spread is "no measurable difference".
 
 mod cells;
+mod flow_rows;
 
 pub use cells::{Ratio, cells, header, ratio, render_markdown};
 
@@ -66,7 +67,7 @@ pub const DATABASE_CPU: &str = "database CPU mean (of one core)";
 pub const CPU_PER_1K_WITH_DATABASE: &str = "CPU per 1k req/s with database";
 
 fn per_1k(round: &RoundRun) -> f64 {
-    let rps = round.result.totals.throughput_rps;
+    let rps = round.result.unit_throughput_rps();
     if rps > 0.0 {
         round.cpu_mean_percent / (rps / 1000.0)
     } else {
@@ -84,14 +85,10 @@ fn bytes(value: f64) -> String {
 }
 
 const METRICS: [Metric; 9] = [
-    (THROUGHPUT, |r| r.result.totals.throughput_rps, rate),
-    ("p50", |r| r.result.latency.corrected.p50_us as f64, micros),
-    (P99, |r| r.result.latency.corrected.p99_us as f64, micros),
-    (
-        "p99.9",
-        |r| r.result.latency.corrected.p99_9_us as f64,
-        micros,
-    ),
+    (THROUGHPUT, |r| r.result.unit_throughput_rps(), rate),
+    ("p50", |r| r.result.unit_latency().p50_us as f64, micros),
+    (P99, |r| r.result.unit_latency().p99_us as f64, micros),
+    ("p99.9", |r| r.result.unit_latency().p99_9_us as f64, micros),
     (
         "errors",
         |r| (r.result.totals.error_count + r.result.totals.dropped) as f64,
@@ -165,6 +162,7 @@ pub fn rows(report: &CompareReport) -> Vec<Row> {
                 bounds: Vec::new(),
             });
         }
+        rows.extend(flow_rows::step_rows(report, &key));
         if report.database.is_some() {
             rows.extend(database_rows(report, &key));
         }
@@ -265,7 +263,7 @@ fn capacity_row(report: &CompareReport, key: &str) -> Option<Row> {
 fn database_rows(report: &CompareReport, key: &str) -> [Row; 2] {
     type Pick = fn(&RoundRun) -> Option<f64>;
     let with_database: Pick = |round| {
-        let rps = round.result.totals.throughput_rps;
+        let rps = round.result.unit_throughput_rps();
         let database = round.database_cpu_mean_percent?;
         (rps > 0.0).then(|| (round.cpu_mean_percent + database) / (rps / 1000.0))
     };

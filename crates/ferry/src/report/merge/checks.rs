@@ -26,6 +26,13 @@ pub fn check(runs: &[NamedRun]) -> Result<Vec<String>> {
     }
     for run in runs {
         has_second_histograms(run)?;
+        if run.result.flow.is_some() {
+            bail!(
+                "{} is a flow's run: --merge adds requests second by second, and does not \
+                 merge a flow's iterations and steps",
+                run.name
+            );
+        }
     }
     let mut warnings = shares_fit(runs)?;
     warnings.extend(starts_agree(runs));

@@ -73,6 +73,8 @@ pub fn merge(runs: &[NamedRun]) -> Result<Merged> {
         latency: latency(&corrected, &service),
         time_series,
         histograms: SerializedHistograms::encode(&corrected, &service)?,
+        // Refused by `checks::check`: a flow's parts are not merged.
+        flow: None,
     };
     Ok(Merged { result, warnings })
 }

@@ -10,6 +10,7 @@ use anyhow::Result;
 use toml::Spanned;
 
 mod database;
+mod flow;
 mod scenarios;
 mod targets;
 

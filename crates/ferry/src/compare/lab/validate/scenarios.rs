@@ -1,6 +1,7 @@
 //! The `[[scenario]]` rules: one request source, files that exist, rates that parse.
 
 use anyhow::Result;
+use toml::Spanned;
 
 use super::super::schema::ScenarioTable;
 use super::super::{BodySource, LabScenario, RequestSource, rate};
@@ -36,6 +37,7 @@ impl Checker<'_> {
         known.extend(table.values.keys().cloned());
         known.insert(crate::load::template::UUID_PLACEHOLDER.into());
         let requests = match (&table.request, &table.requests) {
+            _ if !table.flow.is_empty() => self.flow(table, &known)?,
             (Some(request), None) => {
                 let text = self.template(request, &key("request"), &known)?;
                 match text.split_once(' ') {
@@ -102,8 +104,16 @@ impl Checker<'_> {
         let title = table.title.clone().unwrap_or_else(|| match &requests {
             RequestSource::One { method, path } => format!("{method} {path}"),
             RequestSource::File(file) => format!("requests from {file}"),
+            RequestSource::Flow(steps) => format!(
+                "flow: {}",
+                steps
+                    .iter()
+                    .map(|step| step.name.as_deref().unwrap_or(&step.request))
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            ),
         });
-        let expect = self.expect(table, &key("expect"))?;
+        let expect = self.expect(table.expect.as_ref(), &key("expect"))?;
         if let RequestSource::File(file) = &requests {
             self.requests_file_sends_to_the_target(file, table, &key("requests"))?;
         }
@@ -124,8 +134,12 @@ impl Checker<'_> {
     }
 
     /// `expect`: the statuses that are not errors, one or more of 100 to 599.
-    fn expect(&self, table: &ScenarioTable, key: &str) -> Result<Option<Vec<u16>>> {
-        Ok(match &table.expect {
+    pub(super) fn expect(
+        &self,
+        list: Option<&Spanned<Vec<u16>>>,
+        key: &str,
+    ) -> Result<Option<Vec<u16>>> {
+        Ok(match list {
             Some(list) => {
                 let statuses = list.get_ref();
                 if statuses.is_empty() || statuses.iter().any(|s| !(100..=599).contains(s)) {
