@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ferry's distributed run across network namespaces (two load hosts, one target, a link cut
-# halfway by an nftables drop rule): crates/ferry/tests/distributed_netns.rs, which is
+# halfway by an nftables drop rule): crates/ferry/tests/ferry/distributed_netns.rs, which is
 # ignored by default because it needs root, iproute2 and nftables (scripts/setup.sh installs
 # them). Bounded: the test takes ~15 s, the step is killed after 2 minutes.
 set -euo pipefail
@@ -11,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 started=$(date +%s)
 # The build is not part of the bound: only the run is.
-cargo test -p ferry --test distributed_netns --no-run
+cargo test -p ferry --test ferry --no-run
 timeout --kill-after=10 120 \
-  cargo test -p ferry --test distributed_netns -- --ignored --test-threads=1
+  cargo test -p ferry --test ferry distributed_netns:: -- --ignored --test-threads=1
 echo "distributed.sh: $(( $(date +%s) - started )) s"

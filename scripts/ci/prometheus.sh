@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # `ferry candidates` against a real Prometheus (Debian's package): scraping the real Rust
 # service and Node baseline under phased load, and behind https with basic auth. These are
-# the #[ignore]d tests in crates/ferry/tests/candidates_prometheus.rs. Builds first (outside
+# the #[ignore]d tests in crates/ferry/tests/ferry/candidates_prometheus/. Builds first (outside
 # the budget), then runs them within 3 minutes and prints how long they took.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v prometheus >/dev/null || { echo "prometheus is not installed (scripts/setup.sh installs it)" >&2; exit 1; }
 cargo build -p user-service
-cargo test -p ferry --test candidates_prometheus --no-run
+cargo test -p ferry --test ferry --no-run
 started=$(date +%s)
-timeout 180 cargo test -p ferry --test candidates_prometheus -- --ignored --nocapture --test-threads 1
+timeout 180 cargo test -p ferry --test ferry candidates_prometheus:: -- --ignored --nocapture --test-threads 1
 echo "prometheus: candidates tests passed in $(( $(date +%s) - started )) s"

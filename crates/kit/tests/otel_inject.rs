@@ -1,6 +1,9 @@
 //! `kit::otel::inject` writes the current span's W3C trace context into an outgoing call's
 //! headers. The exporter is the real one, pointed at a port nothing listens on: the spans
 //! are created and sampled as in a service, their export fails quietly off-thread.
+//!
+//! A binary of its own (not a module of `tests/kit/`): it sets an environment variable and
+//! installs the OTel exporter, both process-wide, which the other tests must not see.
 
 use tracing_subscriber::layer::SubscriberExt;
 

@@ -2,7 +2,7 @@
 //! (docs/contract.md, "CPU-bound batch processing" and "Decisions… `/api/v1/process`").
 //!
 //! The output is byte for byte the Node baseline's (`baselines/node/src/process.js`);
-//! `tests/contract/tests/process_vs_node.rs` compares the two on generated batches.
+//! `tests/contract/tests/contract/process_vs_node/` compares the two on generated batches.
 //!
 //! - [`parse`]: one pass over the body that reads JSON as JSON.parse does and checks and
 //!   groups the records on the way;

@@ -1,0 +1,10 @@
+//! What ferry's tests share: small real servers ([`servers`], [`shadow_servers`]), TLS
+//! peers ([`peers`]), a real Prometheus ([`prometheus`]), headless Chromium ([`browser`])
+//! and the workspace's own services ([`workspace`]).
+
+pub mod browser;
+pub mod peers;
+pub mod prometheus;
+pub mod servers;
+pub mod shadow_servers;
+pub mod workspace;
