@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 
-use super::report::{CompareReport, CostScenario, CostSection, CostTarget};
+use super::compare_json::{CompareReport, CostScenario, CostSection, CostTarget};
 use crate::cost::{self, CompareInput, CostReport, CostSettings, Prices};
 
 /// The `cost` section from the capacities in `report`, priced with the built-in price file.

@@ -10,8 +10,8 @@ use crate::report::html::runs_section_coloured;
 use crate::report::svg::{LineChart, PALETTE, Series, XAxis, YAxis, escape, line_chart};
 use crate::units::format_count;
 
+use super::compare_json::CompareReport;
 use super::matrix::{cells, header, rows};
-use super::report::CompareReport;
 use super::verdict::verdict;
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:1100px}\
@@ -340,7 +340,7 @@ type BarGroup = (String, usize, Vec<(String, Option<f64>)>);
 /// One bar group per target of a cost scenario, in the target's colour.
 fn cost_groups(
     report: &CompareReport,
-    scenario: &super::report::CostScenario,
+    scenario: &super::compare_json::CostScenario,
     bars: impl Fn(&crate::cost::TargetCost) -> Vec<(String, Option<f64>)>,
 ) -> Vec<BarGroup> {
     scenario

@@ -8,6 +8,7 @@ mod after_start;
 mod bring_up;
 pub mod capacity;
 pub mod cold_start;
+pub mod compare_json;
 pub mod cost;
 pub mod database;
 pub mod flow_summary;
@@ -20,7 +21,6 @@ pub mod pgbench;
 mod phases;
 pub mod plan;
 pub mod remote_metrics;
-pub mod report;
 pub mod requests;
 pub mod reset;
 mod run_progress;
@@ -41,12 +41,12 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 
-pub use report::CompareReport;
+pub use compare_json::CompareReport;
 pub use settings::CompareSettings;
 
+use compare_json::{CostSection, LabRecord, RunRecord, TargetReport};
 use lab::{Lab, TargetKind, builtin};
 use phases::Run;
-use report::{CostSection, LabRecord, RunRecord, TargetReport};
 use run_progress::RunProgress;
 
 /// Where the outputs went.
@@ -68,7 +68,7 @@ pub fn machine_name() -> String {
 fn empty_report(lab: &Lab, settings: &CompareSettings) -> CompareReport {
     let machine = machine_name();
     CompareReport {
-        schema_version: report::SCHEMA_VERSION,
+        schema_version: compare_json::SCHEMA_VERSION,
         ferry_version: env!("CARGO_PKG_VERSION").into(),
         started_at_unix_ms: SystemTime::now()
             .duration_since(UNIX_EPOCH)

@@ -12,10 +12,10 @@ use anyhow::{Context, Result, bail};
 
 use crate::load::RateSchedule;
 
+use super::compare_json::{CompareReport, ScenarioReport};
 use super::database::Database;
 use super::lab::{Lab, builtin, rate};
 use super::live::LiveTarget;
-use super::report::{CompareReport, ScenarioReport};
 use super::requests::{Prepared, prepare};
 use super::run_progress::RunProgress;
 use super::settings::CompareSettings;

@@ -3,11 +3,11 @@
 //! A closed-model scenario is won on throughput, an open-model one (the rate is fixed) on
 //! p99; a difference within the rounds' spread is no measurable difference.
 
+use super::compare_json::CompareReport;
 use super::lab::Role;
 use super::matrix::{
     self, CPU_PER_1K, CPU_PER_1K_WITH_DATABASE, P99, RSS_PEAK, Ratio, Row, THROUGHPUT,
 };
-use super::report::CompareReport;
 
 /// One candidate on one scenario.
 #[derive(Debug, Clone, PartialEq)]

@@ -280,7 +280,7 @@ fn differences(earlier: &RunIn, now: &RunIn) -> Vec<String> {
     }
     if earlier
         .schema_version
-        .is_some_and(|version| version > u64::from(crate::compare::report::SCHEMA_VERSION))
+        .is_some_and(|version| version > u64::from(crate::compare::compare_json::SCHEMA_VERSION))
     {
         notes.push(
             "the baseline was written by a newer ferry: its figures were read as far as this one knows them"

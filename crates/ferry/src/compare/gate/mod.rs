@@ -22,7 +22,7 @@ use figures::RunIn;
 use matching::compare_runs;
 pub use rule::{Verdict, parse_threshold};
 
-use super::report::CompareReport;
+use super::compare_json::CompareReport;
 
 /// What `--baseline`, `--regression-threshold` and `--markdown` ask of a run.
 #[derive(Debug, Default)]

@@ -5,8 +5,8 @@
 use std::fmt::Write;
 
 use super::super::capacity::Bound;
+use super::super::compare_json::CompareReport;
 use super::super::lab::Role;
-use super::super::report::CompareReport;
 use super::{Row, rows};
 
 impl Row {

@@ -2,7 +2,7 @@
 //! The rows above them (throughput, latency, CPU per 1k) are the whole iteration's.
 
 use super::{Row, ScenarioReport, count, micros, spread};
-use crate::compare::report::CompareReport;
+use crate::compare::compare_json::CompareReport;
 
 /// The metric of a step's latency row; the verdict and the gate read none of these rows.
 pub const STEP_P99: &str = "step p99";

@@ -11,7 +11,7 @@ use crate::units::{format_count, format_micros};
 
 use super::capacity::Bound;
 use super::cold_start::ColdStart;
-use super::report::{CompareReport, ScenarioReport};
+use super::compare_json::{CompareReport, ScenarioReport};
 use super::scenarios::RoundRun;
 
 /// One row: a value per target, and how much the rounds of each target disagree.
