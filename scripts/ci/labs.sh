@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI: the example labs end to end (`ferry compare --lab ... --quick`), each bounded:
-# examples/labs/static (nginx, Debian's package, against Python's standard library: no
-# database, none of this project's services) and examples/labs/node-anchor (the Node baseline
+# labs/static (nginx, Debian's package, against Python's standard library: no
+# database, none of this project's services) and labs/node-anchor (the Node baseline
 # against a minimal fastify + postgres.js point read, on an embedded PostgreSQL). Prints each
 # lab's duration; fails when a run fails (an invalid scenario exits 5) or its compare.json is
 # incomplete or has a target without throughput.
@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release -p ferry
 ferry="${CARGO_TARGET_DIR:-target}/release/ferry"
-for lab in examples/labs/*/lab.toml; do
+for lab in labs/*/lab.toml; do
     out="$(mktemp -d)"
     start=$(date +%s)
     timeout 300 "$ferry" compare --lab "$lab" --quick --no-progress --out "$out"

@@ -56,7 +56,7 @@ EXAMPLES
   ferry compare --plan --thorough
   ferry compare --duration 30s --rounds 3 --target-rps 25000
   ferry compare --targets node,rust --set vars.users=1000000
-  ferry compare --lab examples/labs/static/lab.toml --quick
+  ferry compare --lab labs/static/lab.toml --quick
   ferry compare --quick --baseline main/compare.json --markdown gate.md";
 
 #[derive(Args)]

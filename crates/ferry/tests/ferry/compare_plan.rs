@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn static_lab() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/labs/static/lab.toml")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../labs/static/lab.toml")
 }
 
 fn plan(args: &[&str]) -> String {

@@ -241,7 +241,7 @@ pub fn find_default(start: &Path) -> Result<PathBuf> {
         }
     }
     bail!(
-        "no {DEFAULT_LAB_FILE} in {} or above it; pass --lab FILE (examples/labs/ has some)",
+        "no {DEFAULT_LAB_FILE} in {} or above it; pass --lab FILE (labs/ has some)",
         start.display()
     )
 }
