@@ -2,7 +2,8 @@
 # Installs what the project needs beyond the Rust toolchain, only where it is missing:
 # PostgreSQL server binaries (the embedded database), Chromium (report screenshots in
 # tests), nftables and iproute2 (ferry's namespaced distributed test), nginx and Python (the
-# example lab), Prometheus and openssl (the candidates tests), and the Node baseline's packages
+# example lab), Prometheus and openssl (the candidates tests), podman, runc and mmdebstrap
+# (the container images, with podman's configuration), and the Node baseline's packages
 # (from its lockfile). Idempotent and quiet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,14 +24,41 @@ command -v node >/dev/null || need+=(nodejs npm)
 # ferry's distributed test cuts a namespaced host's link with an nftables drop rule.
 command -v nft >/dev/null || need+=(nftables)
 command -v ip >/dev/null || need+=(iproute2)
-# The example lab (examples/labs/static, scripts/ci/labs.sh): nginx against Python's http.server.
+# The example lab (labs/static, scripts/ci/labs.sh): nginx against Python's http.server.
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v python3 >/dev/null || need+=(python3)
+# The container images (scripts/images.sh, docs/containers.md): podman with the runc
+# runtime, and mmdebstrap for base images where no registry answers.
+command -v podman >/dev/null || need+=(podman)
+command -v runc >/dev/null || need+=(runc)
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# podman, once: the runc runtime (crun refuses this machine's hybrid cgroups) and default
+# ulimits the sandbox lets a container set (its podman default, nofile and nproc far above
+# our hard limits, is refused), so a plain `podman run` works. An existing file without
+# our marker is left alone.
+containers_conf=/etc/containers/containers.conf
+marker="# written by scripts/setup.sh"
+if [ "$(id -u)" = 0 ] && command -v podman >/dev/null \
+  && { [ ! -e "$containers_conf" ] || grep -qF "$marker" "$containers_conf"; }; then
+  nofile=$(ulimit -Hn)
+  [ "$nofile" = unlimited ] && nofile=1048576
+  wanted="$marker
+[containers]
+default_ulimits = [\"nofile=$nofile:$nofile\", \"nproc=4096:4096\"]
+[engine]
+runtime = \"runc\""
+  if [ "$(cat "$containers_conf" 2>/dev/null)" != "$wanted" ]; then
+    echo "setup: $containers_conf (runc, nofile $nofile, nproc 4096)" >&2
+    mkdir -p /etc/containers
+    printf '%s\n' "$wanted" > "$containers_conf"
+  fi
 fi
 
 stamp=baselines/node/node_modules/.package-lock.json

@@ -1,6 +1,9 @@
 //! Fault tests against the real binary: SIGTERM with requests in flight, and the
-//! PostgreSQL server stopped and started again under a running service.
+//! PostgreSQL server stopped and started again under a running service; and the same
+//! binary in its container image (`container`, ignored: scripts/ci/images.sh runs it).
 
+#[path = "lifecycle/container.rs"]
+mod container;
 mod running;
 
 use std::sync::Arc;
