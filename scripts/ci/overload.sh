@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Overload and slow clients against the real binary (crates/user-service/tests/overload.rs):
 # 2,000 connections reading users, 300 connections sending 10,000-record batches, and
-# 10,000 idle plus 2,000 stalled-head connections. Asserts answers (200 or 503 with
+# 10,000 idle plus 2,000 stalled-head connections, and issue 23's sequence on one process
+# (100,000 users, 20 s of 2,000 readers, then 20 s of 300 batch senders; peak = VmHWM;
+# USER_SERVICE_BIN=target/release/user-service for the release figure). Asserts answers (200 or 503 with
 # Retry-After, no reset, an answer within 10 s), RSS under 256 MiB and recovery within
 # 1 s; prints what it saw. One step of .ci/run, bounded in time.
 #

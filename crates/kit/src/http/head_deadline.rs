@@ -15,6 +15,10 @@
 //!
 //! Past the deadline the wrapper writes a bare `408` (as actix does for a first head),
 //! and fails the read, so the dispatcher closes the connection.
+//!
+//! The wrapper also hands the dispatcher at most [`READ_PER_TURN_BYTES`] per turn of
+//! the connection's task (see there): what a connection buffers is bounded by that,
+//! not by actix's 128 KiB read buffer.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -31,6 +35,8 @@ use actix_web::web::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
+
+use super::body_memory::READ_PER_TURN_BYTES;
 
 /// What a client gets when its head is late (the same bytes actix sends for a first head).
 const REQUEST_TIMEOUT: &[u8] =
@@ -93,6 +99,8 @@ pub struct DeadlineStream {
     clock: Rc<ConnectionClock>,
     timer: Pin<Box<Sleep>>,
     timer_set_for: Option<Instant>,
+    /// Bytes read since the last `Pending`.
+    read_this_turn: usize,
 }
 
 impl DeadlineStream {
@@ -102,6 +110,7 @@ impl DeadlineStream {
             clock: Rc::new(clock),
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
             timer_set_for: None,
+            read_this_turn: 0,
         }
     }
 
@@ -140,16 +149,28 @@ impl AsyncRead for DeadlineStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if this.read_this_turn >= READ_PER_TURN_BYTES {
+            // Let the dispatcher hand what it has read to the request (or discard it)
+            // before it reads more; it is polled again at once.
+            this.read_this_turn = 0;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         let before = buf.filled().len();
         match Pin::new(&mut this.io).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                if buf.filled().len() > before {
+                let read = buf.filled().len() - before;
+                if read > 0 {
                     this.clock.bytes_arrived();
                 }
+                this.read_this_turn += read;
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
-            Poll::Pending => this.poll_deadline(cx).map(Err),
+            Poll::Pending => {
+                this.read_this_turn = 0;
+                this.poll_deadline(cx).map(Err)
+            }
         }
     }
 }
@@ -236,4 +257,84 @@ pub async fn track_requests<B: MessageBody + 'static>(
         }
     };
     Ok(response.map_body(|_, body| TrackedBody { body, clock }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+
+    use tokio::io::AsyncWriteExt;
+
+    use super::*;
+
+    /// One turn of reading: reads of at most 8 KiB (what actix's buffer has spare) until
+    /// `Pending`; the bytes read, and whether the end of the stream came.
+    async fn one_turn(stream: &mut DeadlineStream) -> (usize, bool) {
+        let mut chunk = [0u8; 8 * 1024];
+        poll_fn(|cx| {
+            let mut read = 0;
+            loop {
+                let mut buffer = ReadBuf::new(&mut chunk);
+                match Pin::new(&mut *stream).poll_read(cx, &mut buffer) {
+                    Poll::Ready(Ok(())) if buffer.filled().is_empty() => {
+                        return Poll::Ready((read, true));
+                    }
+                    Poll::Ready(Ok(())) => read += buffer.filled().len(),
+                    Poll::Ready(Err(error)) => panic!("reading: {error}"),
+                    Poll::Pending => return Poll::Ready((read, false)),
+                }
+            }
+        })
+        .await
+    }
+
+    /// A client far ahead of the server: each turn of the connection's task reads about
+    /// `READ_PER_TURN_BYTES` (the last read may pass it), and the next turn goes on
+    /// where it stopped, to the end.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connection_reads_a_bounded_amount_per_turn() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let address = listener.local_addr().expect("its address");
+        let sent = 512 * 1024;
+        let client = tokio::spawn(async move {
+            let mut client = TcpStream::connect(address).await?;
+            client.write_all(&vec![b'x'; sent]).await?;
+            client.shutdown().await
+        });
+        let (server, _) = listener.accept().await.expect("the connection");
+        let clock = ConnectionClock::new(Duration::from_secs(5), Duration::from_secs(5));
+        let mut stream = DeadlineStream::new(server, clock);
+        // Let the kernel buffer far more than one turn.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (mut total, mut turns, mut largest) = (0, 0, 0);
+        loop {
+            let (read, ended) = one_turn(&mut stream).await;
+            total += read;
+            turns += 1;
+            largest = largest.max(read);
+            if ended {
+                break;
+            }
+            if read == 0 {
+                // Nothing buffered yet: wait for the client.
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        client.await.expect("the client").expect("sending");
+        assert_eq!(total, sent);
+        assert!(
+            largest >= READ_PER_TURN_BYTES,
+            "the kernel held more than one turn: {largest}"
+        );
+        assert!(
+            largest < READ_PER_TURN_BYTES + 8 * 1024,
+            "at most one read past the turn's bytes: {largest}"
+        );
+        assert!(
+            turns >= sent / (READ_PER_TURN_BYTES + 8 * 1024),
+            "{turns} turns"
+        );
+    }
 }
