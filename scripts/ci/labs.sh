@@ -2,14 +2,16 @@
 # CI: the example labs end to end (`ferry compare --lab ... --quick`), each bounded:
 # labs/static (nginx, Debian's package, against Python's standard library: no
 # database, none of this project's services) and labs/node-anchor (the Node baseline
-# against a minimal fastify + postgres.js point read, on an embedded PostgreSQL). Prints each
+# against a minimal fastify + postgres.js point read, on an embedded PostgreSQL), and
+# labs/coalescing.toml (node vs rust vs rust without coalescing, with pgbench), and
+# labs/log-filter.toml (the Rust service as shipped vs logging off, 17 s). Prints each
 # lab's duration; fails when a run fails (an invalid scenario exits 5) or its compare.json is
 # incomplete or has a target without throughput.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release -p ferry
 ferry="${CARGO_TARGET_DIR:-target}/release/ferry"
-for lab in labs/*/lab.toml; do
+for lab in labs/*/lab.toml labs/coalescing.toml labs/log-filter.toml; do
     out="$(mktemp -d)"
     start=$(date +%s)
     timeout 300 "$ferry" compare --lab "$lab" --quick --no-progress --out "$out"

@@ -11,24 +11,35 @@ use serde::{Deserialize, Serialize};
 
 use super::database::Database;
 
-/// pgbench clients: one per core of the 2-core reference machine (the README's measured facts).
-const CLIENTS: u32 = 2;
 const DATABASE: &str = "ferry_pgbench";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PgbenchResult {
-    /// Transactions (one primary-key SELECT each) per second.
+    /// Transactions (one primary-key SELECT each) per second: the best run's.
     pub tps: f64,
+    /// The best run's client count.
     pub clients: u32,
+    /// Every run, one per client count of the lab's `pgbench_clients`.
+    #[serde(default)]
+    pub runs: Vec<PgbenchRun>,
     pub duration_s: f64,
     pub scale: u32,
     pub command: String,
 }
 
-/// Initialises the pgbench tables at `scale` and runs the read-only test for `duration`.
+/// One pgbench run at one client count.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PgbenchRun {
+    pub clients: u32,
+    pub tps: f64,
+}
+
+/// Initialises the pgbench tables at `scale` and runs the read-only test for `duration` at
+/// each of `clients`; the best run is the database's ceiling.
 pub fn run(
     database: &Database,
     scale: u32,
+    clients: &[u32],
     duration: Duration,
     log: &Path,
 ) -> Result<PgbenchResult> {
@@ -46,22 +57,48 @@ pub fn run(
         );
     }
     let seconds = duration.as_secs().max(1);
+    let mut best: Option<PgbenchResult> = None;
+    let mut runs = Vec::with_capacity(clients.len());
+    for &count in clients {
+        let result = run_at(database, &url, scale, count, seconds, log)?;
+        runs.push(PgbenchRun {
+            clients: count,
+            tps: result.tps,
+        });
+        if best.as_ref().is_none_or(|best| result.tps > best.tps) {
+            best = Some(result);
+        }
+    }
+    let mut best = best.context("pgbench needs at least one client count")?;
+    best.runs = runs;
+    Ok(best)
+}
+
+/// One `pgbench -S` run at `clients`.
+fn run_at(
+    database: &Database,
+    url: &str,
+    scale: u32,
+    clients: u32,
+    seconds: u64,
+    log: &Path,
+) -> Result<PgbenchResult> {
     let args = [
         "-S".to_string(),
         "-M".into(),
         "prepared".into(),
         "-n".into(),
         "-c".into(),
-        CLIENTS.to_string(),
+        clients.to_string(),
         "-j".into(),
-        CLIENTS.to_string(),
+        clients.to_string(),
         "-T".into(),
         seconds.to_string(),
     ];
     let output = database
         .client("pgbench")
         .args(&args)
-        .arg(&url)
+        .arg(url)
         .output()
         .context("running pgbench")?;
     append_log(log, &output);
@@ -76,7 +113,8 @@ pub fn run(
         .with_context(|| format!("no `tps = ` line in pgbench's output:\n{stdout}"))?;
     Ok(PgbenchResult {
         tps,
-        clients: CLIENTS,
+        clients,
+        runs: Vec::new(),
         duration_s: seconds as f64,
         scale,
         command: format!("pgbench {} <db>", args.join(" ")),

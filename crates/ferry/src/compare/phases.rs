@@ -340,19 +340,28 @@ impl Run<'_> {
         else {
             return Ok(());
         };
-        if !self.lab.database.is_some_and(|spec| spec.pgbench) {
+        let Some(clients) = self
+            .lab
+            .database
+            .as_ref()
+            .filter(|spec| spec.pgbench)
+            .map(|spec| spec.pgbench_clients.clone())
+        else {
             return Ok(());
-        }
+        };
         self.progress.phase("pgbench -S on the same database…");
         match pgbench::run(
             database,
             self.settings.pgbench_scale,
+            &clients,
             duration,
             &self.logs.join("pgbench.log"),
         ) {
             Ok(result) => {
-                self.progress
-                    .note(format!("pgbench -S: {:.0} tps", result.tps));
+                self.progress.note(format!(
+                    "pgbench -S: {:.0} tps (best, at {} clients)",
+                    result.tps, result.clients
+                ));
                 let first = self
                     .lab
                     .scenarios

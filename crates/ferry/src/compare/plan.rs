@@ -140,15 +140,18 @@ pub fn describe(lab: &Lab, settings: &CompareSettings) -> (String, Duration) {
     if lab.database.is_some() {
         total += describe_resets(&mut out, lab, settings);
     }
-    if let (Some(spec), Some(duration)) = (lab.database, settings.pgbench_duration)
+    if let (Some(spec), Some(duration)) = (&lab.database, settings.pgbench_duration)
         && spec.pgbench
     {
+        let runs = spec.pgbench_clients.len() as u32;
+        let clients: Vec<String> = spec.pgbench_clients.iter().map(u32::to_string).collect();
         let _ = writeln!(
             out,
-            "  reference: pgbench -S for {:.0} s",
-            duration.as_secs_f64()
+            "  reference: pgbench -S for {:.0} s at {} client(s), the best kept",
+            duration.as_secs_f64(),
+            clients.join(", ")
         );
-        total += duration + DATABASE_GUESS;
+        total += duration * runs + DATABASE_GUESS;
     }
     let _ = writeln!(
         out,

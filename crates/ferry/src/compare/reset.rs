@@ -98,7 +98,7 @@ impl Run<'_> {
             .filter(|(_, writes)| **writes)
             .map(|(prepared, _)| prepared.spec.name.as_str())
             .collect();
-        let mode = self.lab.database.map(|spec| spec.reset);
+        let mode = self.lab.database.as_ref().map(|spec| spec.reset);
         let wanted = match mode {
             Some(ResetMode::Always) => true,
             Some(ResetMode::Auto) => !writers.is_empty(),
@@ -299,7 +299,7 @@ pub enum Planned {
 
 /// The resets a run of `lab` with `settings` will do, from the lab alone.
 pub fn planned(lab: &Lab, settings: &CompareSettings) -> Planned {
-    let Some(spec) = lab.database else {
+    let Some(spec) = &lab.database else {
         return Planned::Off("the lab has no [database]");
     };
     // Per scenario: whether it writes, or `None` while its requests file does not exist yet.

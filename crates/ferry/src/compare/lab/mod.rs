@@ -68,9 +68,11 @@ pub struct Lab {
     pub scenarios: Vec<LabScenario>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatabaseSpec {
     pub pgbench: bool,
+    /// `pgbench_clients`: the client counts pgbench runs at; the best is the ceiling.
+    pub pgbench_clients: Vec<u32>,
     /// `[database] reset`: when the databases are put back as setup left them.
     pub reset: ResetMode,
 }

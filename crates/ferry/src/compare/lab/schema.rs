@@ -79,6 +79,10 @@ pub struct DatabaseTable {
     /// Run `pgbench -S` on the same server as the database's own ceiling [default: true].
     #[serde(default = "yes")]
     pub pgbench: bool,
+    /// The client counts pgbench runs at, the best being the database's ceiling [default:
+    /// `[2]`, one per core of the reference machine].
+    #[serde(default)]
+    pub pgbench_clients: Option<Spanned<Vec<u32>>>,
     /// `auto` (default), `always` or `never`: restore the databases before each run.
     #[serde(default)]
     pub reset: Option<Spanned<String>>,

@@ -13,6 +13,9 @@ use super::super::schema::DatabaseTable;
 use super::super::{DatabaseSpec, ResetMode, builtin};
 use super::Checker;
 
+/// pgbench clients without `pgbench_clients`: one per core of the 2-core reference machine.
+const DEFAULT_PGBENCH_CLIENTS: u32 = 2;
+
 impl Checker<'_> {
     /// `[database]`, checked.
     pub(super) fn database(&self, table: &DatabaseTable) -> Result<DatabaseSpec> {
@@ -42,8 +45,23 @@ impl Checker<'_> {
                 ));
             }
         };
+        let pgbench_clients = match &table.pgbench_clients {
+            None => vec![DEFAULT_PGBENCH_CLIENTS],
+            Some(list)
+                if list.get_ref().is_empty()
+                    || list.get_ref().iter().any(|&c| !(1..=1024).contains(&c)) =>
+            {
+                return Err(self.fail(
+                    list.span(),
+                    "database.pgbench_clients",
+                    "lists pgbench's client counts: one or more of 1 to 1024".into(),
+                ));
+            }
+            Some(list) => list.get_ref().clone(),
+        };
         Ok(DatabaseSpec {
             pgbench: table.pgbench,
+            pgbench_clients,
             reset,
         })
     }
