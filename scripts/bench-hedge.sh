@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Not a lab (labs/) yet: a lab cannot run busy loops competing for the CPU while it measures.
 # Hedged point reads (`database.read_hedge_ms`, kit::db::hedge), measured side by side in
 # one run on one throwaway PostgreSQL with N seeded users (default 100,000), on an
 # oversubscribed machine: HOGS busy loops (default 4, on 2 cores) compete for the CPU

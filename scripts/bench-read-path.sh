@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Not a lab (labs/) yet: a lab cannot hold idle keep-alive connections open beside the load,
+# nor sweep a setting over several targets in one scenario.
 # The hot read path, measured side by side in one run (issue: "twice the best Node, and
 # past the database with a coherent cache"). On one throwaway PostgreSQL with N seeded
 # users (default 1,000,000), alternating the targets so machine drift cancels:

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Not a lab (labs/) yet: a lab cannot seed a fresh set of users before each DELETE run so that
+# each id is deleted once.
 # PATCH and DELETE coalescing (issue 10), measured side by side in one run on one
 # throwaway PostgreSQL: Node, Rust, and the same Rust binary with coalescing off
 # (APP_DATABASE__COALESCE=false), each in its shipped configuration (no log filter

@@ -203,7 +203,7 @@ pub struct ServerSettings {
     pub linger_ms: u64,
     /// The request span, request id and request metrics (`kit::http::observe`,
     /// `kit::http::request_id`). Off only to measure what they cost
-    /// (`scripts/bench-coalescing.sh`): responses then lack the contract's `x-request-id`.
+    /// (`labs/log-filter.toml`): responses then lack the contract's `x-request-id`.
     pub request_telemetry: bool,
     /// The longest request head (request line and header lines) in bytes; past it 431.
     pub max_head_bytes: usize,
