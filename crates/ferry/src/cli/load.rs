@@ -12,10 +12,12 @@ use clap::{Args, ValueEnum};
 
 use ferry::load::flow::{self, file::read_flow_file};
 use ferry::load::settings::default_threads;
-use ferry::load::start::parse_start_at;
+use ferry::load::share_spec::JOB_INDEX_VAR;
+use ferry::load::start::{StartMissed, parse_start_at};
 use ferry::load::target::{load_target_file, read_values};
 use ferry::load::{
-    HttpVersion, LoadSettings, Model, RateSchedule, Share, Target, TlsOptions, ValueOrder,
+    HttpVersion, LoadSettings, Model, RateSchedule, Share, ShareSpec, Target, TlsOptions,
+    ValueOrder,
 };
 use ferry::report;
 use ferry::units::parse_duration;
@@ -58,6 +60,8 @@ SEVERAL HOSTS (--share, --start-at)
   the schedule (rate/N, offset by one send per part, so the parts together are the schedule);
   in both models -c (and -n) are the whole load's and divided; values are walked (round-robin)
   or drawn (random, seeded per part) so that no two parts replay the same sequence.
+  --share auto/N takes I from JOB_COMPLETION_INDEX + 1 (a Kubernetes Indexed Job sets the
+  0-based index in each pod; see deploy/kubernetes/); without it, exit 2.
   --start-at TIME (Unix seconds, or RFC 3339) begins the measured window at TIME by this
   host's clock, after the warm-up; keep the hosts' clocks in sync (NTP). Merge the parts'
   --json files with `ferry report --merge` (see docs/ferry.md).
@@ -88,7 +92,9 @@ FLOWS (--flow FILE)
 
 EXIT STATUS
   0 run completed (and every --slo bound held), 1 the run could not be made (a certificate
-  refused, --http2 not agreed), 2 bad command line, 3 an --slo bound was breached.
+  refused, --http2 not agreed), 2 bad command line (also --share auto/N without
+  JOB_COMPLETION_INDEX), 3 an --slo bound was breached, 6 the run would begin after its
+  --start-at (or too close to it for the warm-up): it measured nothing.
 
 EXAMPLES
   ferry load -c 64 -d 30s http://127.0.0.1:8080/
@@ -129,9 +135,10 @@ pub struct LoadArgs {
     /// Give up on a request this long after sending it (counted as a timeout).
     #[arg(long, value_parser = parse_duration, default_value = "5s", help_heading = "Load")]
     timeout: Duration,
-    /// Send only part I of N equal parts of the load, as `2/3` (see SEVERAL HOSTS below).
-    #[arg(long, value_name = "I/N", default_value_t = Share::WHOLE, help_heading = "Load")]
-    share: Share,
+    /// Send only part I of N equal parts of the load, as `2/3`; `auto/N` takes the part from
+    /// JOB_COMPLETION_INDEX (0-based, as a Kubernetes Indexed Job sets it). See SEVERAL HOSTS.
+    #[arg(long, value_name = "I/N", default_value_t = ShareSpec::default(), help_heading = "Load")]
+    share: ShareSpec,
     /// Begin the measured window at this instant: Unix seconds (`1767225600.5`) or RFC 3339
     /// (`2026-01-01T00:00:00Z`), so that several hosts measure the same window.
     #[arg(long, value_name = "TIME", value_parser = parse_start_at, help_heading = "Load")]
@@ -242,11 +249,24 @@ enum OrderArg {
     RoundRobin,
 }
 
+/// A bad command line, as clap exits on one.
+const EXIT_USAGE: u8 = 2;
+/// A part that would begin after its `--start-at`.
+const EXIT_START_MISSED: u8 = 6;
+
 /// Above this share of errors `ferry load` warns on stderr.
 const ERROR_WARNING_RATIO: f64 = 0.01;
 
 pub fn load(args: LoadArgs) -> Result<ExitCode> {
-    let settings = settings_from(&args)?;
+    let job_index = std::env::var(JOB_INDEX_VAR).ok();
+    let share = match args.share.resolve(job_index.as_deref()) {
+        Ok(share) => share,
+        Err(error) => {
+            eprintln!("ferry: {error:#}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    let settings = settings_from(&args, share)?;
     let stop = Arc::new(AtomicBool::new(false));
     let handler_stop = stop.clone();
     ctrlc::set_handler(move || {
@@ -257,7 +277,13 @@ pub fn load(args: LoadArgs) -> Result<ExitCode> {
         eprintln!("\nferry: stopping; in-flight requests finish, then the report (Ctrl-C again to quit now)");
     })
     .context("installing the Ctrl-C handler")?;
-    let result = ferry::load::run_until_stopped(&settings, stop)?;
+    let result = match ferry::load::run_until_stopped(&settings, stop) {
+        Err(error) if error.downcast_ref::<StartMissed>().is_some() => {
+            eprintln!("ferry: {error:#}");
+            return Ok(ExitCode::from(EXIT_START_MISSED));
+        }
+        outcome => outcome?,
+    };
     // Always, even with -q: a run that is mostly errors measured the error path, not the
     // service. The exit status is --slo's to decide.
     if result.totals.error_ratio > ERROR_WARNING_RATIO {
@@ -285,7 +311,7 @@ pub fn load(args: LoadArgs) -> Result<ExitCode> {
     ))
 }
 
-fn settings_from(args: &LoadArgs) -> Result<LoadSettings> {
+fn settings_from(args: &LoadArgs, share: Share) -> Result<LoadSettings> {
     let is_url = args.target.starts_with("http://") || args.target.starts_with("https://");
     let mut values = BTreeMap::new();
     for spec in &args.values {
@@ -391,7 +417,7 @@ fn settings_from(args: &LoadArgs) -> Result<LoadSettings> {
         },
         seed: args.seed,
         progress: !args.quiet && !args.no_progress,
-        share: args.share,
+        share,
         start_at: args.start_at,
         tls: TlsOptions {
             cacert: args.cacert.clone(),

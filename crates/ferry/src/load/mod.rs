@@ -25,6 +25,7 @@ pub mod result;
 pub mod schedule;
 pub mod settings;
 pub mod share;
+pub mod share_spec;
 pub mod start;
 pub mod target;
 pub mod template;
@@ -42,6 +43,7 @@ pub use result::RunResult;
 pub use schedule::RateSchedule;
 pub use settings::{HttpVersion, LoadSettings, Model};
 pub use share::Share;
+pub use share_spec::ShareSpec;
 pub use target::Target;
 pub use tls::TlsOptions;
 

@@ -34,6 +34,19 @@ pub fn unix_ms(time: SystemTime) -> u64 {
         .map_or(0, |since| since.as_millis() as u64)
 }
 
+/// A run that would begin after its `--start-at` (or too close to it for its warm-up): it
+/// measures nothing rather than a window the other parts did not share. `ferry load` exits 6.
+#[derive(Debug)]
+pub struct StartMissed(pub String);
+
+impl std::fmt::Display for StartMissed {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartMissed {}
+
 /// Blocks until `warmup` before `start_at` by this host's clock, so that the measured window
 /// begins at `start_at`. Refuses a start already past (or too close for the warm-up), and
 /// gives up when `stop` is set.
@@ -46,17 +59,20 @@ pub fn wait_for_start(
     let now = SystemTime::now();
     let Ok(ahead) = start_at.duration_since(now) else {
         let late = now.duration_since(start_at).unwrap_or_default();
-        bail!(
-            "--start-at is {:.3} s in the past by this host's clock",
+        return Err(StartMissed(format!(
+            "--start-at is {:.3} s in the past by this host's clock: this part would not \
+             measure the window the others share",
             late.as_secs_f64()
-        );
+        ))
+        .into());
     };
     if ahead < warmup {
-        bail!(
+        return Err(StartMissed(format!(
             "--start-at is {:.3} s away, less than the {:.3} s warm-up that must run before it",
             ahead.as_secs_f64(),
             warmup.as_secs_f64()
-        );
+        ))
+        .into());
     }
     let begin = start_at - warmup;
     if announce {

@@ -17,8 +17,14 @@ fn ferry(args: &[&str]) -> Output {
         .expect("running the ferry binary cargo built for this test")
 }
 
-fn spawn_ferry(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_ferry"))
+/// `ferry ARGS`, with JOB_COMPLETION_INDEX set to `job_index` (unset for `None`).
+fn spawn_ferry(job_index: Option<&str>, args: &[&str]) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    match job_index {
+        Some(index) => command.env("JOB_COMPLETION_INDEX", index),
+        None => command.env_remove("JOB_COMPLETION_INDEX"),
+    };
+    command
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -52,28 +58,33 @@ fn unix_seconds_in(ahead: Duration) -> f64 {
 fn two_shares(dir: &Path, url: &str) -> (PathBuf, PathBuf, u64) {
     let start_at = unix_seconds_in(Duration::from_millis(1_500));
     let start = format!("{start_at:.3}");
-    let parts: Vec<(PathBuf, Child)> = ["1/2", "2/2"]
+    // The second part as a Kubernetes Indexed Job's pod gives it: `auto/2` and its
+    // 0-based JOB_COMPLETION_INDEX.
+    let parts: Vec<(PathBuf, Child)> = [("1/2", None), ("auto/2", Some("1"))]
         .iter()
         .enumerate()
-        .map(|(index, share)| {
+        .map(|(index, (share, job_index))| {
             let json = dir.join(format!("part{}.json", index + 1));
-            let child = spawn_ferry(&[
-                "load",
-                "--rate",
-                "1000",
-                "-d",
-                "2s",
-                "-c",
-                "8",
-                "--share",
-                share,
-                "--start-at",
-                &start,
-                "--json",
-                path(&json),
-                "-q",
-                url,
-            ]);
+            let child = spawn_ferry(
+                *job_index,
+                &[
+                    "load",
+                    "--rate",
+                    "1000",
+                    "-d",
+                    "2s",
+                    "-c",
+                    "8",
+                    "--share",
+                    share,
+                    "--start-at",
+                    &start,
+                    "--json",
+                    path(&json),
+                    "-q",
+                    url,
+                ],
+            );
             (json, child)
         })
         .collect();
@@ -175,10 +186,33 @@ fn bad_shares_and_starts_are_refused() {
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("leaves this part none"));
 
+    // A part that would begin after the common start measures nothing (issue 22: exit 6).
     let past = format!("{:.3}", unix_seconds_in(Duration::ZERO) - 5.0);
     let output = ferry(&["load", "--start-at", &past, "-d", "1s", &url]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(6));
     assert!(text(&output.stderr).contains("in the past"));
+    let soon = format!("{:.3}", unix_seconds_in(Duration::from_millis(200)));
+    let output = ferry(&[
+        "load",
+        "--start-at",
+        &soon,
+        "--warmup",
+        "2s",
+        "-d",
+        "1s",
+        &url,
+    ]);
+    assert_eq!(output.status.code(), Some(6));
+    assert!(text(&output.stderr).contains("less than the"));
+
+    // `auto/N` without the Indexed Job's variable is a usage error, saying what is missing.
+    let output = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["load", "--share", "auto/3", "-d", "1s", &url])
+        .env_remove("JOB_COMPLETION_INDEX")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("JOB_COMPLETION_INDEX"));
 
     let output = ferry(&["load", "--start-at", "next tuesday", "-d", "1s", &url]);
     assert_eq!(output.status.code(), Some(2));
