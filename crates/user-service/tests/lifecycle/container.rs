@@ -16,8 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sqlx::{Connection, Executor, PgConnection};
+use tokio::task::JoinHandle;
 
-use super::lock_users_table;
+use crate::drain::lock_users_table;
 use crate::running::{JWT_SECRET, create_user_at, token};
 
 /// How long `podman stop` waits before SIGKILL: above the drain timeout (30 s).
@@ -127,14 +128,17 @@ async fn wait_ready(container: &Container, base: &str) {
     }
 }
 
-/// Reads user `id` in a loop until `running` is false; returns, per request, whether it
-/// was sent after the stop began and its status (`Err`: no HTTP answer).
+/// One reader of `read_load`: per request, whether it was sent after the stop began and
+/// its status (`Err`: no HTTP answer).
+type ReadLoad = JoinHandle<Vec<(bool, Result<u16, String>)>>;
+
+/// Reads user `id` in a loop until `running` is false.
 fn read_load(
     base: &str,
     id: &str,
     running: Arc<AtomicBool>,
     stopping: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<Vec<(bool, Result<u16, String>)>> {
+) -> ReadLoad {
     let url = format!("{base}/users/{id}");
     tokio::spawn(async move {
         let client = reqwest::Client::new();
@@ -154,6 +158,79 @@ fn read_load(
         }
         outcomes
     })
+}
+
+/// One authenticated write and read; without a token, 401. Returns the user's id.
+async fn check_auth(client: &reqwest::Client, base: &str) -> String {
+    let id = create_user_at(client, base).await;
+    let read = client
+        .get(format!("{base}/users/{id}"))
+        .bearer_auth(token("users:read"))
+        .send()
+        .await
+        .expect("the service answers");
+    assert_eq!(read.status(), 200, "reading the new user");
+    let body: serde_json::Value = read.json().await.expect("a JSON user");
+    assert_eq!(body["id"], id.as_str());
+    let anonymous = client
+        .get(format!("{base}/users/{id}"))
+        .send()
+        .await
+        .expect("the service answers");
+    assert_eq!(anonymous.status(), 401, "no token, no user");
+    id
+}
+
+/// Eight writes of user `id`, held inside PostgreSQL while `users` is locked.
+fn held_writes(base: &str, id: &str) -> Vec<JoinHandle<reqwest::Result<reqwest::Response>>> {
+    (0..8)
+        .map(|n| {
+            tokio::spawn(
+                reqwest::Client::new()
+                    .patch(format!("{base}/users/{id}"))
+                    .bearer_auth(token("users:write"))
+                    .json(&serde_json::json!({ "email": format!("drain-{n}-{}@example.com", uuid::Uuid::new_v4()) }))
+                    .send(),
+            )
+        })
+        .collect()
+}
+
+/// Waits until a request waits on the lock at the server.
+async fn wait_for_the_lock(database_url: &str) {
+    let mut watcher = PgConnection::connect(database_url)
+        .await
+        .expect("connecting");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+        )
+        .fetch_one(&mut watcher)
+        .await
+        .expect("reading pg_stat_activity");
+        if waiting >= 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no request reached the lock");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Every read answered during the drain was 200, and only a read sent after the stop
+/// began may have no answer; how many were sent before it.
+async fn check_reads(readers: Vec<ReadLoad>) -> usize {
+    let mut before = 0;
+    for reader in readers {
+        for (after_stop, outcome) in reader.await.expect("a reader task") {
+            match outcome {
+                Ok(status) => assert_eq!(status, 200, "a read answered during the drain"),
+                Err(error) => assert!(after_stop, "a read sent before the stop failed: {error}"),
+            }
+            before += usize::from(!after_stop);
+        }
+    }
+    before
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,24 +253,8 @@ async fn the_image_serves_with_auth_and_drains_in_flight_requests_on_podman_stop
     ]);
     wait_ready(&container, &base).await;
 
-    // One authenticated write and read; without a token, 401.
     let client = reqwest::Client::new();
-    let id = create_user_at(&client, &base).await;
-    let read = client
-        .get(format!("{base}/users/{id}"))
-        .bearer_auth(token("users:read"))
-        .send()
-        .await
-        .expect("the service answers");
-    assert_eq!(read.status(), 200, "reading the new user");
-    let body: serde_json::Value = read.json().await.expect("a JSON user");
-    assert_eq!(body["id"], id.as_str());
-    let anonymous = client
-        .get(format!("{base}/users/{id}"))
-        .send()
-        .await
-        .expect("the service answers");
-    assert_eq!(anonymous.status(), 401, "no token, no user");
+    let id = check_auth(&client, &base).await;
 
     // Load: eight readers in a loop, and eight writes held inside PostgreSQL by a lock.
     let (running, stopping) = (
@@ -205,34 +266,8 @@ async fn the_image_serves_with_auth_and_drains_in_flight_requests_on_podman_stop
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut blocker = lock_users_table(&database_url).await;
-    let writes: Vec<_> = (0..8)
-        .map(|n| {
-            tokio::spawn(
-                reqwest::Client::new()
-                    .patch(format!("{base}/users/{id}"))
-                    .bearer_auth(token("users:write"))
-                    .json(&serde_json::json!({ "email": format!("drain-{n}-{}@example.com", uuid::Uuid::new_v4()) }))
-                    .send(),
-            )
-        })
-        .collect();
-    let mut watcher = PgConnection::connect(&database_url)
-        .await
-        .expect("connecting");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
-        )
-        .fetch_one(&mut watcher)
-        .await
-        .expect("reading pg_stat_activity");
-        if waiting >= 1 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no request reached the lock");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let writes = held_writes(&base, &id);
+    wait_for_the_lock(&database_url).await;
 
     // SIGTERM through the engine, with requests in flight.
     stopping.store(true, Ordering::Relaxed);
@@ -267,16 +302,7 @@ async fn the_image_serves_with_auth_and_drains_in_flight_requests_on_podman_stop
     assert_eq!(code, 0, "exit code after the drain:\n{}", container.logs());
 
     running.store(false, Ordering::Relaxed);
-    let mut before = 0;
-    for reader in readers {
-        for (after_stop, outcome) in reader.await.expect("a reader task") {
-            match outcome {
-                Ok(status) => assert_eq!(status, 200, "a read answered during the drain"),
-                Err(error) => assert!(after_stop, "a read sent before the stop failed: {error}"),
-            }
-            before += usize::from(!after_stop);
-        }
-    }
+    let before = check_reads(readers).await;
     assert!(before > 0, "the readers made requests before the stop");
     println!("container drain: {before} reads before the stop, all 200; exit code {code}");
 }

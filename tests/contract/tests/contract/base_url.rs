@@ -6,8 +6,8 @@
 //! ```
 //!
 //! Ignored by default (it needs that server); CI runs the suite through
-//! `crates/user-service/tests/contract_rust.rs` and `tests/contract/tests/contract/contract_node.rs`,
-//! which start the servers.
+//! `crates/user-service/tests/service/contract_rust.rs` and
+//! `tests/contract/tests/contract/contract_node.rs`, which start the servers.
 
 use std::sync::OnceLock;
 

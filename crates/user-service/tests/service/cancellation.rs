@@ -2,8 +2,6 @@
 //! query is at the server) leave no poisoned connection: later work succeeds. (A create
 //! cancelled inside a coalesced batch: `batched_creates.rs`.)
 
-mod running;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,16 +14,15 @@ use user_service::domain::email::Email;
 use user_service::store::UserStore;
 use user_service::store::users::READ_STATEMENTS;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dropped_reads_and_writes_leave_connections_usable() {
-    let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
+/// A store with coalescing on over a pool of two and a pipelined reader.
+async fn store_on(database_url: &str) -> (UserStore, Database) {
     let settings = DatabaseSettings {
         pool_size: 2,
         ..DatabaseSettings::default()
     };
-    let database = Database::connect_lazy(&database_url, &settings).expect("a pool");
+    let database = Database::connect_lazy(database_url, &settings).expect("a pool");
     let reader = Arc::new(
-        PipelinedReader::start(&database_url, READ_STATEMENTS, &settings).expect("a reader"),
+        PipelinedReader::start(database_url, READ_STATEMENTS, &settings).expect("a reader"),
     );
     assert!(reader.wait_connected(Duration::from_secs(10)).await);
     let store = UserStore::new(
@@ -36,15 +33,14 @@ async fn dropped_reads_and_writes_leave_connections_usable() {
         true,
         1024,
     );
+    (store, database)
+}
 
-    let email = Email::parse("cancel@example.com").expect("a valid email");
-    let user = match store.create(None, &email).await.expect("create") {
-        user_service::store::CreateOutcome::Created(user) => user,
-        other => panic!("a fresh database has no such user: {other:?}"),
-    };
-
+/// With the table locked, 20 rounds of a read and a write each cancelled by a timeout
+/// while at the server.
+async fn cancel_under_lock(database_url: &str, store: &UserStore, id: uuid::Uuid) {
     // Block the row so reads and writes are still at the server when we drop them.
-    let mut blocker = PgConnection::connect(&database_url)
+    let mut blocker = PgConnection::connect(database_url)
         .await
         .expect("connecting");
     blocker.execute("BEGIN").await.expect("BEGIN");
@@ -54,15 +50,14 @@ async fn dropped_reads_and_writes_leave_connections_usable() {
         .expect("locking");
     for round in 0..20 {
         let new_email = Email::parse(&format!("cancel-{round}@example.com")).expect("valid");
-        let read =
-            tokio::time::timeout(Duration::from_millis(20), store.get_rendered(user.id)).await;
+        let read = tokio::time::timeout(Duration::from_millis(20), store.get_rendered(id)).await;
         assert!(
             read.is_err(),
             "the read is blocked by the lock, so the timeout cancels it"
         );
         let write = tokio::time::timeout(
             Duration::from_millis(20),
-            store.update_email(user.id, &new_email),
+            store.update_email(id, &new_email),
         )
         .await;
         assert!(
@@ -71,6 +66,43 @@ async fn dropped_reads_and_writes_leave_connections_usable() {
         );
     }
     blocker.execute("ROLLBACK").await.expect("unlocking");
+}
+
+/// Every connection, pooled and pipelined, answers correctly.
+async fn check_usable(store: &UserStore, id: uuid::Uuid) {
+    for round in 0..10 {
+        let new_email = Email::parse(&format!("after-{round}@example.com")).expect("valid");
+        let updated = store
+            .update_email(id, &new_email)
+            .await
+            .expect("writes work after cancellations")
+            .expect("the user exists");
+        assert_eq!(updated.email, new_email.as_str());
+        let read = store
+            .get_rendered(id)
+            .await
+            .expect("reads work after cancellations")
+            .expect("exists");
+        let read: serde_json::Value = serde_json::from_slice(&read).expect("a JSON user");
+        assert_eq!(
+            read["email"],
+            new_email.as_str(),
+            "reads see the latest write"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_reads_and_writes_leave_connections_usable() {
+    let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
+    let (store, database) = store_on(&database_url).await;
+
+    let email = Email::parse("cancel@example.com").expect("a valid email");
+    let user = match store.create(None, &email).await.expect("create") {
+        user_service::store::CreateOutcome::Created(user) => user,
+        other => panic!("a fresh database has no such user: {other:?}"),
+    };
+    cancel_under_lock(&database_url, &store, user.id).await;
     // The cancelled writes still run: a change taken into the coalescer's queue is run
     // with its batch even when its caller has gone (`kit::db::coalesce`), and two batches
     // run at once, so one of them could commit after a write below and undo it. Before
@@ -84,28 +116,8 @@ async fn dropped_reads_and_writes_leave_connections_usable() {
         .await,
         "the cancelled writes ran within 10 s of the unlock"
     );
-
     // Every connection, pooled and pipelined, answers correctly afterwards.
-    for round in 0..10 {
-        let new_email = Email::parse(&format!("after-{round}@example.com")).expect("valid");
-        let updated = store
-            .update_email(user.id, &new_email)
-            .await
-            .expect("writes work after cancellations")
-            .expect("the user exists");
-        assert_eq!(updated.email, new_email.as_str());
-        let read = store
-            .get_rendered(user.id)
-            .await
-            .expect("reads work after cancellations")
-            .expect("exists");
-        let read: serde_json::Value = serde_json::from_slice(&read).expect("a JSON user");
-        assert_eq!(
-            read["email"],
-            new_email.as_str(),
-            "reads see the latest write"
-        );
-    }
+    check_usable(&store, user.id).await;
 }
 
 /// Waits until every pooled connection has stayed idle for `quiet` (a batch between two

@@ -3,14 +3,12 @@
 //! reads that are late on it are answered through the pool; without, they wait for the
 //! query deadline and get 503.
 
-mod running;
-
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use running::{create_user_at, spawn_app, token};
+use crate::support::{create_user_at, spawn_app, token};
 
 /// A stopped backend, continued however the test ends.
 struct Stopped(Pid);

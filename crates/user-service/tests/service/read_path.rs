@@ -2,9 +2,7 @@
 //! pipelining, no cache) serves the same answers, and a write is read back at once even with
 //! the cache switched on, because that read path has none.
 
-mod running;
-
-use running::{spawn_app, token};
+use crate::support::{spawn_app, token};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pool_reads_serve_users_and_their_writes() {

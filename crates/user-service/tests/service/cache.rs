@@ -2,11 +2,9 @@
 //! concurrent reads, and a write through one instance reaches another instance's cache
 //! through PostgreSQL LISTEN/NOTIFY.
 
-mod running;
-
 use std::time::{Duration, Instant};
 
-use running::{create_user_at as create, spawn_app, token};
+use crate::support::{create_user_at as create, spawn_app, token};
 
 fn with_cache(ttl_secs: u64) -> impl FnOnce(&mut user_service::settings::Settings) {
     move |settings| {

@@ -4,15 +4,12 @@
 //! pipelined queue. Each answers 503 with `Retry-After` quickly (bounded generously
 //! here: a hang is what fails) and recovers by itself.
 
-mod proxy;
-mod running;
-
 use std::time::{Duration, Instant};
 
 use sqlx::{Connection, Executor, PgConnection};
 
-use proxy::BlackholeProxy;
-use running::{create_user_at as create, spawn_app, token};
+use crate::proxy::BlackholeProxy;
+use crate::support::{create_user_at as create, spawn_app, token};
 use user_service::settings::Settings;
 
 /// Holds an ACCESS EXCLUSIVE lock on `users` until dropped (or `release`d): every

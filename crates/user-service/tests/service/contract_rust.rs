@@ -1,8 +1,7 @@
-//! The Rust app the contract suite runs against (`contract_rust.rs`), built in-process
-//! on a fresh database of the embedded PostgreSQL. The runs against the Node baseline
-//! and across implementations live with the suite (`tests/contract/tests/`), so that
-//! this crate's tests need no Node.js.
-#![allow(dead_code)]
+//! The contract suite (`tests/contract`) against the Rust service, built in-process on
+//! port 0 with a fresh database of the embedded PostgreSQL. The runs against the Node
+//! baseline and across implementations live with the suite (`tests/contract/tests/`), so
+//! that this crate's tests need no Node.js.
 
 use std::sync::OnceLock;
 
@@ -10,11 +9,11 @@ use contract_suite::Target;
 use user_service::settings::Settings;
 use user_service::store::MIGRATOR;
 
-pub const JWT_SECRET: &str = "contract-suite-secret-0123456789abcdef";
+const JWT_SECRET: &str = "contract-suite-secret-0123456789abcdef";
 
 /// The Rust service, started once (`kit::testing`), serving from its own thread and
 /// runtime (a server spawned on one test's runtime would die with that test).
-pub async fn rust_target() -> &'static Target {
+async fn target() -> &'static Target {
     static TARGET: OnceLock<Target> = OnceLock::new();
     TARGET.get_or_init(|| {
         let app = kit::testing::spawn_on_own_thread(
@@ -29,3 +28,5 @@ pub async fn rust_target() -> &'static Target {
         }
     })
 }
+
+contract_suite::contract_tests!(target);

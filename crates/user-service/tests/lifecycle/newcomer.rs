@@ -2,12 +2,10 @@
 //! DATABASE_URL, no JWT_SECRET): seed, serve, mint a token, read a seeded user, stop.
 //! Also: bad configuration stops start-up with a message naming the key.
 
-mod running;
-
 use std::time::Duration;
 
+use crate::running::{RunningService, command};
 use nix::sys::signal::Signal;
-use running::{RunningService, command};
 
 #[tokio::test]
 async fn seed_serve_token_and_read_on_the_embedded_database() {

@@ -1,23 +1,18 @@
 //! Keyset pagination walks a table with no duplicate and no gap while rows are being
 //! inserted concurrently, on the in-process app (port 0, its own database).
 
-mod running;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use sqlx::{Connection, Executor, PgConnection};
 
-use running::{spawn_app, token};
+use crate::support::{spawn_app, token};
 
-#[tokio::test]
-async fn walk_sees_every_existing_row_once_while_rows_are_inserted() {
-    let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
-    let base = spawn_app(&database_url, |_| {}).await;
-
-    // 300 users; groups of ten share a timestamp, so the id tie-break is exercised.
-    let mut connection = PgConnection::connect(&database_url)
+/// 300 users; groups of ten share a timestamp, so the id tie-break is exercised.
+/// Returns their ids.
+async fn insert_users_to_walk(database_url: &str) -> HashSet<String> {
+    let mut connection = PgConnection::connect(database_url)
         .await
         .expect("connecting");
     connection
@@ -29,36 +24,42 @@ async fn walk_sees_every_existing_row_once_while_rows_are_inserted() {
         )
         .await
         .expect("inserting the users to walk");
-    let existing: HashSet<String> = sqlx::query_scalar::<_, uuid::Uuid>("SELECT id FROM users")
+    sqlx::query_scalar::<_, uuid::Uuid>("SELECT id FROM users")
         .fetch_all(&mut connection)
         .await
         .expect("reading ids")
         .into_iter()
         .map(|id| id.to_string())
-        .collect();
+        .collect()
+}
 
-    let client = reqwest::Client::new();
-    let writing = Arc::new(AtomicBool::new(true));
-    let writer = {
-        let (client, base, writing) = (client.clone(), base.clone(), writing.clone());
-        tokio::spawn(async move {
-            let token = token("users:write");
-            let mut created = 0;
-            while writing.load(Ordering::Relaxed) {
-                let response = client
-                    .post(format!("{base}/users"))
-                    .bearer_auth(&token)
-                    .json(&serde_json::json!({ "email": format!("new-{}@example.com", uuid::Uuid::new_v4()) }))
-                    .send()
-                    .await
-                    .expect("the service answers");
-                assert_eq!(response.status(), 201);
-                created += 1;
-            }
-            created
-        })
-    };
+/// Creates users at `base` until `writing` is cleared; how many.
+fn spawn_writer(
+    client: &reqwest::Client,
+    base: &str,
+    writing: &Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<usize> {
+    let (client, base, writing) = (client.clone(), base.to_owned(), writing.clone());
+    tokio::spawn(async move {
+        let token = token("users:write");
+        let mut created = 0;
+        while writing.load(Ordering::Relaxed) {
+            let response = client
+                .post(format!("{base}/users"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({ "email": format!("new-{}@example.com", uuid::Uuid::new_v4()) }))
+                .send()
+                .await
+                .expect("the service answers");
+            assert_eq!(response.status(), 201);
+            created += 1;
+        }
+        created
+    })
+}
 
+/// Walks the list seven at a time; (created_at, id) of every item, in order.
+async fn walk(client: &reqwest::Client, base: &str) -> Vec<(String, String)> {
     let read = token("users:read");
     let mut seen = Vec::new();
     let mut after: Option<String> = None;
@@ -90,6 +91,19 @@ async fn walk_sees_every_existing_row_once_while_rows_are_inserted() {
             None => break,
         }
     }
+    seen
+}
+
+#[tokio::test]
+async fn walk_sees_every_existing_row_once_while_rows_are_inserted() {
+    let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
+    let base = spawn_app(&database_url, |_| {}).await;
+    let existing = insert_users_to_walk(&database_url).await;
+
+    let client = reqwest::Client::new();
+    let writing = Arc::new(AtomicBool::new(true));
+    let writer = spawn_writer(&client, &base, &writing);
+    let seen = walk(&client, &base).await;
     writing.store(false, Ordering::Relaxed);
     let created = writer.await.expect("the writer task");
     assert!(created > 0, "rows were inserted during the walk");

@@ -3,7 +3,6 @@
 //! and it neither closes nor resets a connection, so the service sees what a network
 //! that drops packets shows it: silence. New connections are accepted and held the
 //! same way. When forwarding resumes, the held bytes flow on.
-#![allow(dead_code)] // each test file uses a different part
 
 use std::str::FromStr;
 

@@ -4,8 +4,6 @@
 //! cap wait in the listen backlog instead of being accepted and reset.
 //! The 10,000-idle-connection and the heavy overload runs are in `scripts/ci/overload.sh`.
 
-mod running;
-
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
@@ -50,7 +48,7 @@ async fn small_batch(client: &reqwest::Client, base: &str) -> reqwest::Response 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_8_mib_bodies_take_no_processing_slot() {
     let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
-    let base = running::spawn_app(&database_url, |_| {}).await;
+    let base = crate::support::spawn_app(&database_url, |_| {}).await;
     let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
     let mut stalled = Vec::new();
     for _ in 0..17 * cores {
@@ -100,7 +98,7 @@ async fn send_body(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_past_the_budget_get_503_with_retry_after_and_no_reset() {
     let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
-    let base = running::spawn_app(&database_url, |settings| {
+    let base = crate::support::spawn_app(&database_url, |settings| {
         settings.server.body_budget_bytes = 3 * MIB;
     })
     .await;
@@ -166,7 +164,7 @@ async fn bodies_past_the_budget_get_503_with_retry_after_and_no_reset() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_past_the_cap_wait_in_the_backlog() {
     let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
-    let base = running::spawn_app(&database_url, |settings| {
+    let base = crate::support::spawn_app(&database_url, |settings| {
         settings.server.max_connections = 2;
         settings.server.keep_alive_secs = 60;
     })

@@ -5,8 +5,6 @@
 //! names and attributes; its log line carries the trace id; and they are sent by the
 //! SIGTERM drain, not by the batch timer (set to a minute).
 
-mod running;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,7 +16,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use prost::Message;
 
-use running::{JWT_SECRET, RunningService, create_user};
+use crate::running::{JWT_SECRET, RunningService, create_user};
 
 /// A span as received, with its service's name.
 #[derive(Clone, Debug)]
@@ -95,6 +93,71 @@ fn hex(bytes: &[u8]) -> String {
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN_ID: &str = "00f067aa0ba902b7";
 
+/// The request's server span: the service's name, the route, the caller as parent, and
+/// the semantic conventions' HTTP attributes.
+fn check_server_span(server: &Received, id: &str, port: u16) {
+    assert_eq!(
+        server.service, "users-under-test",
+        "OTEL_SERVICE_NAME names the service"
+    );
+    assert_eq!(server.span.name, "GET /users/{id}");
+    assert_eq!(
+        hex(&server.span.parent_span_id),
+        CALLER_SPAN_ID,
+        "the request span's parent is the caller's span"
+    );
+    let attributes = &server.span.attributes;
+    let attribute = |key| string_attribute(attributes, key);
+    assert_eq!(attribute("http.request.method").as_deref(), Some("GET"));
+    assert_eq!(attribute("http.route").as_deref(), Some("/users/{id}"));
+    assert_eq!(attribute("url.path"), Some(format!("/users/{id}")));
+    assert_eq!(
+        attribute("http.response.status_code").as_deref(),
+        Some("200")
+    );
+    assert_eq!(attribute("server.address").as_deref(), Some("127.0.0.1"));
+    assert_eq!(attribute("server.port"), Some(port.to_string()));
+    assert_eq!(
+        attribute("network.protocol.version").as_deref(),
+        Some("1.1")
+    );
+}
+
+/// The database span: a child of the request span, with the semantic conventions'
+/// database attributes and the statement's text.
+fn check_database_span(database: &Received, server: &Received, database_name: String) {
+    assert_eq!(
+        database.span.parent_span_id, server.span.span_id,
+        "the database span is a child of the request span"
+    );
+    assert_eq!(database.span.name, "SELECT users");
+    let attributes = &database.span.attributes;
+    let attribute = |key| string_attribute(attributes, key);
+    assert_eq!(attribute("db.system.name").as_deref(), Some("postgresql"));
+    assert_eq!(attribute("db.system").as_deref(), Some("postgresql"));
+    assert_eq!(attribute("db.namespace"), Some(database_name));
+    assert_eq!(attribute("db.operation.name").as_deref(), Some("SELECT"));
+    assert_eq!(attribute("db.collection.name").as_deref(), Some("users"));
+    assert_eq!(
+        attribute("db.query.text").as_deref(),
+        Some(user_service::store::users::READ_STATEMENTS[0]),
+        "the statement's text, with its placeholder and no value"
+    );
+}
+
+/// The request's JSON log line carries its trace id.
+fn check_log_line(logs: &str) {
+    let line = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|line| line["message"] == "request completed" && line["route"] == "/users/{id}")
+        .unwrap_or_else(|| panic!("no JSON line for the GET:\n{logs}"));
+    assert_eq!(
+        line["span"]["trace_id"], TRACE_ID,
+        "the request's log line carries its trace id: {line}"
+    );
+}
+
 #[tokio::test]
 async fn a_traced_get_reaches_the_receiver_with_its_database_span_on_sigterm() {
     let (endpoint, received) = start_receiver();
@@ -122,7 +185,7 @@ async fn a_traced_get_reaches_the_receiver_with_its_database_span_on_sigterm() {
     let id = create_user(&client, &service).await;
     let response = client
         .get(service.url(&format!("/users/{id}")))
-        .bearer_auth(running::token("users:read"))
+        .bearer_auth(crate::running::token("users:read"))
         .header("traceparent", format!("00-{TRACE_ID}-{CALLER_SPAN_ID}-01"))
         .send()
         .await
@@ -150,62 +213,12 @@ async fn a_traced_get_reaches_the_receiver_with_its_database_span_on_sigterm() {
         .iter()
         .find(|received| received.span.kind == SpanKind::Server as i32)
         .unwrap_or_else(|| panic!("no server span in the caller's trace; received: {spans:#?}"));
-    assert_eq!(
-        server.service, "users-under-test",
-        "OTEL_SERVICE_NAME names the service"
-    );
-    assert_eq!(server.span.name, "GET /users/{id}");
-    assert_eq!(
-        hex(&server.span.parent_span_id),
-        CALLER_SPAN_ID,
-        "the request span's parent is the caller's span"
-    );
-    let attributes = &server.span.attributes;
-    let attribute = |key| string_attribute(attributes, key);
-    assert_eq!(attribute("http.request.method").as_deref(), Some("GET"));
-    assert_eq!(attribute("http.route").as_deref(), Some("/users/{id}"));
-    assert_eq!(attribute("url.path"), Some(format!("/users/{id}")));
-    assert_eq!(
-        attribute("http.response.status_code").as_deref(),
-        Some("200")
-    );
-    assert_eq!(attribute("server.address").as_deref(), Some("127.0.0.1"));
-    assert_eq!(attribute("server.port"), Some(service.port.to_string()));
-    assert_eq!(
-        attribute("network.protocol.version").as_deref(),
-        Some("1.1")
-    );
+    check_server_span(server, &id, service.port);
 
     let database = in_trace
         .iter()
         .find(|received| received.span.kind == SpanKind::Client as i32)
         .unwrap_or_else(|| panic!("no database span in the caller's trace; received: {spans:#?}"));
-    assert_eq!(
-        database.span.parent_span_id, server.span.span_id,
-        "the database span is a child of the request span"
-    );
-    assert_eq!(database.span.name, "SELECT users");
-    let attributes = &database.span.attributes;
-    let attribute = |key| string_attribute(attributes, key);
-    assert_eq!(attribute("db.system.name").as_deref(), Some("postgresql"));
-    assert_eq!(attribute("db.system").as_deref(), Some("postgresql"));
-    assert_eq!(attribute("db.namespace"), Some(database_name));
-    assert_eq!(attribute("db.operation.name").as_deref(), Some("SELECT"));
-    assert_eq!(attribute("db.collection.name").as_deref(), Some("users"));
-    assert_eq!(
-        attribute("db.query.text").as_deref(),
-        Some(user_service::store::users::READ_STATEMENTS[0]),
-        "the statement's text, with its placeholder and no value"
-    );
-
-    let logs = service.logs();
-    let line = logs
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .find(|line| line["message"] == "request completed" && line["route"] == "/users/{id}")
-        .unwrap_or_else(|| panic!("no JSON line for the GET:\n{logs}"));
-    assert_eq!(
-        line["span"]["trace_id"], TRACE_ID,
-        "the request's log line carries its trace id: {line}"
-    );
+    check_database_span(database, server, database_name);
+    check_log_line(&service.logs());
 }
