@@ -17,6 +17,7 @@ mod distributed_cli;
 mod distributed_netns;
 mod errors;
 mod html_report;
+mod indexed_job;
 mod lab_file;
 mod merge_exact;
 mod rate_accuracy;
