@@ -113,6 +113,11 @@ pub fn price(
         }
     }
     notes.push(
+        "The arm64 columns price the same capacity, CPU and memory at the price file's arm64 \
+         rates: they assume an arm64 task serves what this machine measured."
+            .into(),
+    );
+    notes.push(
         "Function duration is the measured CPU time per request over the CPU share the memory buys; time spent waiting (on a database) is not in it."
             .into(),
     );

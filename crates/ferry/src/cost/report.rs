@@ -87,6 +87,18 @@ pub struct TargetCost {
     pub function_monthly_saving: Option<f64>,
     /// Why a figure is missing, or what it rests on.
     pub reason: Option<String>,
+    /// The same fleet and functions at the price file's arm64 rates, beside whatever
+    /// `--arch` priced above; they assume the capacity and CPU measured here. Absent in
+    /// reports written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arm64: Option<ArchCost>,
+}
+
+/// A target's month at another architecture's rates.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct ArchCost {
+    pub monthly_cost: Option<f64>,
+    pub function_monthly_cost: Option<f64>,
 }
 
 /// Prices every target in one scenario, savings against the baseline.
@@ -148,6 +160,7 @@ fn price_target(
         function_monthly_cost: None,
         function_monthly_saving: None,
         reason: None,
+        arm64: None,
     };
     let Some(measured) = target.scenarios.iter().find(|s| s.scenario == scenario) else {
         cost.reason = Some(format!("{} did not run {scenario}: no cost", target.name));
@@ -161,6 +174,26 @@ fn price_target(
     price_containers(&mut cost, measured, prices, settings, &mut reasons);
     price_functions(&mut cost, target, measured, prices, settings, &mut reasons);
     cost.reason = (!reasons.is_empty()).then(|| reasons.join("; "));
+    // The arm64 month beside it; what is missing is missing for the same reasons as above.
+    let arm64 = AppliedSettings {
+        arch: Arch::Arm64,
+        ..settings.clone()
+    };
+    let mut at_arm64 = cost.clone();
+    let mut ignored = Vec::new();
+    price_containers(&mut at_arm64, measured, prices, &arm64, &mut ignored);
+    price_functions(
+        &mut at_arm64,
+        target,
+        measured,
+        prices,
+        &arm64,
+        &mut ignored,
+    );
+    cost.arm64 = Some(ArchCost {
+        monthly_cost: at_arm64.monthly_cost,
+        function_monthly_cost: at_arm64.function_monthly_cost,
+    });
     cost
 }
 
@@ -277,7 +310,7 @@ impl CostReport {
             let _ = writeln!(out, "\n{}:", scenario.scenario);
             let _ = writeln!(
                 out,
-                "{:<16} {:<9} {:>10} {:>9} {:>14} {:>11} {:>11} {:>12} {:>7} {:>12} {:>11}",
+                "{:<16} {:<9} {:>10} {:>9} {:>14} {:>11} {:>11} {:>12} {:>7} {:>12} {:>11} {:>11} {:>12}",
                 "target",
                 "role",
                 "capacity",
@@ -288,12 +321,14 @@ impl CostReport {
                 "saving/yr",
                 "ratio",
                 "function/mo",
-                "saving/mo"
+                "saving/mo",
+                "arm64/mo",
+                "arm64 fn/mo"
             );
             for t in &scenario.targets {
                 let _ = writeln!(
                     out,
-                    "{:<16} {:<9} {:>10} {:>9} {:>14} {:>11} {:>11} {:>12} {:>7} {:>12} {:>11}",
+                    "{:<16} {:<9} {:>10} {:>9} {:>14} {:>11} {:>11} {:>12} {:>7} {:>12} {:>11} {:>11} {:>12}",
                     t.name,
                     t.role,
                     t.capacity_rps.map_or("-".into(), |c| format!("{c:.0}/s")),
@@ -309,6 +344,8 @@ impl CostReport {
                         .map_or("-".into(), |r| format!("{r:.2}×")),
                     money(t.function_monthly_cost),
                     money(t.function_monthly_saving),
+                    money(t.arm64.as_ref().and_then(|a| a.monthly_cost)),
+                    money(t.arm64.as_ref().and_then(|a| a.function_monthly_cost)),
                 );
             }
             for t in scenario.targets.iter().filter(|t| t.reason.is_some()) {
