@@ -18,7 +18,7 @@ import cluster from 'node:cluster';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 
-const require = createRequire(new URL('../../../baselines/node/package.json', import.meta.url));
+const require = createRequire(new URL('../../baselines/node/package.json', import.meta.url));
 const Fastify = require('fastify');
 const postgres = require('postgres');
 
