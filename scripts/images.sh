@@ -9,7 +9,7 @@
 #   scripts/images.sh              # the Rust binaries compiled in the builder stage, once
 #                                  # for the three images (its layer is reused)
 #   scripts/images.sh --prebuilt   # the runtime stages from this machine's release binaries
-#                                  # (cargo build --release -p user-service -p notes -p ferry,
+#                                  # (cargo build --release -p of each, one at a time,
 #                                  # run here first), no builder stage
 #
 # Base images missing here are pulled, or made from Debian where no registry answers
@@ -34,7 +34,11 @@ if $prebuilt; then
   binaries=$(mktemp -d /tmp/images-binaries.XXXXXX)
   trap 'rm -rf "$binaries"' EXIT
   built=$(date +%s)
-  cargo build --release --locked -p user-service -p notes -p ferry
+  # One package at a time, as CI's other steps build them (together, cargo would unify
+  # their features and compile everything again).
+  for package in user-service ferry notes; do
+    cargo build --release --locked -p "$package"
+  done
   echo "images: host release build in $(( $(date +%s) - built )) s" >&2
   target_dir=$(dirname "$(./scripts/user-service-bin.sh auto)")
   mkdir "$binaries/out"
