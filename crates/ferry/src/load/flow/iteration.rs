@@ -20,7 +20,10 @@ pub(in crate::load) async fn run_iteration(
     hold: Slot,
     intended: Instant,
 ) {
-    let mut extracted = vec![String::new(); flow.names().len()];
+    // One slot per extracted name, in `Flow::names` order; counted, not collected, since
+    // this runs once per iteration.
+    let names: usize = flow.steps.iter().map(|step| step.extract.len()).sum();
+    let mut extracted = vec![String::new(); names];
     let mut first_extracted = 0;
     let mut failed = false;
     let mut last_response = intended;
