@@ -111,7 +111,8 @@ fn mismatched_and_invalid_runs_are_listed_not_compared() {
         json!([
             {"name": "base", "scenarios": [scenario("read", &[300.0, 300.0], Some(true)),
                                            scenario("write", &[100.0, 100.0], Some(true)),
-                                           scenario("login", &[50.0, 50.0], Some(false))]},
+                                           scenario("login", &[50.0, 50.0], Some(false)),
+                                           scenario("search", &[400.0, 400.0], Some(true))]},
             {"name": "old-name", "scenarios": [scenario("read", &[900.0, 900.0], Some(true))]}
         ]),
     );
@@ -119,7 +120,8 @@ fn mismatched_and_invalid_runs_are_listed_not_compared() {
         3,
         json!([
             {"name": "base", "scenarios": [scenario("read", &[300.0, 300.0], Some(true)),
-                                           scenario("login", &[500.0, 500.0], Some(true))]},
+                                           scenario("login", &[500.0, 500.0], Some(true)),
+                                           scenario("search", &[4.0, 4.0], Some(false))]},
             {"name": "new-name", "scenarios": [scenario("read", &[10.0, 10.0], Some(true))]}
         ]),
     );
@@ -148,6 +150,11 @@ fn mismatched_and_invalid_runs_are_listed_not_compared() {
             "invalid in the baseline run (invalid: 100 % 401)",
         ),
         ("base", Some("write"), "only in the baseline run"),
+        (
+            "base",
+            Some("search"),
+            "invalid in this run (invalid: 100 % 401)",
+        ),
         ("new-name", None, "only in this run"),
         ("old-name", None, "only in the baseline run"),
     ];
@@ -200,4 +207,50 @@ fn the_runs_differences_are_noted() {
     now.lab.vars.insert("cost_ms".into(), json!("5"));
     let same = compare_runs("a.json", 0.1, &earlier, &now);
     assert!(same.notes.is_empty(), "{:?}", same.notes);
+}
+
+#[test]
+fn an_open_model_is_judged_on_p99_and_a_larger_rss_is_a_regression() {
+    // An open model's rate is fixed: three times the p99 and the RSS, the same throughput.
+    let open = |p99: f64, rss: f64| {
+        let mut scenario = scenario("burst", &[1000.0, 1000.0], Some(true));
+        scenario["schedule"] = json!("open: 1000/s");
+        scenario["summary"]["p99_us"] = json!(p99);
+        scenario["summary"]["rss_peak_bytes"] = json!(rss);
+        for round in scenario["rounds"].as_array_mut().unwrap() {
+            round["result"]["latency"]["corrected"]["p99_us"] = json!(p99);
+            round["rss_peak_bytes"] = json!(rss);
+        }
+        scenario
+    };
+    let earlier = run(3, json!([{"name": "svc", "scenarios": [open(900.0, 1e7)]}]));
+    let now = run(
+        3,
+        json!([{"name": "svc", "scenarios": [open(2700.0, 3e7)]}]),
+    );
+    let section = compare_runs("a.json", 0.1, &earlier, &now);
+    let verdict = |metric: &str| {
+        section
+            .comparisons
+            .iter()
+            .find(|c| c.metric == metric)
+            .map(|c| c.verdict)
+    };
+    assert_eq!(verdict("p99"), Some(Verdict::Regression));
+    assert_eq!(verdict("RSS peak"), Some(Verdict::Regression));
+    assert_eq!(verdict("CPU per 1k req/s"), Some(Verdict::Same));
+    assert_eq!(
+        verdict("throughput"),
+        None,
+        "an open model is judged on p99"
+    );
+    // The other way round, the same figures are improvements.
+    let back = compare_runs("b.json", 0.1, &now, &earlier);
+    assert_eq!(
+        back.count(Verdict::Improvement),
+        2,
+        "{:?}",
+        back.comparisons
+    );
+    assert_eq!(back.count(Verdict::Regression), 0);
 }
