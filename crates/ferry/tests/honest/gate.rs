@@ -1,4 +1,5 @@
-//! Issue 24: the performance gate. A lab of a service whose time per request is a lab var, run once as the baseline, then again: three times slower (exit 7, the regression
+//! Issue 24: the performance gate. A lab of a service whose time per request is a lab var,
+//! run once as the baseline, then again: three times slower (exit 7, the regression
 //! named), unchanged (exit 0, every verdict the same), and as a different lab (a target
 //! renamed, a scenario removed: listed, not compared). And `ferry report --baseline` on two
 //! runs of `ferry load`.
@@ -335,4 +336,44 @@ fn report_gates_one_load_run_against_another() {
     let expected = if regression { 7 } else { 0 };
     assert_eq!(faster.status.code(), Some(expected), "{}", text(&faster));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Exit 5 (an invalid scenario) wins over exit 7 (a regression): the gate still runs and
+/// names the regression, but a run with an invalid scenario is not a verdict to act on.
+#[test]
+fn an_invalid_scenario_wins_over_a_regression_with_exit_5() {
+    let earlier = earlier_run().to_str().unwrap().to_string();
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let dir = scratch("gate-invalid");
+    let lab = write_lab(&dir, "svc", true);
+    // Every answer is a 200, so a scenario that expects only 404s is all errors: invalid.
+    let refused = "\n[[scenario]]\nname = \"refused\"\nrequest = \"GET /things/2\"\nconnections = 2\nexpect = [404]\n";
+    let written = std::fs::read_to_string(&lab).unwrap();
+    std::fs::write(&lab, written + refused).unwrap();
+    let out = dir.join("out");
+    let output = compare(
+        &lab,
+        &out,
+        &["--baseline", &earlier, "--set", "vars.cost_ms=60"],
+    );
+    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    let json = read_json(&out.join("compare.json"));
+    let refused_valid = json["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|target| target["scenarios"].as_array().unwrap())
+        .filter(|scenario| scenario["scenario"] == "refused")
+        .map(|scenario| scenario["valid"].clone())
+        .collect::<Vec<_>>();
+    assert_eq!(refused_valid, [false, false], "{json:#}");
+    assert!(
+        comparisons(&json).iter().any(|c| c["target"] == "svc"
+            && c["scenario"] == "read"
+            && c["verdict"] == "regression"),
+        "the gate still compared and found the regression: {:#}",
+        json["baseline"]
+    );
 }
