@@ -11,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 started=$(date +%s)
 # The build is not part of the bound: only the run is.
-cargo test -p ferry --test ferry --no-run
+cargo test --workspace --test ferry --no-run
 timeout --kill-after=10 120 \
-  cargo test -p ferry --test ferry distributed_netns:: -- --ignored --test-threads=1
+  cargo test --workspace --test ferry distributed_netns:: -- --ignored --test-threads=1
 echo "distributed.sh: $(( $(date +%s) - started )) s"

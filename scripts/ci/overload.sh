@@ -14,6 +14,6 @@ cd "$(dirname "$0")/../.."
 started=$(date +%s)
 # One test at a time: each pushes the machine far past capacity on its own.
 # The build is not part of the bound: only the run is.
-cargo test -p user-service --test overload --no-run
-timeout 600 cargo test -p user-service --test overload -- --ignored --test-threads=1 --nocapture
+cargo test --workspace --test overload --no-run
+timeout 600 cargo test --workspace --test overload -- --ignored --test-threads=1 --nocapture
 echo "overload suite: $(( $(date +%s) - started )) s"

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v prometheus >/dev/null || { echo "prometheus is not installed (scripts/setup.sh installs it)" >&2; exit 1; }
 cargo build -p user-service
-cargo test -p ferry --test ferry --no-run
+cargo test --workspace --test ferry --no-run
 started=$(date +%s)
-timeout 180 cargo test -p ferry --test ferry candidates_prometheus:: -- --ignored --nocapture --test-threads 1
+timeout 180 cargo test --workspace --test ferry candidates_prometheus:: -- --ignored --nocapture --test-threads 1
 echo "prometheus: candidates tests passed in $(( $(date +%s) - started )) s"
