@@ -121,9 +121,9 @@ pub fn judge(rate: f64, run: &RoundRun, slo_p99_us: u64, slo_error_ratio: f64) -
 }
 
 /// Bisects between `low` and `high` with `probes` runs of `probe(rate)`. The last probe goes
-/// to an end of the range when every probe so far agreed: to `low` when all failed, so that
-/// "none held" always includes the bottom of the range, and to `high` when all passed, so that
-/// "at least" reaches the top.
+/// to an end of the range when every probe so far agreed: to `low` when none passed (a
+/// search of one probe included), so that "none held" always includes the bottom of the
+/// range, and to `high` when all passed, so that "at least" reaches the top.
 pub fn search(
     low: f64,
     high: f64,
@@ -151,12 +151,13 @@ pub fn search(
 }
 
 /// The rate of the next probe: the geometric middle of what is known, or an end of the range
-/// for the `last` probe when every earlier one agreed.
+/// for the `last` probe: its bottom when none passed so far (none ran, for a search of one
+/// probe), its top when every earlier one passed.
 fn next_rate(last: bool, passed: &[bool], range: (f64, f64), known: (f64, f64)) -> f64 {
-    let agreed = |outcome: bool| !passed.is_empty() && passed.iter().all(|p| *p == outcome);
-    let rate = if last && agreed(false) {
+    let all_passed = !passed.is_empty() && passed.iter().all(|p| *p);
+    let rate = if last && !passed.contains(&true) {
         range.0
-    } else if last && agreed(true) {
+    } else if last && all_passed {
         range.1
     } else {
         (known.0 * known.1).sqrt()
@@ -225,6 +226,12 @@ mod tests {
         );
         assert_eq!(
             next_rate(true, &[false], (4_273.0, 64_104.0), (4_273.0, 16_550.0)),
+            4_273.0
+        );
+        // A search of one probe: that probe is the bottom, lest it end in "none held" after
+        // probing only the middle.
+        assert_eq!(
+            next_rate(true, &[], (4_273.0, 64_104.0), (4_273.0, 64_104.0)),
             4_273.0
         );
         assert_eq!(

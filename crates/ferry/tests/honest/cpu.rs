@@ -166,6 +166,14 @@ fn assert_honest_samples(name: &str, round: &Value, cap: f64) {
         "{name}: {} samples in 2.5 s",
         samples.len()
     );
+    let highest = samples
+        .iter()
+        .map(|s| number(&s["cpu_percent"], "cpu_percent"))
+        .fold(0.0, f64::max);
+    eprintln!(
+        "{name}: {} samples, the highest {highest:.1}%, the cap {cap}%",
+        samples.len()
+    );
     let mut last: Option<f64> = None;
     for sample in samples {
         let (t, cpu) = (

@@ -109,6 +109,10 @@ fn a_scenario_of_401s_is_invalid_and_the_run_exits_5() {
         "the HTML draws no bar for it"
     );
     assert!(!html.contains(">capacity 0/s<"), "no capacity drawn as 0");
+    assert!(
+        html.contains(">containers —<") && html.contains(">functions —<"),
+        "its unpriced month is no bar, not 0.00"
+    );
     let locked_cost = json["cost"]["scenarios"][0]["targets"]
         .as_array()
         .unwrap()

@@ -51,6 +51,11 @@ fn every_request_of_a_requests_file_reaches_the_target_not_its_base_url() {
     let out = dir.join("out");
     let output = compare(&lab(&dir, "requests.json", ""), &out, &[]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    eprintln!(
+        "the decoy at the file's base_url received {}, the target {}",
+        lines_in(&decoy_log),
+        lines_in(&dir.join("service.log"))
+    );
     assert_eq!(
         lines_in(&decoy_log),
         0,

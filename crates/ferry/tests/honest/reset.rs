@@ -182,6 +182,12 @@ fn every_run_and_probe_reads_the_rows_setup_left_in_each_targets_own_database() 
         assert!(add["summary"]["responses"].as_u64().unwrap() > 0, "{add}");
         assert!(add["capacity"]["probes"].as_array().unwrap().len() == 2);
         let seen = seen(&out, target);
+        eprintln!(
+            "{target}: {} lists, rows seen {:?}..={:?}, setup left {rows}",
+            seen.len(),
+            seen.iter().min(),
+            seen.iter().max()
+        );
         assert!(!seen.is_empty(), "{target} served no list");
         let other: Vec<&usize> = seen.iter().filter(|count| **count != rows).collect();
         assert!(
