@@ -18,13 +18,20 @@ impl Row {
         self.bounds.get(index).copied().flatten()
     }
 
-    /// The value of target `index` as shown: "—" when unknown, never 0.
+    /// The value of target `index` as shown: "—" when unknown, never 0; an exact capacity
+    /// with the bracket it lies in (the lowest rate that failed).
     pub(super) fn value_text(&self, index: usize) -> String {
-        match (self.values[index], self.bound_at(index)) {
-            (Some(value), Some(Bound::AtLeast)) => format!("≥ {}", (self.format)(value)),
-            (_, Some(Bound::None)) => "none held".to_string(),
-            (Some(value), _) => (self.format)(value),
-            (None, _) => "—".to_string(),
+        let failed_at = self.failed_at.get(index).copied().flatten();
+        match (self.values[index], self.bound_at(index), failed_at) {
+            (Some(value), Some(Bound::AtLeast), _) => format!("≥ {}", (self.format)(value)),
+            (Some(value), Some(Bound::Exact), Some(failed)) => format!(
+                "{} (failed at {})",
+                (self.format)(value),
+                (self.format)(failed)
+            ),
+            (_, Some(Bound::None), _) => "none held".to_string(),
+            (Some(value), _, _) => (self.format)(value),
+            (None, _, _) => "—".to_string(),
         }
     }
 

@@ -47,6 +47,7 @@ pub fn step_rows(report: &CompareReport, key: &str) -> Vec<Row> {
             format,
             invalid: Vec::new(),
             bounds: Vec::new(),
+            failed_at: Vec::new(),
         };
         let mut p99 = row(STEP_P99, "p99", micros);
         p99.values = scenarios

@@ -31,6 +31,9 @@ pub struct Row {
     pub invalid: Vec<bool>,
     /// Per target, for the capacity row: how far its capacity is known. Empty elsewhere.
     pub bounds: Vec<Option<Bound>>,
+    /// Per target, for the capacity row: the lowest failing probe's rate, the top of the
+    /// bracket the capacity lies in (`None` when no probe failed). Empty elsewhere.
+    pub failed_at: Vec<Option<f64>>,
 }
 
 fn micros(value: f64) -> String {
@@ -160,6 +163,7 @@ pub fn rows(report: &CompareReport) -> Vec<Row> {
                 format,
                 invalid: Vec::new(),
                 bounds: Vec::new(),
+                failed_at: Vec::new(),
             });
         }
         rows.extend(flow_rows::step_rows(report, &key));
@@ -252,6 +256,10 @@ fn capacity_row(report: &CompareReport, key: &str) -> Option<Row> {
                 Some(capacity.bound)
             })
             .collect();
+        row.failed_at = targets
+            .iter()
+            .map(|t| t.scenario(key)?.capacity.as_ref()?.bracket_high_rps)
+            .collect();
         row.invalid = invalid_runs(report, key);
         return Some(row);
     }
@@ -287,6 +295,7 @@ fn database_rows(report: &CompareReport, key: &str) -> [Row; 2] {
             format: percent,
             invalid: Vec::new(),
             bounds: Vec::new(),
+            failed_at: Vec::new(),
         }
     };
     [
@@ -325,6 +334,7 @@ fn fixed(label: String, values: Vec<Option<f64>>, format: fn(f64) -> String) -> 
         format,
         invalid: Vec::new(),
         bounds: Vec::new(),
+        failed_at: Vec::new(),
     }
 }
 
@@ -354,5 +364,30 @@ mod tests {
         };
         assert_eq!(one.text(), "×2.00 (1 round)");
         assert_eq!(Ratio { once: true, ..one }.text(), "×2.00");
+    }
+
+    #[test]
+    fn a_capacity_shows_its_bracket_and_an_unknown_one_no_number() {
+        let row = Row {
+            label: "get: capacity at p99 ≤ 10 ms".into(),
+            scenario: Some("get".into()),
+            metric: "capacity",
+            values: vec![Some(2_000.0), Some(8_000.0), None, None],
+            spreads: vec![None; 4],
+            once: true,
+            format: rate,
+            invalid: Vec::new(),
+            bounds: vec![
+                Some(Bound::Exact),
+                Some(Bound::AtLeast),
+                Some(Bound::None),
+                None,
+            ],
+            failed_at: vec![Some(2_500.0), None, Some(400.0), None],
+        };
+        assert_eq!(row.value_text(0), "2,000/s (failed at 2,500/s)");
+        assert_eq!(row.value_text(1), "≥ 8,000/s");
+        assert_eq!(row.value_text(2), "none held");
+        assert_eq!(row.value_text(3), "—");
     }
 }
