@@ -43,7 +43,7 @@ cargo build -q --release -p user-service && cp "$CARGO_TARGET_DIR/release/user-s
 (cd "$work/tree" && cargo build -q --release -p user-service) && cp "$CARGO_TARGET_DIR/release/user-service" "$work/small-buffers"
 
 # One embedded PostgreSQL (started by the first service, reused by the second).
-export APP_CONFIG_DIR=$root/config APP_DATABASE__DATA_DIR=$work/pg JWT_SECRET=actix-buffer-experiment-secret-0123456 APP_LOG__FILTER=warn
+export APP_CONFIG_DIR=$root/crates/user-service/config APP_DATABASE__DATA_DIR=$work/pg JWT_SECRET=actix-buffer-experiment-secret-0123456 APP_LOG__FILTER=warn
 export APP_SERVER__KEEP_ALIVE_SECS=60
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 port=$(free_port)

@@ -1,4 +1,5 @@
-# Shell helpers the scripts share. Source it: . "$(dirname "$0")/lib.sh"
+# Shell helpers the scripts share (the profiles, the actix buffer experiment, sqlx-prepare.sh
+# and CI's schemathesis step; the benchmarks are labs/ now). Source it: . "$(dirname "$0")/lib.sh"
 
 # A free TCP port on 127.0.0.1.
 free_port() {
@@ -49,49 +50,4 @@ start_throwaway_postgres() {
 stop_throwaway_postgres() {
   [ -n "${pg_data:-}" ] || return 0
   "${pg_as[@]}" "$pg_bindir/pg_ctl" -D "$pg_data" -m fast stop >/dev/null 2>&1 || true
-}
-
-# The benchmarks' common set-up: a scratch directory $work named after $1, a throwaway
-# PostgreSQL in it started with the further arguments as server options ($db, and
-# $pg_bindir), a random JWT_SECRET for every service started, and, on exit, every pid in
-# $pids stopped, the server stopped and $work removed.
-bench_start() { # name [postgres options…]
-  local name=$1
-  shift
-  work=$(scratch_dir "$name")
-  pids=()
-  trap bench_cleanup EXIT
-  start_throwaway_postgres "$work" "$@"
-  db=$pg_url
-  export JWT_SECRET=bench-$RANDOM$RANDOM-0123456789abcdef0123456789
-}
-
-bench_cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  stop_throwaway_postgres
-  rm -rf "$work"
-}
-
-# Migrates $db and seeds $1 users with $bin/user-service; their ids in $work/ids.txt.
-bench_seed_users() {
-  DATABASE_URL=$db "$bin/user-service" migrate
-  DATABASE_URL=$db "$bin/user-service" seed --users "$1" --ids-file "$work/ids.txt" >&2
-}
-
-# Starts service $1 on a fresh port (${port[$1]}) against $db and waits until it is ready:
-# `node` is the Node baseline, any other name $bin/user-service; further arguments are
-# environment assignments for it. Its pid joins $pids, its log is $work/$1.log. Needs
-# `declare -A port` in the caller.
-bench_start_service() { # name [VAR=value…]
-  local name=$1
-  shift
-  port[$name]=$(free_port)
-  if [ "$name" = node ]; then
-    env DATABASE_URL="$db" PORT="${port[$name]}" "$@" node baselines/node/src/main.js >"$work/$name.log" 2>&1 &
-  else
-    env DATABASE_URL="$db" PORT="${port[$name]}" "$@" "$bin/user-service" serve >"$work/$name.log" 2>&1 &
-  fi
-  pids+=("$!")
-  wait_ready "${port[$name]}" "$!" "$work/$name.log"
 }

@@ -26,7 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export APP_CONFIG_DIR=$root/config APP_DATABASE__DATA_DIR=$work/pg JWT_SECRET=profile-otel-secret-0123456789abcdef APP_LOG__FILTER=${PROFILE_LOG_FILTER:-warn}
+export APP_CONFIG_DIR=$root/crates/user-service/config APP_DATABASE__DATA_DIR=$work/pg JWT_SECRET=profile-otel-secret-0123456789abcdef APP_LOG__FILTER=${PROFILE_LOG_FILTER:-warn}
 export APP_CACHE__ENABLED=false
 "$bin/user-service" seed --users 1000 --ids-file "$work/ids.txt" >/dev/null
 "$bin/user-service" token --scope users:read >"$work/token"

@@ -28,7 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export APP_CONFIG_DIR=$root/config APP_DATABASE__DATA_DIR=$work/pg JWT_SECRET=profile-read-path-secret-0123456789ab APP_LOG__FILTER=${PROFILE_LOG_FILTER:-warn}
+export APP_CONFIG_DIR=$root/crates/user-service/config APP_DATABASE__DATA_DIR=$work/pg JWT_SECRET=profile-read-path-secret-0123456789ab APP_LOG__FILTER=${PROFILE_LOG_FILTER:-warn}
 export APP_CACHE__ENABLED=true
 port=$(free_port)
 "$bin/user-service" seed --users 100 --ids-file "$work/ids.txt" >/dev/null

@@ -2,7 +2,8 @@
 # Regenerates the compile-time query data in crates/user-service/.sqlx (committed, so
 # builds and CI need no database: SQLX_OFFLINE=true in .cargo/config.toml).
 # Run it after changing a migration or a query. It starts a throwaway PostgreSQL from
-# the machine's server binaries, applies migrations/, and re-checks the crate online.
+# the machine's server binaries, applies crates/user-service/migrations/, and re-checks
+# the crate online.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -11,7 +12,7 @@ work=$(scratch_dir sqlx-prepare)
 trap 'stop_throwaway_postgres; rm -rf "$work"' EXIT
 start_throwaway_postgres "$work"
 url=$pg_url
-for migration in migrations/*.sql; do psql -q -v ON_ERROR_STOP=1 "$url" -f "$migration"; done
+for migration in crates/user-service/migrations/*.sql; do psql -q -v ON_ERROR_STOP=1 "$url" -f "$migration"; done
 
 rm -rf crates/user-service/.sqlx
 mkdir -p crates/user-service/.sqlx

@@ -7,7 +7,8 @@
 #    be pulled; the three Rust images' runtime stages from those binaries; the Node image),
 #    then the user-service image against a real PostgreSQL (crates/user-service/tests/
 #    lifecycle/container.rs: readiness, an authenticated request, the drain on
-#    `podman stop` under load, the embedded database refused);
+#    `podman stop` under load, the embedded database refused); then ferry's container
+#    targets: crates/ferry/tests/ferry/compare_container.rs and labs/containers.toml --quick;
 # 3. with IMAGES_FULL_BUILD=1 only, bounded at 30 minutes: the full multi-stage build of
 #    the user-service image, the builder stage compiling from source, as a team builds it
 #    elsewhere. It replaces the image of part 2. Off in .ci/run: a from-scratch compile in
@@ -23,13 +24,20 @@ for package in user-service ferry notes; do
   cargo build --release --locked -p "$package"
 done
 # The test binary is built by the test step already.
-cargo test -p user-service --test lifecycle --no-run
+cargo test --workspace --test lifecycle --no-run
 echo "images.sh: builds on the host in $(( $(date +%s) - started )) s"
 
 bounded=$(date +%s)
 timeout --kill-after=30 900 bash -c '
   ./scripts/images.sh --prebuilt
-  cargo test -p user-service --test lifecycle -- --ignored --test-threads=1 --nocapture container::
+  cargo test --workspace --test lifecycle -- --ignored --test-threads=1 --nocapture container::
+  # A container target at 0.5 CPU shows no CPU above 55 % (crates/ferry/tests/ferry/
+  # compare_container.rs), and labs/containers.toml (the default lab as images) end to end.
+  cargo test -p ferry --test ferry -- --ignored --nocapture compare_container::
+  out=$(mktemp -d)
+  "${CARGO_TARGET_DIR:-target}/release/ferry" compare --lab labs/containers.toml --quick \
+    --no-progress --set vars.build=true --out "$out"
+  rm -rf "$out"
 '
 echo "images.sh: images from host binaries and the container test in $(( $(date +%s) - bounded )) s"
 

@@ -28,3 +28,9 @@ PY
     echo "lab $lab: $(( $(date +%s) - start )) s"
     rm -rf "$out"
 done
+# Every lab file under labs/ is checked (`--plan`: read, validated, planned; nothing runs),
+# the long ones too (read-path, writes, hedge), which CI does not run.
+for lab in labs/*.toml labs/*/lab.toml; do
+    "$ferry" compare --lab "$lab" --plan >/dev/null
+    echo "lab $lab: plan checked"
+done

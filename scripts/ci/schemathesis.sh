@@ -8,8 +8,8 @@
 #   generated cases on each implementation, about 30 s in all)
 #
 # A longer run: scripts/ci/schemathesis.sh 2000 (and drop --generation-deterministic
-# below to explore beyond the fixed cases). Check settings: schemathesis.toml (found by
-# Schemathesis in the working directory, the repository root).
+# below to explore beyond the fixed cases). Check settings: the user-service's
+# crates/user-service/schemathesis.toml (passed with --config-file).
 #
 # Each implementation gets its own database on one throwaway PostgreSQL. The Rust
 # service is the debug binary (built here; the test step built it already in CI).
@@ -62,7 +62,7 @@ for target in "rust $rust_port" "node $node_port"; do
   set -- $target
   echo "schemathesis: $1 (max-examples $examples per operation)" >&2
   started=$SECONDS
-  "$st" run docs/openapi.json --url "http://127.0.0.1:$2" \
+  "$st" --config-file crates/user-service/schemathesis.toml run docs/openapi.json --url "http://127.0.0.1:$2" \
     --checks all --phases examples,coverage,fuzzing,stateful \
     --max-examples "$examples" --generation-deterministic \
     --header "Authorization: Bearer $token" \

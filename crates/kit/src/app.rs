@@ -247,6 +247,7 @@ where
         url = format!("http://{}:{}", settings.server().host, running.port()),
         database = running.database_server().describe(),
         environment = environment.as_str(),
+        config = %crate::config::describe_config_dir(&S::config_dir()),
         "{name} is listening",
     );
     let drained = running.run_until_stopped().await;

@@ -12,14 +12,20 @@
 //!    `DATABASE_URL`, `DATABASE_READ_URL`, `HOST`, `PORT`, `JWT_SECRET`, `DB_POOL_SIZE`,
 //!    `WORKERS`.
 //!
-//! The configuration directory is `config/` under the working directory, or
-//! `APP_CONFIG_DIR`. Missing files are skipped (the defaults are complete).
+//! The configuration directory is `APP_CONFIG_DIR` when set, else the first of the
+//! service's [`ServiceSettings::CONFIG_DIRS`] (relative to the working directory) that
+//! exists: `config/`, and for the user-service also `crates/user-service/config`, so that
+//! it is found from the repository root as from its crate. [`kit::app::run`] logs the
+//! folder read. Missing files are skipped (the defaults are complete).
+//!
+//! [`kit::app::run`]: crate::app::run
 //! A value of the wrong type stops start-up with a message naming the key, where it
 //! came from and the expected form; [`Validate`] adds the checks types cannot express.
 //!
 //! Settings every service shares live here ([`ServerSettings`], [`DatabaseSettings`],
 //! [`AuthSettings`], [`LogSettings`]); a service wraps them in its own struct.
 
+mod dir;
 mod redact;
 mod secret;
 mod service;
@@ -32,6 +38,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub use dir::{config_dir, describe_config_dir, find_config_dir};
 pub use secret::Secret;
 pub use service::ServiceSettings;
 
@@ -85,13 +92,6 @@ impl Environment {
             Environment::Test => "test",
         }
     }
-}
-
-/// Where the layered files are read from.
-pub fn config_dir() -> PathBuf {
-    std::env::var_os("APP_CONFIG_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("config"))
 }
 
 /// The plain environment variables of the runtime interface our services share with the
@@ -238,17 +238,6 @@ impl Default for ServerSettings {
     }
 }
 
-/// `database.read_path`: how point reads reach PostgreSQL.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum ReadPath {
-    /// Few long-lived pipelined connections (`kit::db::pipelined`), plus any cache.
-    #[default]
-    Pipelined,
-    /// The SQLx pool, one query per checked-out connection, and no cache.
-    Pool,
-}
-
 /// `[database]`: which PostgreSQL to use and how. `Debug` hides the URLs' passwords.
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -261,7 +250,7 @@ pub struct DatabaseSettings {
     pub pool_size: u32,
     /// Long-lived pipelined connections for point reads (see `kit::db::pipelined`); on
     /// top of `pool_size`. One measured best on a 2-core machine (one backend keeps one
-    /// core busy and leaves the other to the service): `scripts/bench-read-path.sh`.
+    /// core busy and leaves the other to the service): `labs/read-path.toml`.
     pub read_connections: usize,
     /// Queries in flight at once on each pipelined connection; past it a point read is
     /// answered 503 at once rather than queued without bound behind a stalled server.
@@ -272,10 +261,6 @@ pub struct DatabaseSettings {
     /// that were already on it. 0: never. Above the pipelined read's p99 at saturation
     /// (about 7 ms on the 2-core reference machine), so that normally nothing is sent twice.
     pub read_hedge_ms: u64,
-    /// `pipelined` (the default): point reads over `read_connections`, with the service's
-    /// cache when it has one. `pool`: the textbook design, every read through the SQLx pool,
-    /// no pipelining, no cache; kept so that a lab can measure what the design is worth.
-    pub read_path: ReadPath,
     /// How long a request waits for a pooled connection before 503.
     pub acquire_timeout_ms: u64,
     /// Server-side `statement_timeout` of every pooled connection.
@@ -291,10 +276,6 @@ pub struct DatabaseSettings {
     pub data_dir: PathBuf,
     /// Apply pending migrations when the service starts.
     pub migrate_on_start: bool,
-    /// Coalesce concurrent point reads (one `= ANY($1)` statement) and creates (one
-    /// multi-row insert) while earlier statements are in flight (`kit::db::coalesce`).
-    /// Off: one statement per request.
-    pub coalesce: bool,
 }
 
 impl Default for DatabaseSettings {
@@ -306,14 +287,12 @@ impl Default for DatabaseSettings {
             read_connections: 1,
             read_queue_depth: 1024,
             read_hedge_ms: 10,
-            read_path: ReadPath::Pipelined,
             acquire_timeout_ms: 3000,
             statement_timeout_ms: 5000,
             idle_in_transaction_timeout_ms: 10_000,
             query_timeout_ms: 6000,
             data_dir: PathBuf::from(".data/postgres"),
             migrate_on_start: true,
-            coalesce: true,
         }
     }
 }

@@ -134,17 +134,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Logs for `migrate` and `seed` (`serve`'s are `kit::app::run`'s), first saying which
+/// configuration folder was read.
 fn init_logs(settings: &Settings) -> anyhow::Result<TelemetryGuard> {
-    Ok(kit::telemetry::init(&settings.log)?)
+    let telemetry = kit::telemetry::init(&settings.log)?;
+    tracing::info!(
+        config = %kit::config::describe_config_dir(&Settings::config_dir()),
+        "settings read"
+    );
+    Ok(telemetry)
 }
 
 async fn connect(
     settings: &Settings,
     environment: Environment,
 ) -> anyhow::Result<(DatabaseServer, Database)> {
-    let server = DatabaseServer::from_settings(&settings.database, environment).await?;
+    let server = DatabaseServer::from_settings(&settings.database.shared, environment).await?;
     kit::db::check_reachable(&server.url).await?;
-    let database = Database::connect_lazy(&server.url, &settings.database)?;
+    let database = Database::connect_lazy(&server.url, &settings.database.shared)?;
     Ok((server, database))
 }
 

@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use actix_web::web;
 use kit::app::Running;
-use kit::config::{Environment, ReadPath};
+use kit::config::Environment;
 use kit::db::Database;
 use kit::db::notify::{Event, Listening, listen};
 use kit::db::pipelined::PipelinedReader;
 use uuid::Uuid;
 
 use crate::process::shedding::ProcessPool;
-use crate::settings::Settings;
+use crate::settings::{ReadPath, Settings};
 use crate::store::cache::UserCache;
 use crate::store::users::READ_STATEMENTS;
 use crate::store::{MIGRATOR, UserStore};
@@ -52,17 +52,22 @@ pub async fn build(settings: &Settings, environment: Environment) -> anyhow::Res
         _ => &urls.url,
     };
     let read_database = match &urls.read_url {
-        Some(url) => Database::connect_lazy(url, &settings.database)?,
+        Some(url) => Database::connect_lazy(url, &settings.database.shared)?,
         None => connected.database().clone(),
     };
     // `database.read_path = "pool"` is the textbook design a lab compares against: no
     // pipelined reader and no cache, every point read through the SQLx pool.
     let pipelined = settings.database.read_path == ReadPath::Pipelined;
+    tracing::info!(
+        read_path = ?settings.database.read_path,
+        coalesce = settings.database.coalesce,
+        "point reads and writes",
+    );
     let reader = if pipelined {
         let reader = Arc::new(PipelinedReader::start(
             point_read_url,
             READ_STATEMENTS,
-            &settings.database,
+            &settings.database.shared,
         )?);
         // Serve from the first request on rather than answer 503 while connecting.
         reader.wait_connected(Duration::from_secs(5)).await;
@@ -84,12 +89,13 @@ pub async fn build(settings: &Settings, environment: Environment) -> anyhow::Res
             reader,
             cache,
             settings.database.coalesce,
-            settings.database.read_queue_depth * settings.database.read_connections.max(1),
+            settings.database.shared.read_queue_depth
+                * settings.database.shared.read_connections.max(1),
         )
         .hedging_reads_after(
-            Duration::from_millis(settings.database.read_hedge_ms),
+            Duration::from_millis(settings.database.shared.read_hedge_ms),
             // Half the pool: the writes keep the rest.
-            (settings.database.pool_size as usize / 2).max(1),
+            (settings.database.shared.pool_size as usize / 2).max(1),
         ),
     );
     // Built here, not a process-wide global: every app (two in one test process, say)

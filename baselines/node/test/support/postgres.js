@@ -1,7 +1,8 @@
 // A PostgreSQL for the tests that need one: DATABASE_URL when it is set (a migrated
 // database), else a throwaway cluster of the machine's own server binaries, as the Rust
 // tests get from crates/pg-embedded: initdb into a temporary folder, no TCP (a Unix socket
-// in that folder only), fsync off, the shared migrations/ applied, removed at the end.
+// in that folder only), fsync off, the user-service's crates/user-service/migrations/
+// applied, removed at the end.
 // PostgreSQL refuses to run as root, so as root the cluster runs as the `postgres` user.
 //
 // Without server binaries the tests that need a database fail, saying what to install:
@@ -14,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { postgresTarget } from '../../src/databaseUrl.js';
 
-const MIGRATIONS = fileURLToPath(new URL('../../../../migrations/', import.meta.url));
+const MIGRATIONS = fileURLToPath(new URL('../../../../crates/user-service/migrations/', import.meta.url));
 const FIX = 'install the PostgreSQL server (`apt-get install -y postgresql`; scripts/setup.sh does it) or set DATABASE_URL';
 
 function hasServer(dir) {

@@ -105,8 +105,8 @@ pub struct CompareArgs {
     /// Cold starts per started target [default: 5; --quick 2].
     #[arg(long)]
     cold_starts: Option<u32>,
-    /// Probes of each capacity search per target [default: 5; --quick 2].
-    #[arg(long)]
+    /// Probes of each capacity search per target, at least 1 [default: 5; --quick 2].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     capacity_probes: Option<u32>,
     /// Skip the pgbench reference run.
     #[arg(long)]
@@ -128,11 +128,27 @@ pub struct CompareArgs {
     /// a pull-request comment.
     #[arg(long, value_name = "FILE")]
     markdown: Option<PathBuf>,
+    /// The engine that runs [target.container] targets [default: podman, else docker, as
+    /// found on PATH].
+    #[arg(long, value_parser = ["podman", "docker"])]
+    engine: Option<String>,
 }
 
 pub fn compare(args: CompareArgs) -> Result<ExitCode> {
     let lab = lab_from(&args)?;
-    let settings = settings_from(&args)?;
+    let mut settings = settings_from(&args)?;
+    let containers = lab.targets.iter().any(|target| {
+        matches!(
+            target.kind,
+            compare::lab::TargetKind::Started {
+                container: Some(_),
+                ..
+            }
+        )
+    });
+    if containers && !args.plan {
+        settings.engine = Some(compare::container::find_engine(args.engine.as_deref())?);
+    }
     let (plan_text, _) = plan::describe(&lab, &settings);
     let mask = compare::secrets::Mask::default();
     mask.learn(&lab.secrets, &lab.vars);
@@ -378,5 +394,6 @@ fn settings_from(args: &CompareArgs) -> Result<CompareSettings> {
             })
             .collect::<Vec<_>>()
             .join(" "),
+        engine: args.engine.clone(),
     })
 }

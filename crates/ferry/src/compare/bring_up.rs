@@ -15,6 +15,8 @@ use crate::load::tls::TlsClient;
 use crate::load::{Target, TlsOptions};
 
 use super::cold_start::{self, ColdStart};
+use super::container::ContainerRun;
+use super::lab::builtin;
 use super::lab::placeholders::{expand, names};
 use super::lab::{LabTarget, PidSource, TargetKind};
 use super::live::{Gauge, LiveTarget};
@@ -83,7 +85,7 @@ impl Run<'_> {
                     let (measured, running) = started
                         .next()
                         .context("one cold start and one running process per started target")?;
-                    self.started(index, target, measured, running)
+                    self.started(index, target, measured, running)?
                 }
                 TargetKind::Attached { url, pid } => self.attach(target, url, pid)?,
                 TargetKind::Remote {
@@ -116,10 +118,25 @@ impl Run<'_> {
                 cwd,
                 ready,
                 ready_timeout,
+                container,
             } = &target.kind
             {
-                let mut all_env = self.lab.env.clone();
+                let mut all_env = container
+                    .as_ref()
+                    .map_or_else(|| self.lab.env.clone(), |spec| spec.lab_env.clone());
                 all_env.extend(env.iter().cloned());
+                let mut values = self.values.clone();
+                let container = container.as_ref().map(|spec| {
+                    values.insert(builtin::CORES.into(), spec.cores().to_string());
+                    ContainerRun {
+                        spec: spec.clone(),
+                        engine: self
+                            .settings
+                            .engine
+                            .clone()
+                            .unwrap_or_else(|| "podman".into()),
+                    }
+                });
                 launches.push(Launch {
                     name: target.name.clone(),
                     argv: start.clone(),
@@ -130,9 +147,10 @@ impl Run<'_> {
                     env: all_env,
                     ready: ready.clone(),
                     ready_timeout: *ready_timeout,
-                    values: self.values.clone(),
+                    values,
                     mask: self.mask.clone(),
                     tls: target.tls.clone(),
+                    container,
                 });
             }
         }
@@ -143,9 +161,28 @@ impl Run<'_> {
         &mut self,
         index: usize,
         target: &LabTarget,
-        measured: ColdStart,
+        mut measured: ColdStart,
         running: Running,
-    ) -> LiveTarget {
+    ) -> Result<LiveTarget> {
+        if let TargetKind::Started {
+            container: Some(spec),
+            ..
+        } = &target.kind
+        {
+            self.progress
+                .phase(format!("container start: {} ({})", target.name, spec.image));
+            let run = ContainerRun {
+                spec: spec.clone(),
+                engine: self
+                    .settings
+                    .engine
+                    .clone()
+                    .unwrap_or_else(|| "podman".into()),
+            };
+            let name = format!("ferry-{}-trivial", target.name);
+            measured.container_start_median_ms =
+                Some(run.trivial_start_ms(&name, self.settings.cold_starts)?);
+        }
         self.progress.note(format!(
             "cold start {}: median {:.0} ms, max {:.0} ms, idle RSS {:.1} MiB",
             target.name,
@@ -154,16 +191,16 @@ impl Run<'_> {
             measured.idle_rss_bytes as f64 / 1_048_576.0
         ));
         self.report.targets[index].cold_start = Some(measured);
-        LiveTarget {
+        Ok(LiveTarget {
             name: target.name.clone(),
             role: target.role,
             base_url: running.base_url(),
             tls: target.tls.clone(),
-            gauge: Gauge::Tree(running.pid()),
+            gauge: running.gauge(),
             outputs: BTreeMap::new(),
             headers: Vec::new(),
             running: Some(running),
-        }
+        })
     }
 
     /// A target already running on this machine: its process tree is measured.

@@ -8,7 +8,6 @@ use std::time::Duration;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use super::sampler::tree_rss;
 use super::targets::{Launch, Running};
 
 /// Time given a started target to settle before its idle memory is read.
@@ -21,8 +20,13 @@ pub struct ColdStart {
     pub samples_ms: Vec<f64>,
     pub median_ms: f64,
     pub max_ms: f64,
-    /// RSS of the whole process tree, idle, after it settled.
+    /// RSS of the whole process tree (a container's anonymous memory), idle, after it
+    /// settled.
     pub idle_rss_bytes: u64,
+    /// Container targets: the engine's own run of a trivial command from the same image,
+    /// to its exit, median, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_start_median_ms: Option<f64>,
 }
 
 /// Starts each spec `repeats` times (A B A B ...), keeping the last start of each running for
@@ -52,7 +56,7 @@ pub fn measure(
     }
     std::thread::sleep(SETTLE);
     for (result, running) in results.iter_mut().zip(&kept) {
-        result.idle_rss_bytes = tree_rss(running.pid());
+        result.idle_rss_bytes = running.rss();
         let mut sorted = result.samples_ms.clone();
         sorted.sort_by(f64::total_cmp);
         result.median_ms = median(&sorted);

@@ -96,11 +96,25 @@ pub struct TargetReport {
     pub machine: String,
     /// Started targets only: an attached or remote one cannot be restarted.
     pub cold_start: Option<ColdStart>,
+    /// `kind = "container"`: the image and limits it ran under, and the engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerReport>,
     pub scenarios: Vec<ScenarioReport>,
     /// `--thorough`: one long run of the lab's first scenario.
     pub long_run: Option<RoundRun>,
     /// The first scenario's throughput / pgbench tps.
     pub pgbench_fraction: Option<f64>,
+}
+
+/// `targets[].container`: what a container target was measured in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerReport {
+    pub image: String,
+    pub cpus: f64,
+    /// As the lab wrote it: `"2g"`.
+    pub memory: String,
+    /// `podman` or `docker`.
+    pub engine: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

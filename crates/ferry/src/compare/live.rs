@@ -18,6 +18,11 @@ pub enum Gauge {
     Tree(u32),
     /// Prometheus process metrics at this URL.
     Metrics(String),
+    /// A container's cgroup counters, under a limit of `cores` (⌈cpus⌉).
+    Cgroup {
+        cgroup: super::container::Cgroup,
+        cores: u32,
+    },
 }
 
 pub struct LiveTarget {
@@ -57,6 +62,7 @@ impl Gauge {
             match self {
                 Gauge::Tree(pid) => Source::Tree(*pid),
                 Gauge::Metrics(url) => Source::Metrics(url.clone()),
+                Gauge::Cgroup { cgroup, .. } => Source::Cgroup(cgroup.clone()),
             },
             window,
         )
@@ -68,6 +74,7 @@ impl Gauge {
         match self {
             Gauge::Tree(_) => Some(crate::load::settings::default_threads() as f64 * 100.0),
             Gauge::Metrics(_) => None,
+            Gauge::Cgroup { cores, .. } => Some(f64::from(*cores) * 100.0),
         }
     }
 

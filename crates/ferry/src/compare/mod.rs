@@ -5,18 +5,22 @@
 //! database started here are stopped, and what was measured is written.
 
 mod after_start;
+mod background;
 mod bring_up;
 pub mod capacity;
 pub mod cold_start;
 pub mod compare_json;
+pub mod container;
 pub mod cost;
 pub mod database;
 pub mod flow_summary;
 pub mod gate;
 pub mod html_report;
+pub mod idle;
 pub mod lab;
 pub mod live;
 pub mod matrix;
+mod oom;
 pub mod pgbench;
 mod phases;
 pub mod plan;
@@ -110,6 +114,18 @@ fn empty_report(lab: &Lab, settings: &CompareSettings) -> CompareReport {
                     _ => machine.clone(),
                 },
                 cold_start: None,
+                container: match &target.kind {
+                    TargetKind::Started {
+                        container: Some(spec),
+                        ..
+                    } => Some(compare_json::ContainerReport {
+                        image: spec.image.clone(),
+                        cpus: spec.cpus,
+                        memory: spec.memory.clone(),
+                        engine: settings.engine.clone().unwrap_or_default(),
+                    }),
+                    _ => None,
+                },
                 scenarios: Vec::new(),
                 long_run: None,
                 pgbench_fraction: None,
@@ -170,10 +186,16 @@ pub fn run_gated(
         live: Vec::new(),
         prepared: Vec::new(),
         resets: Default::default(),
+        background: Vec::new(),
     };
     let outcome = run.phases();
 
     run.progress.phase("stopping the targets and the database…");
+    for background in run.background.drain(..) {
+        if let Err(error) = background.stop() {
+            run.report.notes.push(format!("{error:#}"));
+        }
+    }
     for live in run.live.drain(..) {
         if let Some(running) = live.running
             && let Err(error) = running.stop()

@@ -38,6 +38,8 @@ pub struct Run<'a> {
     pub prepared: Vec<Prepared>,
     /// Whether and when the databases are put back as setup left them (`reset.rs`).
     pub resets: super::reset::Resets,
+    /// `[[background]]` processes, running from the targets' start to the end.
+    pub background: Vec<super::background::Background>,
 }
 
 impl Run<'_> {
@@ -48,6 +50,7 @@ impl Run<'_> {
         self.prepare_scenarios()?;
         self.prepare_resets()?;
         self.start_targets()?;
+        self.start_background()?;
         self.scenarios()?;
         self.capacities()?;
         self.long_runs()?;
@@ -172,6 +175,8 @@ impl Run<'_> {
                         self.seed(scenario_index, round, target_index),
                     );
                     let database = self.database.as_ref().and_then(Database::gauge);
+                    let idle = super::idle::open(live, spec.idle_connections)
+                        .with_context(|| format!("{}: idle connections", spec.name))?;
                     let run = scenarios::run_round(
                         &load,
                         live,
@@ -180,6 +185,7 @@ impl Run<'_> {
                         self.stop.clone(),
                     )
                     .with_context(|| format!("{} against {}", spec.name, live.name))?;
+                    drop(idle);
                     let totals = &run.result.totals;
                     self.progress.note(format!(
                         "{:<16} {:<14} round {round}: {:>9.0} req/s  p99 {:>8}  errors {}  CPU {:.0}%  RSS {:.1} MiB",
@@ -209,9 +215,14 @@ impl Run<'_> {
                         .iter_mut()
                         .find(|s| s.scenario == spec.name)
                         .context("the scenario entry was pushed just above")?;
+                    let oom = super::oom::oom_mark(entry.invalid_reason.as_ref());
                     entry.rounds.push(run);
                     entry.summary = scenarios::summarise_rounds(&entry.rounds)?;
                     entry.judge_validity(self.lab.slo.error_ratio);
+                    self.after_round_oom(target_index, &spec.name, oom)?;
+                    let entry = self.report.targets[target_index]
+                        .scenario(&spec.name)
+                        .context("the scenario entry was pushed just above")?;
                     if let Some(reason) = &entry.invalid_reason {
                         self.progress.note(format!(
                             "{} on {}: {reason} (above the SLO's error bound of {} %)",

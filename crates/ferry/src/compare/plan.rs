@@ -56,6 +56,13 @@ pub fn describe(lab: &Lab, settings: &CompareSettings) -> (String, Duration) {
     let _ = writeln!(out, "Plan of lab `{}` ({}):", lab.name, lab.file.display());
     for target in &lab.targets {
         let how = match &target.kind {
+            TargetKind::Started {
+                container: Some(spec),
+                ..
+            } => format!(
+                "started by ferry as a container of {} at {} CPU / {}",
+                spec.image, spec.cpus, spec.memory
+            ),
             TargetKind::Started { .. } => "started by ferry".to_string(),
             TargetKind::Attached { url, .. } => format!("already running at {url} (no cold start)"),
             TargetKind::Remote { url, machine, .. } => {
@@ -98,12 +105,19 @@ pub fn describe(lab: &Lab, settings: &CompareSettings) -> (String, Duration) {
             names.join(", ")
         );
     }
+    for step in &lab.background {
+        let _ = writeln!(
+            out,
+            "  background: {} (from the targets' start to the end of the run)",
+            step.name
+        );
+    }
     for (index, scenario) in lab.scenarios.iter().enumerate() {
         let length = run_length(lab, settings, index);
         let each = settings.warmup + length;
         let _ = writeln!(
             out,
-            "  scenario {:<16} {} round(s) × {targets} target(s) × ({:.1} s warm-up + {:.1} s){}",
+            "  scenario {:<16} {} round(s) × {targets} target(s) × ({:.1} s warm-up + {:.1} s){}{}",
             scenario.name,
             settings.rounds,
             settings.warmup.as_secs_f64(),
@@ -112,7 +126,11 @@ pub fn describe(lab: &Lab, settings: &CompareSettings) -> (String, Duration) {
                 .rate
                 .as_deref()
                 .map(|r| format!(", open model `{r}`"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            match scenario.idle_connections {
+                0 => String::new(),
+                idle => format!(", {idle} idle connection(s) held open"),
+            }
         );
         total += each * settings.rounds * targets;
     }

@@ -221,6 +221,7 @@ impl Prepared {
         load.targets = targets;
         load.warmup = warmup;
         load.seed = seed;
+        load.value_order = self.spec.values_order;
         load.tls = live.tls.clone().unwrap_or_default();
         load.flow = self.flow.clone();
         if let Some(schedule) = schedule {

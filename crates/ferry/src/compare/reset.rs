@@ -16,7 +16,6 @@ use serde::{Deserialize, Serialize};
 
 use super::lab::placeholders::names;
 use super::lab::{Lab, RequestSource, ResetMode, TargetKind};
-use super::live::Gauge;
 use super::phases::Run;
 use super::settings::CompareSettings;
 
@@ -237,7 +236,7 @@ impl Run<'_> {
     }
 
     /// Starts target `index` again, as it was started for the scenarios, on a new port.
-    fn restart(&mut self, index: usize) -> Result<()> {
+    pub(super) fn restart(&mut self, index: usize) -> Result<()> {
         let clock = std::time::Instant::now();
         let started = self.lab.targets[..index]
             .iter()
@@ -252,7 +251,7 @@ impl Run<'_> {
         running.wait_ready()?;
         let live = &mut self.live[index];
         live.base_url = running.base_url();
-        live.gauge = Gauge::Tree(running.pid());
+        live.gauge = running.gauge();
         live.running = Some(running);
         self.resets.restarting += clock.elapsed();
         self.resets.restarts += 1;

@@ -77,11 +77,14 @@ pub enum Source {
     Tree(u32),
     /// Prometheus process metrics at this URL.
     Metrics(String),
+    /// A container's cgroup.
+    Cgroup(super::container::Cgroup),
 }
 
 enum Counter {
     Tree(TreeCounter),
     Remote(RemoteCounter),
+    Cgroup(super::container::Cgroup),
 }
 
 impl Counter {
@@ -93,6 +96,7 @@ impl Counter {
                 Some((reading.cpu_seconds, reading.rss_bytes))
             }
             Counter::Remote(remote) => remote.read(),
+            Counter::Cgroup(cgroup) => cgroup.read(),
         }
     }
 }
@@ -110,7 +114,7 @@ impl Sampler {
         let started = Instant::now();
         let (stop, stopped) = mpsc::channel();
         let (name, interval) = match source {
-            Source::Tree(_) => ("ferry-sampler", INTERVAL),
+            Source::Tree(_) | Source::Cgroup(_) => ("ferry-sampler", INTERVAL),
             Source::Metrics(_) => ("ferry-metrics", super::remote_metrics::INTERVAL),
         };
         let handle = std::thread::Builder::new()
@@ -119,6 +123,7 @@ impl Sampler {
                 let counter = match source {
                     Source::Tree(root) => Counter::Tree(TreeCounter::new(root)),
                     Source::Metrics(url) => Counter::Remote(RemoteCounter::new(url)),
+                    Source::Cgroup(cgroup) => Counter::Cgroup(cgroup),
                 };
                 read_until(counter, started, interval, window, &stopped)
             })

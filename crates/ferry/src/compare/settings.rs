@@ -36,6 +36,8 @@ pub struct CompareSettings {
     pub progress: bool,
     /// The command line as typed, recorded in the results.
     pub command_line: String,
+    /// The container engine of `[target.container]` targets (`--engine`, or the one found).
+    pub engine: Option<String>,
 }
 
 /// Defaults of the normal run.

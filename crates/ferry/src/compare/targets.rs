@@ -19,8 +19,11 @@ use crate::load::TlsOptions;
 use crate::load::settings::HttpVersion;
 use crate::load::tls::{TlsClient, https_status};
 
+use super::container::{Cgroup, ContainerRun};
 use super::lab::builtin;
 use super::lab::placeholders::expand;
+use super::live::Gauge;
+use super::sampler::tree_rss;
 use super::secrets::Mask;
 
 /// How long a graceful stop may take before the group is killed.
@@ -47,6 +50,8 @@ pub struct Launch {
     pub mask: Mask,
     /// `[target.tls]`: the target serves HTTPS.
     pub tls: Option<TlsOptions>,
+    /// `[target.container]`: `argv` is the command after the image, run by the engine.
+    pub container: Option<ContainerRun>,
 }
 
 impl Launch {
@@ -57,7 +62,24 @@ impl Launch {
         let mut values = self.values.clone();
         values.insert(builtin::PORT.into(), port.to_string());
         let fill = |text: &str| expand(text, &values);
-        let argv: Vec<String> = self.argv.iter().map(|arg| fill(arg)).collect();
+        let mut argv: Vec<String> = self.argv.iter().map(|arg| fill(arg)).collect();
+        let container = self
+            .container
+            .as_ref()
+            .map(|run| {
+                let name = format!("ferry-{}-{port}", self.name);
+                // One left by a run that was killed would hold the name.
+                run.remove(&name);
+                let env: Vec<String> = self.env.iter().map(|(name, _)| name.clone()).collect();
+                let database_url = values.get(builtin::DATABASE_URL).map(String::as_str);
+                argv = run.argv(&name, &env, database_url, &argv)?;
+                Ok::<_, anyhow::Error>(Started {
+                    run: run.clone(),
+                    name,
+                    cgroup: None,
+                })
+            })
+            .transpose()?;
         // Made before the clock starts: reading the certificates is not the target's time.
         let tls = self
             .tls
@@ -111,6 +133,7 @@ impl Launch {
             started,
             log: log.to_path_buf(),
             tls,
+            container,
         })
     }
 }
@@ -126,12 +149,27 @@ pub struct Running {
     log: PathBuf,
     /// Set for a target that serves HTTPS: readiness is polled over TLS.
     tls: Option<TlsClient>,
+    /// Set for a container target: the process is the engine's client.
+    container: Option<Started>,
+}
+
+/// A container ferry started: removed with the target.
+struct Started {
+    run: ContainerRun,
+    name: String,
+    /// Found once it is ready.
+    cgroup: Option<Cgroup>,
 }
 
 impl Running {
     pub fn base_url(&self) -> String {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// The path polled until it answers 200 (`ready`), placeholders filled in.
+    pub fn ready_path(&self) -> &str {
+        &self.ready
     }
 
     /// The process id of the target's top process (a cluster's primary).
@@ -169,7 +207,12 @@ impl Running {
             bail!("{}: {error:#}", self.name);
         }
         match readiness {
-            Readiness::Ready(elapsed) => Ok(elapsed),
+            Readiness::Ready(elapsed) => {
+                if let Some(started) = self.container.as_mut() {
+                    started.cgroup = Some(started.run.cgroup(&started.name)?);
+                }
+                Ok(elapsed)
+            }
             Readiness::Exited(status) => bail!(
                 "{} exited while starting ({status}); the end of {}:\n{}",
                 self.name,
@@ -186,6 +229,43 @@ impl Running {
                 tail(&self.log, 20)
             ),
         }
+    }
+
+    /// How its CPU and memory are read: its process tree, or a container's cgroup.
+    pub fn gauge(&self) -> Gauge {
+        match self.container.as_ref() {
+            Some(Started {
+                run,
+                cgroup: Some(cgroup),
+                ..
+            }) => Gauge::Cgroup {
+                cgroup: cgroup.clone(),
+                cores: run.spec.cores(),
+            },
+            _ => Gauge::Tree(self.pid()),
+        }
+    }
+
+    /// Its resident memory now (a container's anonymous memory).
+    pub fn rss(&self) -> u64 {
+        match self.container.as_ref().and_then(|c| c.cgroup.as_ref()) {
+            Some(cgroup) => cgroup.read().map_or(0, |(_, rss)| rss),
+            None => tree_rss(self.pid()),
+        }
+    }
+
+    /// A container target's description of an OOM kill since it started, if there was one.
+    pub fn oom_kill(&self) -> Option<String> {
+        let started = self.container.as_ref()?;
+        started
+            .run
+            .oom_killed(&started.name, started.cgroup.as_ref())
+            .then(|| {
+                format!(
+                    "invalid: OOM kill: {} ran out of its memory limit ({})",
+                    self.name, started.run.spec.memory
+                )
+            })
     }
 
     /// Kills the whole group at once: for cold-start trials, whose shutdown is not measured.
@@ -209,12 +289,14 @@ impl Running {
             {
                 // Cluster workers may outlive the primary by a moment; none may survive.
                 let _ = killpg(group, Signal::SIGKILL);
+                self.remove_container();
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         let _ = killpg(group, Signal::SIGKILL);
         let _ = child.wait();
+        self.remove_container();
         bail!(
             "{} did not stop within {} s of SIGTERM and was killed",
             self.name,
@@ -227,6 +309,14 @@ impl Running {
             let group = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
             let _ = killpg(group, Signal::SIGKILL);
             let _ = child.wait();
+        }
+        self.remove_container();
+    }
+
+    /// A container outlives its engine client killed: it is removed by name.
+    fn remove_container(&mut self) {
+        if let Some(started) = self.container.take() {
+            started.run.remove(&started.name);
         }
     }
 }

@@ -62,6 +62,30 @@ pub fn size(
         .min_by(|a, b| hourly(rates, a).total_cmp(&hourly(rates, b)))
 }
 
+/// A container target is priced at the size it was measured in, never one picked for it:
+/// that size, or the next size up where the price file does not offer it (the report says
+/// so); `None` when nothing offered is that big.
+pub fn measured_size(
+    prices: &ContainerPrices,
+    rates: &ContainerRates,
+    task: Size,
+    reasons: &mut Vec<String>,
+) -> Option<Size> {
+    let text = |size: &Size| format!("{} vCPU / {} GB", size.vcpu, size.memory_gb);
+    reasons.push(format!("measured at {}", text(&task)));
+    let size = size(prices, rates, task.vcpu, task.memory_gb);
+    match size {
+        Some(size) if size != task => reasons.push(format!(
+            "{} is not a size the price file sells: priced at the next size up, {}",
+            text(&task),
+            text(&size)
+        )),
+        // None: the caller says it is beyond the largest size.
+        _ => {}
+    }
+    size
+}
+
 /// What one instance of `size` costs an hour.
 pub fn hourly(rates: &ContainerRates, size: &Size) -> f64 {
     size.vcpu * rates.vcpu_hour + size.memory_gb * rates.gb_hour
@@ -138,6 +162,42 @@ mod tests {
         );
         assert_eq!(pick(5.0, 1.0), None);
         assert_eq!(pick(1.0, 31.0), None);
+    }
+
+    #[test]
+    fn a_container_target_is_priced_at_its_measured_size_or_the_next_one_sold() {
+        let prices = Prices::built_in().unwrap();
+        let rates = prices.container_rates(Arch::X86);
+        let mut reasons = Vec::new();
+        let task = Size {
+            vcpu: 1.0,
+            memory_gb: 2.0,
+        };
+        assert_eq!(
+            measured_size(&prices.container, rates, task, &mut reasons),
+            Some(task)
+        );
+        assert_eq!(reasons, ["measured at 1 vCPU / 2 GB"]);
+        reasons.clear();
+        let unsold = Size {
+            vcpu: 0.5,
+            memory_gb: 0.5,
+        };
+        assert_eq!(
+            measured_size(&prices.container, rates, unsold, &mut reasons),
+            Some(Size {
+                vcpu: 0.5,
+                memory_gb: 1.0
+            })
+        );
+        assert_eq!(
+            reasons,
+            [
+                "measured at 0.5 vCPU / 0.5 GB",
+                "0.5 vCPU / 0.5 GB is not a size the price file sells: priced at the next size \
+                 up, 0.5 vCPU / 1 GB"
+            ]
+        );
     }
 
     #[test]

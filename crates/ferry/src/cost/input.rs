@@ -11,6 +11,9 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+use super::container::Size;
+use crate::compare::container::parse_memory;
+
 /// One target's measurements.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetInput {
@@ -19,6 +22,9 @@ pub struct TargetInput {
     pub role: String,
     pub cold_start_seconds: Option<f64>,
     pub scenarios: Vec<ScenarioInput>,
+    /// A container target (`targets[].container`): the size it was measured in, which is the
+    /// size it is priced at (or the next size up the price file offers).
+    pub measured_in: Option<Size>,
 }
 
 /// One scenario of one target.
@@ -83,9 +89,18 @@ struct TargetIn {
     cold_start: Option<ColdStartIn>,
     #[serde(default)]
     scenarios: Vec<ScenarioIn>,
+    #[serde(default)]
+    container: Option<ContainerIn>,
     /// Version 1: the capacity of `get-user`.
     #[serde(default)]
     capacity: Option<CapacityIn>,
+}
+
+/// `targets[].container`: the limits a container target ran under.
+#[derive(Deserialize)]
+struct ContainerIn {
+    cpus: f64,
+    memory: String,
 }
 
 #[derive(Deserialize)]
@@ -187,6 +202,12 @@ impl CompareInput {
                         .and_then(|c| c.median_ms)
                         .map(|ms| ms / 1000.0),
                     scenarios,
+                    measured_in: target.container.as_ref().and_then(|container| {
+                        Some(Size {
+                            vcpu: container.cpus,
+                            memory_gb: parse_memory(&container.memory)? as f64 / 1_073_741_824.0,
+                        })
+                    }),
                 }
             })
             .collect::<Vec<_>>();
@@ -296,7 +317,8 @@ mod tests {
     fn file(version: u64, valid: bool, bound: &str) -> serde_json::Value {
         let scenario = |rate: Option<f64>| {
             json!({"scenario": "read", "valid": valid,
-                   "summary": {"throughput_rps": 100.0, "cpu_mean_percent": 50.0},
+                   "summary": {"throughput_rps": 100.0, "cpu_mean_percent": 50.0,
+                               "rss_peak_bytes": 100_000_000},
                    "capacity": {"rate_rps": rate, "bound": bound, "probes": []}})
         };
         json!({"schema_version": version, "targets": [
@@ -325,5 +347,18 @@ mod tests {
         );
         let at_least = CompareInput::from_json(file(3, true, "at_least")).unwrap();
         assert!(at_least.targets[1].scenarios[0].capacity_at_least);
+        // A lower bound is priced, and the cost says its figures are upper bounds.
+        let prices = super::super::Prices::built_in().unwrap();
+        let cost = super::super::price(&at_least, &prices, "built-in", &Default::default());
+        let new = &cost.targets[1];
+        assert_eq!(new.capacity_rps, Some(400.0));
+        assert!(new.monthly_cost.is_some(), "{new:?}");
+        assert!(
+            cost.notes
+                .iter()
+                .any(|n| n.contains("new's capacity in read is a lower bound")),
+            "{:?}",
+            cost.notes
+        );
     }
 }

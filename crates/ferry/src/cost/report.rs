@@ -171,7 +171,7 @@ fn price_target(
     cost.rss_peak_bytes = measured.rss_peak_bytes;
     let mut reasons: Vec<String> = measured.basis.iter().cloned().collect();
 
-    price_containers(&mut cost, measured, prices, settings, &mut reasons);
+    price_containers(&mut cost, target, measured, prices, settings, &mut reasons);
     price_functions(&mut cost, target, measured, prices, settings, &mut reasons);
     cost.reason = (!reasons.is_empty()).then(|| reasons.join("; "));
     // The arm64 month beside it; what is missing is missing for the same reasons as above.
@@ -181,7 +181,14 @@ fn price_target(
     };
     let mut at_arm64 = cost.clone();
     let mut ignored = Vec::new();
-    price_containers(&mut at_arm64, measured, prices, &arm64, &mut ignored);
+    price_containers(
+        &mut at_arm64,
+        target,
+        measured,
+        prices,
+        &arm64,
+        &mut ignored,
+    );
     price_functions(
         &mut at_arm64,
         target,
@@ -200,6 +207,7 @@ fn price_target(
 /// The container fleet for one scenario's capacity, CPU and RSS.
 fn price_containers(
     cost: &mut TargetCost,
+    target: &TargetInput,
     measured: &ScenarioInput,
     prices: &Prices,
     settings: &AppliedSettings,
@@ -226,7 +234,11 @@ fn price_containers(
         (Some(capacity), Some(cores), Some(rss)) => {
             cost.instances = container::instances(&fleet, capacity);
             let gb = rss / 1_073_741_824.0;
-            match container::size(&prices.container, rates, cores, gb) {
+            let picked = match target.measured_in {
+                Some(task) => container::measured_size(&prices.container, rates, task, reasons),
+                None => container::size(&prices.container, rates, cores, gb),
+            };
+            match picked {
                 Some(size) => {
                     cost.size = Some(size);
                     cost.monthly_cost = cost

@@ -31,7 +31,10 @@ fn service_env(database_url: &str) -> Vec<(String, String)> {
     .map(|(name, value)| (name.to_string(), value.to_string()))
     .chain([(
         "APP_CONFIG_DIR".to_string(),
-        repo().join("config").display().to_string(),
+        repo()
+            .join("crates/user-service/config")
+            .display()
+            .to_string(),
     )])
     .collect()
 }

@@ -2,6 +2,7 @@
 //! API, each reproducing one way ferry could give a wrong number without a word. One test
 //! binary for all of them, so that actix, hyper and sqlx are linked once.
 
+mod beside_the_load;
 mod cpu;
 mod credentials;
 mod default_lab;

@@ -13,14 +13,12 @@ impl std::fmt::Debug for DatabaseSettings {
             read_connections,
             read_queue_depth,
             read_hedge_ms,
-            read_path,
             acquire_timeout_ms,
             statement_timeout_ms,
             idle_in_transaction_timeout_ms,
             query_timeout_ms,
             data_dir,
             migrate_on_start,
-            coalesce,
         } = self;
         f.debug_struct("DatabaseSettings")
             .field("url", &url.as_deref().map(without_password))
@@ -29,7 +27,6 @@ impl std::fmt::Debug for DatabaseSettings {
             .field("read_connections", read_connections)
             .field("read_queue_depth", read_queue_depth)
             .field("read_hedge_ms", read_hedge_ms)
-            .field("read_path", read_path)
             .field("acquire_timeout_ms", acquire_timeout_ms)
             .field("statement_timeout_ms", statement_timeout_ms)
             .field(
@@ -39,7 +36,6 @@ impl std::fmt::Debug for DatabaseSettings {
             .field("query_timeout_ms", query_timeout_ms)
             .field("data_dir", data_dir)
             .field("migrate_on_start", migrate_on_start)
-            .field("coalesce", coalesce)
             .finish()
     }
 }

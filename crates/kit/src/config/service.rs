@@ -1,5 +1,7 @@
 //! What the kit needs to know of a service's settings struct.
 
+use std::path::PathBuf;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -25,12 +27,21 @@ pub trait ServiceSettings:
     /// The plain variables (lower-case name, key): today's shared names by default.
     const VARIABLES: &'static [(&'static str, &'static str)] = SHARED_VARIABLES;
 
-    /// Every layer from the configuration directory (`APP_CONFIG_DIR`, else `config/`)
-    /// and `APP_ENV`, with [`Self::VARIABLES`].
+    /// Where to look for the configuration directory when `APP_CONFIG_DIR` is unset,
+    /// relative to the working directory; the first that exists is read.
+    const CONFIG_DIRS: &'static [&'static str] = &["config"];
+
+    /// The configuration directory [`Self::load`] reads (`APP_CONFIG_DIR`, else the first
+    /// of [`Self::CONFIG_DIRS`] that exists).
+    fn config_dir() -> PathBuf {
+        config_dir(Self::CONFIG_DIRS)
+    }
+
+    /// Every layer from [`Self::config_dir`] and `APP_ENV`, with [`Self::VARIABLES`].
     fn load() -> Result<(Self, Environment), ConfigError> {
         let environment = Environment::from_env()?;
         Ok((
-            load_with(&config_dir(), environment, Self::VARIABLES)?,
+            load_with(&Self::config_dir(), environment, Self::VARIABLES)?,
             environment,
         ))
     }

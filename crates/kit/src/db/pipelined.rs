@@ -2,7 +2,7 @@
 //! prepared once on each, many requests' queries in flight on each at a time.
 //!
 //! Why: a pool runs one query per connection at a time and pays a checkout per request;
-//! measured on this project's machine (the README, `scripts/bench-read-path.sh`) the textbook SQLx pool handler serves
+//! measured on this project's machine (the README, `labs/read-path.toml`) the textbook SQLx pool handler serves
 //! about a quarter of what one pipelined connection serves. tokio-postgres pipelines by
 //! itself when several tasks query one `Client` concurrently. SQLx keeps migrations,
 //! writes and transactions.

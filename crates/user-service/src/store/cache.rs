@@ -21,7 +21,7 @@
 //! Why quick_cache rather than moka: a moka hit also records the read for its LRU order
 //! and frequency sketch, touching more memory than the entry itself; on a 10,000-user
 //! hot set that cost about a tenth of the cached read's throughput
-//! (`scripts/bench-read-path.sh`, the cache row).
+//! (`labs/read-path.toml`: get-user-hot on rust-cache).
 //!
 //! Metrics: `cache_hits_total`, `cache_misses_total`, `cache_invalidations_total`.
 

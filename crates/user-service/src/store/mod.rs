@@ -10,4 +10,4 @@ pub mod users;
 pub use users::{CreateOutcome, StoreError, UserStore};
 
 /// The migrations in `migrations/`, embedded in the binary.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -168,7 +168,7 @@ async fn with_a_lagging_replica_the_cache_is_filled_from_the_primary() {
     }
     let base = spawn_app(&primary, move |settings| {
         with_cache(600)(settings);
-        settings.database.read_url = Some(replica);
+        settings.database.shared.read_url = Some(replica);
     })
     .await;
     let client = reqwest::Client::new();

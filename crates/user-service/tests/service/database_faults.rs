@@ -108,7 +108,7 @@ async fn a_locked_table_answers_503_and_recovers(adjust: impl FnOnce(&mut Settin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_timeout_is_a_503_on_every_path_and_recovers() {
     a_locked_table_answers_503_and_recovers(|settings| {
-        settings.database.statement_timeout_ms = 300;
+        settings.database.shared.statement_timeout_ms = 300;
     })
     .await;
 }
@@ -119,8 +119,8 @@ async fn a_statement_timeout_is_a_503_on_every_path_and_recovers() {
 async fn a_database_that_does_not_answer_meets_the_query_deadline() {
     a_locked_table_answers_503_and_recovers(|settings| {
         // Far below the 120 s statement timeout: only the client deadline can answer.
-        settings.database.statement_timeout_ms = 120_000;
-        settings.database.query_timeout_ms = 400;
+        settings.database.shared.statement_timeout_ms = 120_000;
+        settings.database.shared.query_timeout_ms = 400;
     })
     .await;
 }
@@ -131,10 +131,10 @@ async fn a_database_that_does_not_answer_meets_the_query_deadline() {
 async fn a_full_pipelined_queue_answers_503_at_once() {
     let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
     let base = spawn_app(&database_url, |settings: &mut Settings| {
-        settings.database.read_connections = 1;
-        settings.database.read_queue_depth = 1;
-        settings.database.statement_timeout_ms = 120_000;
-        settings.database.query_timeout_ms = 30_000;
+        settings.database.shared.read_connections = 1;
+        settings.database.shared.read_queue_depth = 1;
+        settings.database.shared.statement_timeout_ms = 120_000;
+        settings.database.shared.query_timeout_ms = 30_000;
     })
     .await;
     let client = reqwest::Client::new();
@@ -197,8 +197,8 @@ async fn a_blackholed_database_answers_503_at_the_deadline_and_recovers() {
     let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
     let proxy = BlackholeProxy::start(&database_url, None).await;
     let base = spawn_app(&proxy.url, |settings: &mut Settings| {
-        settings.database.query_timeout_ms = 500;
-        settings.database.acquire_timeout_ms = 500;
+        settings.database.shared.query_timeout_ms = 500;
+        settings.database.shared.acquire_timeout_ms = 500;
     })
     .await;
     let client = reqwest::Client::new();
@@ -233,8 +233,8 @@ async fn the_connection_limit_answers_503_and_recovers() {
     // Through the proxy, so that the role's URL works whatever the server listens on.
     let proxy = BlackholeProxy::start(&database_url, Some(&role)).await;
     let base = spawn_app(&proxy.url, |settings: &mut Settings| {
-        settings.database.migrate_on_start = false;
-        settings.database.read_connections = 1;
+        settings.database.shared.migrate_on_start = false;
+        settings.database.shared.read_connections = 1;
     })
     .await;
     let client = reqwest::Client::new();

@@ -8,7 +8,7 @@ use crate::support::{spawn_app, token};
 async fn pool_reads_serve_users_and_their_writes() {
     let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
     let base = spawn_app(&database_url, |settings| {
-        settings.database.read_path = kit::config::ReadPath::Pool;
+        settings.database.read_path = user_service::settings::ReadPath::Pool;
         // Ignored on the pool path: a stale cached read would fail the last assertion.
         settings.cache.enabled = true;
         settings.cache.ttl_secs = 3600;
@@ -62,11 +62,9 @@ async fn pool_reads_serve_users_and_their_writes() {
 
 #[test]
 fn read_path_is_read_from_the_environment_name() {
-    let settings: kit::config::DatabaseSettings =
+    use user_service::settings::{DatabaseSettings, ReadPath};
+    let settings: DatabaseSettings =
         serde_json::from_str(r#"{"read_path": "pool"}"#).expect("pool is a read path");
-    assert_eq!(settings.read_path, kit::config::ReadPath::Pool);
-    assert!(
-        serde_json::from_str::<kit::config::DatabaseSettings>(r#"{"read_path": "cached"}"#)
-            .is_err()
-    );
+    assert_eq!(settings.read_path, ReadPath::Pool);
+    assert!(serde_json::from_str::<DatabaseSettings>(r#"{"read_path": "cached"}"#).is_err());
 }

@@ -90,8 +90,8 @@ async fn users(base: &str, count: usize) -> Vec<String> {
 async fn reads_late_on_a_stopped_backend_are_answered_through_the_pool() {
     let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
     let base = spawn_app(&database_url, |settings| {
-        settings.database.read_hedge_ms = 10;
-        settings.database.query_timeout_ms = 8000;
+        settings.database.shared.read_hedge_ms = 10;
+        settings.database.shared.query_timeout_ms = 8000;
     })
     .await;
     let ids = users(&base, 20).await;
@@ -124,8 +124,8 @@ async fn reads_late_on_a_stopped_backend_are_answered_through_the_pool() {
 async fn without_hedging_reads_wait_for_the_stopped_backend_until_their_deadline() {
     let database_url = kit::db::testing::fresh_database(&user_service::store::MIGRATOR).await;
     let base = spawn_app(&database_url, |settings| {
-        settings.database.read_hedge_ms = 0;
-        settings.database.query_timeout_ms = 1000;
+        settings.database.shared.read_hedge_ms = 0;
+        settings.database.shared.query_timeout_ms = 1000;
     })
     .await;
     let ids = users(&base, 5).await;

@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use super::users::create_user_at;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+/// The user-service's crate, where its `config/` is.
+fn crate_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
 }
 
 /// A `user-service` subcommand with the test's environment: no inherited database or
-/// secret settings, the repo's config directory, logs to a file. `USER_SERVICE_BIN`
+/// secret settings, the crate's config directory, logs to a file. `USER_SERVICE_BIN`
 /// runs another build of the binary (an older one, to see a test fail before a fix),
 /// with `USER_SERVICE_CONFIG_DIR` as its config directory when set.
 pub fn command(cwd: &Path, args: &[&str], env: &[(&str, String)]) -> Command {
@@ -29,7 +30,7 @@ pub fn command(cwd: &Path, args: &[&str], env: &[(&str, String)]) -> Command {
         .env(
             "APP_CONFIG_DIR",
             std::env::var_os("USER_SERVICE_CONFIG_DIR")
-                .unwrap_or_else(|| repo_root().join("config").into()),
+                .unwrap_or_else(|| crate_dir().join("config").into()),
         )
         .env("APP_LOG__FORMAT", "json")
         .env("APP_ENV", "test");

@@ -64,6 +64,8 @@ pub struct Lab {
     pub databases: Vec<String>,
     pub slo: Slo,
     pub setup: Vec<SetupStep>,
+    /// `[[background]]`: run beside the measurements, from the targets' start to the end.
+    pub background: Vec<SetupStep>,
     pub targets: Vec<LabTarget>,
     pub scenarios: Vec<LabScenario>,
 }
@@ -147,6 +149,8 @@ pub enum TargetKind {
         ready: String,
         /// How long it may take to answer `ready`.
         ready_timeout: Duration,
+        /// `[target.container]`: started as a container (`start` may then be empty).
+        container: Option<ContainerSpec>,
     },
     /// Already running on this machine: CPU and RSS of its process tree.
     Attached { url: String, pid: PidSource },
@@ -156,6 +160,32 @@ pub enum TargetKind {
         metrics: String,
         machine: String,
     },
+}
+
+/// `[target.container]`, checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerSpec {
+    pub image: String,
+    pub cpus: f64,
+    /// As written: `"2g"`.
+    pub memory: String,
+    /// The limit in bytes.
+    #[serde(skip)]
+    pub memory_bytes: u64,
+    #[serde(skip)]
+    pub engine_args: Vec<String>,
+    /// The lab's `[env]` as this target receives it: with its own `{cores}` (⌈cpus⌉).
+    #[serde(skip)]
+    pub lab_env: Vec<(String, String)>,
+}
+
+impl Eq for ContainerSpec {}
+
+impl ContainerSpec {
+    /// `{cores}` of the target: ⌈cpus⌉.
+    pub fn cores(&self) -> u32 {
+        self.cpus.ceil().max(1.0) as u32
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,6 +199,9 @@ impl TargetKind {
     /// The JSON and report name of the kind.
     pub fn label(&self) -> &'static str {
         match self {
+            TargetKind::Started {
+                container: Some(_), ..
+            } => "container",
             TargetKind::Started { .. } => "started",
             TargetKind::Attached { .. } => "attached",
             TargetKind::Remote { .. } => "remote",
@@ -185,7 +218,11 @@ pub struct LabScenario {
     pub body: Option<BodySource>,
     /// Values files (path templates) by placeholder name.
     pub values: Vec<(String, String)>,
+    /// `values_order`: how the values are drawn.
+    pub values_order: crate::load::ValueOrder,
     pub connections: usize,
+    /// `idle_connections`: held open, idle, beside the load of each measured run.
+    pub idle_connections: usize,
     /// As written in the lab (before `--duration` / `--quick`).
     pub duration: Duration,
     /// The rate schedule text (may be relative); `None`: the closed model.

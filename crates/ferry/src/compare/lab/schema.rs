@@ -37,6 +37,10 @@ pub struct LabFile {
     /// Commands run once, in order, before any target starts.
     #[serde(default)]
     pub setup: Vec<SetupTable>,
+    /// `[[background]]`: commands (the keys of `[[setup]]` but `output`) started once the
+    /// targets are up and stopped, with their whole process group, when the run ends.
+    #[serde(default)]
+    pub background: Vec<SetupTable>,
     #[serde(default)]
     pub target: Vec<TargetTable>,
     #[serde(default)]
@@ -166,6 +170,24 @@ pub struct TargetTable {
     /// `ready`, and again after each restart for measurement; their outputs are the target's.
     #[serde(default)]
     pub after_start: Vec<SetupTable>,
+    /// `[target.container]`: ferry starts the target as a container of this image, under
+    /// these limits (`start`, when given, is the command after the image).
+    #[serde(default)]
+    pub container: Option<Spanned<ContainerTable>>,
+}
+
+/// `[target.container]`: an image run by the engine (`--engine`), on the host's network.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerTable {
+    pub image: Spanned<String>,
+    /// CPU limit, in CPUs (`--cpus`): `1.0`, `0.5`.
+    pub cpus: Spanned<f64>,
+    /// Memory limit (`--memory`): `"2g"`, `"512m"`.
+    pub memory: Spanned<String>,
+    /// Extra flags for the engine's `run`, before the image.
+    #[serde(default)]
+    pub engine_args: Vec<Spanned<String>>,
 }
 
 /// `[target.tls]`: how ferry speaks TLS to the target; every key optional. File paths are
@@ -210,8 +232,15 @@ pub struct ScenarioTable {
     /// Values files for `{name}` in the request, by name.
     #[serde(default)]
     pub values: BTreeMap<String, Spanned<String>>,
+    /// `random` (default) or `round-robin`: how values are drawn from the values files.
+    #[serde(default)]
+    pub values_order: Option<Spanned<String>>,
     #[serde(default)]
     pub connections: Option<Spanned<usize>>,
+    /// Keep-alive connections opened to the target before each measured run (each sends one
+    /// `GET` of the target's `ready` path) and held idle until the run ends [default: 0].
+    #[serde(default)]
+    pub idle_connections: Option<Spanned<usize>>,
     /// Measured length [default: 5s]; `--duration` and `--quick` replace it.
     #[serde(default)]
     pub duration: Option<Spanned<String>>,

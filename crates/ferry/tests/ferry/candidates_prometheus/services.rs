@@ -33,7 +33,10 @@ fn service_env(database_url: &str) -> Vec<(String, String)> {
         ("PORT", "{port}".to_string()),
         (
             "APP_CONFIG_DIR",
-            repo().join("config").display().to_string(),
+            repo()
+                .join("crates/user-service/config")
+                .display()
+                .to_string(),
         ),
         // Request logging is not what is measured.
         ("APP_LOG__FILTER", "warn".to_string()),

@@ -60,6 +60,7 @@ pub fn launch(name: &str, argv: &[&str], cwd: &Path, env: &[(String, String)]) -
         values: BTreeMap::new(),
         mask: Default::default(),
         tls: None,
+        container: None,
     }
 }
 

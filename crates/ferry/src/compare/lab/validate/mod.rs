@@ -9,6 +9,8 @@ use std::time::Duration;
 use anyhow::Result;
 use toml::Spanned;
 
+mod background;
+mod container;
 mod database;
 mod flow;
 mod scenarios;
@@ -71,8 +73,10 @@ pub(super) fn lab(file: &Path, text: &str, options: &LoadOptions) -> Result<Lab>
     }
     checker.known.extend(vars.keys().cloned());
     let setup = checker.setup(&raw.setup)?;
+    let background = checker.background(&raw.background)?;
     let env = checker.env_map(&raw.env, "env", &checker.known.clone())?;
-    let targets = checker.targets(&raw.target)?;
+    let mut targets = checker.targets(&raw.target)?;
+    checker.container_env(&raw.env, &mut targets)?;
     checker.target_outputs(&targets);
     let scenarios = checker.scenarios(&raw.scenario)?;
     let slo = checker.slo(&raw)?;
@@ -90,6 +94,7 @@ pub(super) fn lab(file: &Path, text: &str, options: &LoadOptions) -> Result<Lab>
         databases: checker.databases.take().into_iter().collect(),
         slo,
         setup,
+        background,
         targets,
         scenarios,
     })

@@ -6,6 +6,7 @@ use toml::Spanned;
 use super::super::schema::ScenarioTable;
 use super::super::{BodySource, LabScenario, RequestSource, rate};
 use super::{Checker, DEFAULT_CONNECTIONS, DEFAULT_DURATION};
+use crate::load::ValueOrder;
 
 impl Checker<'_> {
     pub(super) fn scenarios(&self, tables: &[ScenarioTable]) -> Result<Vec<LabScenario>> {
@@ -91,6 +92,7 @@ impl Checker<'_> {
             None => DEFAULT_CONNECTIONS,
         };
         let (relative_to, rate_text) = self.open_model(table, earlier)?;
+        let values_order = self.values_order(table, &key("values_order"))?;
         let headers = table
             .headers
             .iter()
@@ -124,13 +126,36 @@ impl Checker<'_> {
             headers,
             body,
             values,
+            values_order,
             connections,
+            idle_connections: table.idle_connections.as_ref().map_or(0, |n| *n.get_ref()),
             duration,
             rate: rate_text,
             relative_to,
             capacity: table.capacity,
             expect,
         })
+    }
+
+    /// `values_order`: `random` or `round-robin`, which needs a values file to walk.
+    fn values_order(&self, table: &ScenarioTable, key: &str) -> Result<ValueOrder> {
+        let Some(order) = &table.values_order else {
+            return Ok(ValueOrder::Random);
+        };
+        match order.get_ref().as_str() {
+            "random" => Ok(ValueOrder::Random),
+            "round-robin" if !table.values.is_empty() => Ok(ValueOrder::RoundRobin),
+            "round-robin" => Err(self.fail(
+                order.span(),
+                key,
+                "`round-robin` walks the values files, and the scenario has no `values`".into(),
+            )),
+            other => Err(self.fail(
+                order.span(),
+                key,
+                format!("`{other}` is neither `random` nor `round-robin`"),
+            )),
+        }
     }
 
     /// `expect`: the statuses that are not errors, one or more of 100 to 599.

@@ -132,6 +132,9 @@ impl Checker<'_> {
         known: &BTreeSet<String>,
     ) -> Result<TargetKind> {
         let key = |field: &str| format!("target.{name}.{field}");
+        if let Some(container) = &table.container {
+            return self.container_kind(table, container, name, known);
+        }
         Ok(match (&table.start, &table.url) {
             (Some(_), Some(url)) => {
                 return Err(self.fail(url.span(), &key("url"), "a target has `start` (ferry starts it) or `url` (it is already running), not both".into()));
@@ -176,6 +179,7 @@ impl Checker<'_> {
                         .transpose()?
                         .unwrap_or_else(|| "/".into()),
                     ready_timeout: self.ready_timeout(table, &key("ready_timeout"))?,
+                    container: None,
                 }
             }
             (None, Some(url)) => {
@@ -212,7 +216,11 @@ impl Checker<'_> {
     }
 
     /// A started target's `ready_timeout`, or the default.
-    fn ready_timeout(&self, table: &TargetTable, key: &str) -> Result<std::time::Duration> {
+    pub(super) fn ready_timeout(
+        &self,
+        table: &TargetTable,
+        key: &str,
+    ) -> Result<std::time::Duration> {
         let Some(text) = &table.ready_timeout else {
             return Ok(DEFAULT_READY_TIMEOUT);
         };
