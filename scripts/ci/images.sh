@@ -33,7 +33,7 @@ timeout --kill-after=30 900 bash -c '
   cargo test --workspace --test lifecycle -- --ignored --test-threads=1 --nocapture container::
   # A container target at 0.5 CPU shows no CPU above 55 % (crates/ferry/tests/ferry/
   # compare_container.rs), and labs/containers.toml (the default lab as images) end to end.
-  cargo test -p ferry --test ferry -- --ignored --nocapture compare_container::
+  cargo test --workspace --test ferry -- --ignored --nocapture compare_container::
   out=$(mktemp -d)
   "${CARGO_TARGET_DIR:-target}/release/ferry" compare --lab labs/containers.toml --quick \
     --no-progress --set vars.build=true --out "$out"
