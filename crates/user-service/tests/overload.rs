@@ -261,35 +261,11 @@ async fn reads_then_big_batches_on_one_process() {
 async fn ten_thousand_idle_and_two_thousand_stalled_heads_block_nobody() {
     let (service, _directory, _) = start_service(&quiet()).await;
     let started = Instant::now();
-    let mut idle = Vec::with_capacity(10_000);
-    for _ in 0..10_000 {
-        idle.push(
-            TcpStream::connect(("127.0.0.1", service.port))
-                .await
-                .expect("connecting an idle connection"),
-        );
-    }
+    let idle = open_idle(service.port, 10_000).await;
     println!("10,000 idle connections opened in {:?}", started.elapsed());
     let mut stalled = Vec::with_capacity(2_000);
     for _ in 0..2_000 {
-        let mut stream = TcpStream::connect(("127.0.0.1", service.port))
-            .await
-            .expect("connecting");
-        stream
-            .write_all(b"GET /health/live HTTP/1.1\r\nHost: test\r\n\r\n")
-            .await
-            .expect("writing a first request");
-        let mut buffer = Vec::new();
-        let answer = tokio::time::timeout(CLIENT_TIMEOUT, read_answer(&mut stream, &mut buffer))
-            .await
-            .expect("a first request is answered while 10,000 connections idle")
-            .expect("an answer");
-        assert_eq!(answer.status, 200);
-        stream
-            .write_all(b"G")
-            .await
-            .expect("one byte of a second head");
-        stalled.push(stream);
+        stalled.push(open_stalled(service.port).await);
     }
     let rss = service.rss_bytes().unwrap_or(0);
     println!(
@@ -311,10 +287,58 @@ async fn ten_thousand_idle_and_two_thousand_stalled_heads_block_nobody() {
         .expect("another client is served meanwhile");
     assert_eq!(live.status(), 200);
     // Every one of them is closed by a deadline (5 s; generous bound).
+    let closed = count_closed_by_server(idle.into_iter().chain(stalled)).await;
+    println!(
+        "{closed} of 12,000 closed by the server {:?} after the first was opened",
+        started.elapsed()
+    );
+    assert_eq!(
+        closed, 12_000,
+        "every idle or stalled connection is closed by a deadline"
+    );
+}
+
+/// `count` connections that send nothing.
+async fn open_idle(port: u16, count: usize) -> Vec<TcpStream> {
+    let mut idle = Vec::with_capacity(count);
+    for _ in 0..count {
+        idle.push(
+            TcpStream::connect(("127.0.0.1", port))
+                .await
+                .expect("connecting an idle connection"),
+        );
+    }
+    idle
+}
+
+/// A keep-alive connection whose first request was answered 200, stalled in the first byte
+/// of a second head.
+async fn open_stalled(port: u16) -> TcpStream {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connecting");
+    stream
+        .write_all(b"GET /health/live HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .expect("writing a first request");
+    let mut buffer = Vec::new();
+    let answer = tokio::time::timeout(CLIENT_TIMEOUT, read_answer(&mut stream, &mut buffer))
+        .await
+        .expect("a first request is answered while 10,000 connections idle")
+        .expect("an answer");
+    assert_eq!(answer.status, 200);
+    stream
+        .write_all(b"G")
+        .await
+        .expect("one byte of a second head");
+    stream
+}
+
+/// Waits (at most 30 s each) for the server to close each of `streams`, reading whatever
+/// comes; returns how many it closed.
+async fn count_closed_by_server(streams: impl Iterator<Item = TcpStream>) -> usize {
     let closed = Arc::new(AtomicUsize::new(0));
-    let waits: Vec<_> = idle
-        .into_iter()
-        .chain(stalled)
+    let waits: Vec<_> = streams
         .map(|mut stream| {
             let closed = closed.clone();
             tokio::spawn(async move {
@@ -336,14 +360,5 @@ async fn ten_thousand_idle_and_two_thousand_stalled_heads_block_nobody() {
     for wait in waits {
         wait.await.expect("a wait task");
     }
-    println!(
-        "{} of 12,000 closed by the server {:?} after the first was opened",
-        closed.load(Ordering::Relaxed),
-        started.elapsed()
-    );
-    assert_eq!(
-        closed.load(Ordering::Relaxed),
-        12_000,
-        "every idle or stalled connection is closed by a deadline"
-    );
+    closed.load(Ordering::Relaxed)
 }

@@ -373,6 +373,43 @@ pub async fn errors_check_order(target: &Target) {
     let read_only = crate::tokens::token(target, "users:read");
     let ghost = uuid::Uuid::new_v4();
     // 1. route/method before auth.
+    method_before_auth(target).await;
+    // 2. auth before path id, query and body; scope before path id and body.
+    auth_before_path_id_query_and_body(target, &read_only).await;
+    // 3. path id before body.
+    let reply = patch(target, "/users/zzz")
+        .bearer(&token)
+        .header("content-type", "text/plain")
+        .body("x")
+        .send()
+        .await;
+    expect(
+        &reply,
+        400,
+        "Invalid user id",
+        "path id before content type",
+    );
+    // 5. content type before size; size before JSON; JSON before object; object before fields.
+    content_type_before_size_before_json(target, &token).await;
+    // fields before the database: an unknown id with a bad email is 422, not 404.
+    let reply = patch(target, &format!("/users/{ghost}"))
+        .bearer(&token)
+        .json(&json!({"email": "bad"}))
+        .send()
+        .await;
+    expect(
+        &reply,
+        422,
+        "Validation failed",
+        "fields before the database",
+    );
+    // Unknown route without a token is 404, not 401.
+    let reply = get(target, "/users/a/b").send().await;
+    expect(&reply, 404, "Not found", "route before auth");
+}
+
+/// A method the route does not have is 405 before the missing token and the bad path id.
+async fn method_before_auth(target: &Target) {
     let reply = Call::new(target, "PUT", "/users/zzz").send().await;
     expect(
         &reply,
@@ -380,7 +417,11 @@ pub async fn errors_check_order(target: &Target) {
         "Method not allowed",
         "method before auth and path id",
     );
-    // 2. auth before path id, query and body.
+}
+
+/// A missing or invalid token is 401 before a bad path id, query or body; a token without
+/// the scope (`read_only`) is 403 before a bad path id and body.
+async fn auth_before_path_id_query_and_body(target: &Target, read_only: &str) {
     let reply = get(target, "/users/zzz").send().await;
     expect(
         &reply,
@@ -401,7 +442,7 @@ pub async fn errors_check_order(target: &Target) {
     expect(&reply, 401, "Missing bearer token", "auth before the body");
     // scope before path id and body.
     let reply = patch(target, "/users/zzz")
-        .bearer(&read_only)
+        .bearer(read_only)
         .raw_json("{")
         .send()
         .await;
@@ -411,23 +452,14 @@ pub async fn errors_check_order(target: &Target) {
         "Missing scope users:write",
         "scope before path id",
     );
-    // 3. path id before body.
-    let reply = patch(target, "/users/zzz")
-        .bearer(&token)
-        .header("content-type", "text/plain")
-        .body("x")
-        .send()
-        .await;
-    expect(
-        &reply,
-        400,
-        "Invalid user id",
-        "path id before content type",
-    );
-    // 5. content type before size; size before JSON; JSON before object; object before fields.
+}
+
+/// A 70 KiB body: 415 as text/plain (content type before size), 413 as JSON (size before
+/// parsing it).
+async fn content_type_before_size_before_json(target: &Target, token: &str) {
     let big = "x".repeat(70 * 1024);
     let reply = post(target, "/users")
-        .bearer(&token)
+        .bearer(token)
         .header("content-type", "text/plain")
         .body(big.clone())
         .send()
@@ -439,24 +471,9 @@ pub async fn errors_check_order(target: &Target) {
         "content type before size",
     );
     let reply = post(target, "/users")
-        .bearer(&token)
+        .bearer(token)
         .raw_json(big)
         .send()
         .await;
     expect(&reply, 413, "Payload too large", "size before JSON");
-    // fields before the database: an unknown id with a bad email is 422, not 404.
-    let reply = patch(target, &format!("/users/{ghost}"))
-        .bearer(&token)
-        .json(&json!({"email": "bad"}))
-        .send()
-        .await;
-    expect(
-        &reply,
-        422,
-        "Validation failed",
-        "fields before the database",
-    );
-    // Unknown route without a token is 404, not 401.
-    let reply = get(target, "/users/a/b").send().await;
-    expect(&reply, 404, "Not found", "route before auth");
 }

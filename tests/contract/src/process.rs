@@ -377,26 +377,47 @@ pub async fn process_example_batch_exact(target: &Target) {
     );
 }
 
+/// A record and the error it must give, `None` when valid.
+type FieldCase = (String, Option<&'static str>);
+
 /// (record JSON, expected error or None when valid)
-pub fn field_cases() -> Vec<(String, Option<&'static str>)> {
-    let with = |field: &str, value: &str| -> String {
-        let mut base: serde_json::Map<String, Value> =
-            serde_json::from_str(&record("1", "EUR", "[]")).expect("json");
-        base.remove(field);
-        let mut text = serde_json::to_string(&base).expect("json");
-        if value != "<missing>" {
-            text.pop();
-            text.push_str(&format!(r#","{field}":{value}}}"#));
-        }
-        text
-    };
-    let mut cases: Vec<(String, Option<&'static str>)> = Vec::new();
-    let mut add = |field: &str, values: &[&str], error: Option<&'static str>| {
-        for value in values {
-            cases.push((with(field, value), error));
-        }
-    };
-    add(
+pub fn field_cases() -> Vec<FieldCase> {
+    let mut cases = Vec::new();
+    cases.extend(user_id_cases());
+    cases.extend(amount_cases());
+    cases.extend(currency_cases());
+    cases.extend(tags_cases());
+    cases.extend(ts_cases());
+    for not_object in ["1", r#""x""#, "null", "[]", "true", r#"[{"user_id":"x"}]"#] {
+        cases.push((not_object.to_string(), Some("invalid record")));
+    }
+    cases
+}
+
+/// The example record with `field` set to `value` (JSON text), or removed for `<missing>`.
+fn with_field(field: &str, value: &str) -> String {
+    let mut base: serde_json::Map<String, Value> =
+        serde_json::from_str(&record("1", "EUR", "[]")).expect("json");
+    base.remove(field);
+    let mut text = serde_json::to_string(&base).expect("json");
+    if value != "<missing>" {
+        text.pop();
+        text.push_str(&format!(r#","{field}":{value}}}"#));
+    }
+    text
+}
+
+/// One case per value: the record with `field` set to it, and the `error` it must give.
+fn cases_of(field: &str, values: &[&str], error: Option<&'static str>) -> Vec<FieldCase> {
+    values
+        .iter()
+        .map(|value| (with_field(field, value), error))
+        .collect()
+}
+
+/// `user_id`: a hyphenated UUID in either case, nothing else.
+fn user_id_cases() -> Vec<FieldCase> {
+    let mut cases = cases_of(
         "user_id",
         &[
             r#""6BA7B810-9DAD-11D1-80B4-00C04FD430C8""#,
@@ -404,7 +425,7 @@ pub fn field_cases() -> Vec<(String, Option<&'static str>)> {
         ],
         None,
     );
-    add(
+    cases.extend(cases_of(
         "user_id",
         &[
             "<missing>",
@@ -420,8 +441,13 @@ pub fn field_cases() -> Vec<(String, Option<&'static str>)> {
             r#"["6ba7b810-9dad-11d1-80b4-00c04fd430c8"]"#,
         ],
         Some("invalid user_id"),
-    );
-    add(
+    ));
+    cases
+}
+
+/// `amount_cents`: a whole number from 0 to 10⁹, in any JSON spelling.
+fn amount_cases() -> Vec<FieldCase> {
+    let mut cases = cases_of(
         "amount_cents",
         &[
             "0",
@@ -437,7 +463,7 @@ pub fn field_cases() -> Vec<(String, Option<&'static str>)> {
         ],
         None,
     );
-    add(
+    cases.extend(cases_of(
         "amount_cents",
         &[
             "<missing>",
@@ -456,9 +482,14 @@ pub fn field_cases() -> Vec<(String, Option<&'static str>)> {
             "-1e-300",
         ],
         Some("invalid amount_cents"),
-    );
-    add("currency", &[r#""ZZZ""#], None);
-    add(
+    ));
+    cases
+}
+
+/// `currency`: three upper-case ASCII letters.
+fn currency_cases() -> Vec<FieldCase> {
+    let mut cases = cases_of("currency", &[r#""ZZZ""#], None);
+    cases.extend(cases_of(
         "currency",
         &[
             "<missing>",
@@ -474,8 +505,13 @@ pub fn field_cases() -> Vec<(String, Option<&'static str>)> {
             r#""Eur""#,
         ],
         Some("invalid currency"),
-    );
-    add(
+    ));
+    cases
+}
+
+/// `tags`: up to 8 tags of 1 to 32 of `a-z0-9_-`.
+fn tags_cases() -> Vec<FieldCase> {
+    let mut cases = cases_of(
         "tags",
         &[
             "[]",
@@ -487,7 +523,7 @@ pub fn field_cases() -> Vec<(String, Option<&'static str>)> {
         ],
         None,
     );
-    add(
+    cases.extend(cases_of(
         "tags",
         &[
             "<missing>",
@@ -505,8 +541,13 @@ pub fn field_cases() -> Vec<(String, Option<&'static str>)> {
             r#"["a."]"#,
         ],
         Some("invalid tags"),
-    );
-    add(
+    ));
+    cases
+}
+
+/// `ts`: the contract's strict RFC 3339 profile, real dates only.
+fn ts_cases() -> Vec<FieldCase> {
+    let mut cases = cases_of(
         "ts",
         &[
             r#""2024-02-29T00:00:00Z""#,
@@ -520,7 +561,7 @@ pub fn field_cases() -> Vec<(String, Option<&'static str>)> {
         ],
         None,
     );
-    add(
+    cases.extend(cases_of(
         "ts",
         &[
             "<missing>",
@@ -557,10 +598,7 @@ pub fn field_cases() -> Vec<(String, Option<&'static str>)> {
             r#""2024-01-01""#,
         ],
         Some("invalid ts"),
-    );
-    for not_object in ["1", r#""x""#, "null", "[]", "true", r#"[{"user_id":"x"}]"#] {
-        cases.push((not_object.to_string(), Some("invalid record")));
-    }
+    ));
     cases
 }
 

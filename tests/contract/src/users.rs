@@ -135,8 +135,23 @@ pub async fn users_create_with_id_is_idempotent(target: &Target) {
     let token = rw(target);
     let id = uuid::Uuid::new_v4().to_string();
     let email = unique_email("Idem");
-    let first = post(target, "/users")
+    let created = create_with_id(target, &token, &email, &id).await;
+    retries_return_the_stored_user(target, &token, &email, &id, &created).await;
+    another_email_for_the_id_is_409(target, &token, &id).await;
+
+    // Exactly one user with that id exists.
+    let reply = get(target, &format!("/users/{id}"))
         .bearer(&token)
+        .send()
+        .await;
+    reply.assert_status(200);
+    assert_eq!(reply.json(), created, "{}", reply.context());
+}
+
+/// Creates a user with the client's `id`: 201, that id, and its Location. Returns the user.
+async fn create_with_id(target: &Target, token: &str, email: &str, id: &str) -> Value {
+    let first = post(target, "/users")
+        .bearer(token)
         .json(&json!({ "email": email, "id": id }))
         .send()
         .await;
@@ -155,17 +170,28 @@ pub async fn users_create_with_id_is_idempotent(target: &Target) {
         "{}: Location",
         first.context()
     );
+    created
+}
 
+/// The same body again, then the same email modulo case and white space (and the id in
+/// upper case): 200 with the stored user.
+async fn retries_return_the_stored_user(
+    target: &Target,
+    token: &str,
+    email: &str,
+    id: &str,
+    created: &Value,
+) {
     // The same body again: 200 with the stored user and Location.
     let again = post(target, "/users")
-        .bearer(&token)
+        .bearer(token)
         .json(&json!({ "email": email, "id": id }))
         .send()
         .await;
     again.assert_status(200).assert_json_type();
     assert_eq!(
         again.json(),
-        created,
+        *created,
         "{}: a retry returns the stored user",
         again.context()
     );
@@ -179,21 +205,24 @@ pub async fn users_create_with_id_is_idempotent(target: &Target) {
     // Same email modulo case and white space: still the same user.
     let variant = format!("  {}\t", email.to_uppercase());
     let again = post(target, "/users")
-        .bearer(&token)
+        .bearer(token)
         .json(&json!({ "email": variant, "id": id.to_uppercase() }))
         .send()
         .await;
     again.assert_status(200);
     assert_eq!(
         again.json(),
-        created,
+        *created,
         "{}: case and white space of the email do not matter",
         again.context()
     );
+}
 
+/// The same id with another email, free or held by another user: 409.
+async fn another_email_for_the_id_is_409(target: &Target, token: &str, id: &str) {
     // Same id, another email: 409.
     let other = post(target, "/users")
-        .bearer(&token)
+        .bearer(token)
         .json(&json!({ "email": unique_email("other"), "id": id }))
         .send()
         .await;
@@ -203,19 +232,11 @@ pub async fn users_create_with_id_is_idempotent(target: &Target) {
     // conflict is what the client asked about; both implementations must at least 409.
     let holder = create(target, &unique_email("holder")).await;
     let conflict = post(target, "/users")
-        .bearer(&token)
+        .bearer(token)
         .json(&json!({ "email": holder["email"], "id": id }))
         .send()
         .await;
     conflict.assert_some_error(409);
-
-    // Exactly one user with that id exists.
-    let reply = get(target, &format!("/users/{id}"))
-        .bearer(&token)
-        .send()
-        .await;
-    reply.assert_status(200);
-    assert_eq!(reply.json(), created, "{}", reply.context());
 }
 
 pub async fn users_create_duplicate_email_is_409(target: &Target) {
@@ -531,46 +552,28 @@ pub async fn users_list_pagination_newest_first(target: &Target) {
     for _ in 0..7 {
         mine.push(create(target, &unique_email("page")).await);
     }
-    // Walk the whole list in pages of 3.
+    let seen = walk_pages(target).await;
+    assert_newest_first(target, &seen);
+    assert_each_once_in_reverse_order(target, &mine, &seen);
+}
+
+/// Walks the whole list in pages of 3, checking each page and its cursor; returns every
+/// item in the order listed.
+async fn walk_pages(target: &Target) -> Vec<Value> {
     let mut seen: Vec<Value> = Vec::new();
     let mut query = "?limit=3".to_string();
     let mut pages = 0;
     loop {
         let reply = list(target, &query).await;
-        reply.assert_status(200).assert_json_type();
-        let body = reply.json();
-        let object = body.as_object().expect("a page is an object");
-        let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
-        keys.sort();
-        assert_eq!(keys, ["items", "next"], "{}: page members", reply.context());
+        let body = checked_page(&reply);
         let items = body["items"].as_array().expect("items is an array");
-        assert!(items.len() <= 3, "{}: at most limit items", reply.context());
-        for item in items {
-            assert_user(&reply, item);
-        }
         seen.extend(items.iter().cloned());
         pages += 1;
         assert!(pages < 10_000, "pagination does not end");
         match &body["next"] {
             Value::Null => break,
             Value::String(cursor) => {
-                assert_eq!(
-                    items.len(),
-                    3,
-                    "{}: a page with `next` is full",
-                    reply.context()
-                );
-                let last = items.last().expect("a full page");
-                assert_eq!(
-                    decode_cursor(cursor),
-                    format!(
-                        "{}|{}",
-                        last["created_at"].as_str().expect("created_at"),
-                        last["id"].as_str().expect("id")
-                    ),
-                    "{}: the cursor is base64url of `<created_at>|<id>` of the last item",
-                    reply.context()
-                );
+                assert_cursor_of_last(&reply, items, cursor);
                 query = format!("?limit=3&after={cursor}");
             }
             other => panic!(
@@ -579,7 +582,49 @@ pub async fn users_list_pagination_newest_first(target: &Target) {
             ),
         }
     }
-    // Newest first on (created_at, id), no duplicates.
+    seen
+}
+
+/// A page: 200 JSON with exactly `items` and `next`, at most 3 users. Returns its body.
+fn checked_page(reply: &Reply) -> Value {
+    reply.assert_status(200).assert_json_type();
+    let body = reply.json();
+    let object = body.as_object().expect("a page is an object");
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, ["items", "next"], "{}: page members", reply.context());
+    let items = body["items"].as_array().expect("items is an array");
+    assert!(items.len() <= 3, "{}: at most limit items", reply.context());
+    for item in items {
+        assert_user(reply, item);
+    }
+    body
+}
+
+/// A page with `next` is full, and `next` is base64url of its last item's
+/// `<created_at>|<id>`.
+fn assert_cursor_of_last(reply: &Reply, items: &[Value], cursor: &str) {
+    assert_eq!(
+        items.len(),
+        3,
+        "{}: a page with `next` is full",
+        reply.context()
+    );
+    let last = items.last().expect("a full page");
+    assert_eq!(
+        decode_cursor(cursor),
+        format!(
+            "{}|{}",
+            last["created_at"].as_str().expect("created_at"),
+            last["id"].as_str().expect("id")
+        ),
+        "{}: the cursor is base64url of `<created_at>|<id>` of the last item",
+        reply.context()
+    );
+}
+
+/// Newest first on (created_at, id), strictly: no duplicates.
+fn assert_newest_first(target: &Target, seen: &[Value]) {
     for pair in seen.windows(2) {
         let key = |user: &Value| {
             (
@@ -595,7 +640,11 @@ pub async fn users_list_pagination_newest_first(target: &Target) {
             pair[1]
         );
     }
-    for user in &mine {
+}
+
+/// Each of `mine` appears once in the walk, the later ones first.
+fn assert_each_once_in_reverse_order(target: &Target, mine: &[Value], seen: &[Value]) {
+    for user in mine {
         assert_eq!(
             seen.iter().filter(|item| item["id"] == user["id"]).count(),
             1,

@@ -18,6 +18,22 @@ pub struct Fit {
 
 /// Solves for `columns` (each a column of A, all of `b.len()` rows).
 pub fn solve(columns: &[Vec<f64>], b: &[f64]) -> Result<Fit> {
+    check_input(columns, b)?;
+    let norms: Vec<f64> = columns.iter().map(|column| norm(column)).collect();
+    let scaled = unit_columns(columns, &norms);
+    let x = active_set(&scaled, b, &norms);
+    let residual_norm = norm(&residual(&scaled, b, &x));
+    let x = x
+        .iter()
+        .zip(&norms)
+        .map(|(value, n)| if *n > 0.0 { value / n } else { 0.0 })
+        .collect();
+    Ok(Fit { x, residual_norm })
+}
+
+/// Refuses a problem with no column or no row, columns of another length than `b`, or a
+/// value that is not finite.
+fn check_input(columns: &[Vec<f64>], b: &[f64]) -> Result<()> {
     let rows = b.len();
     if columns.is_empty() || rows == 0 {
         bail!("a least-squares fit needs at least one column and one row");
@@ -33,11 +49,15 @@ pub fn solve(columns: &[Vec<f64>], b: &[f64]) -> Result<Fit> {
     {
         bail!("the data to fit holds a NaN or an infinity");
     }
-    // Scale: a zero column stays zero and can never enter the passive set.
-    let norms: Vec<f64> = columns.iter().map(|column| norm(column)).collect();
-    let scaled: Vec<Vec<f64>> = columns
+    Ok(())
+}
+
+/// Each column divided by its norm; a zero column stays zero and can never enter the
+/// passive set.
+fn unit_columns(columns: &[Vec<f64>], norms: &[f64]) -> Vec<Vec<f64>> {
+    columns
         .iter()
-        .zip(&norms)
+        .zip(norms)
         .map(|(column, n)| {
             if *n > 0.0 {
                 column.iter().map(|value| value / n).collect()
@@ -45,16 +65,21 @@ pub fn solve(columns: &[Vec<f64>], b: &[f64]) -> Result<Fit> {
                 column.clone()
             }
         })
-        .collect();
-    let n = scaled.len();
+        .collect()
+}
+
+/// The active-set iteration on the unit `columns`: the column that would most reduce the
+/// residual enters the passive set, until none would (or a bound on the steps is reached).
+/// `norms` are the columns' norms before scaling: a zero one never enters.
+fn active_set(columns: &[Vec<f64>], b: &[f64], norms: &[f64]) -> Vec<f64> {
+    let n = columns.len();
     let tolerance = 1e-10 * norm(b).max(1.0);
     let mut x = vec![0.0; n];
     let mut passive = vec![false; n];
     // Columns found linearly dependent on the passive set: never tried again.
     let mut excluded = vec![false; n];
-
     for _ in 0..3 * n + 1 {
-        let gradient = dual(&scaled, b, &x);
+        let gradient = dual(columns, b, &x);
         let entering = (0..n)
             .filter(|&j| !passive[j] && !excluded[j] && norms[j] > 0.0)
             .max_by(|&i, &j| gradient[i].total_cmp(&gradient[j]));
@@ -62,49 +87,65 @@ pub fn solve(columns: &[Vec<f64>], b: &[f64]) -> Result<Fit> {
             break;
         };
         passive[t] = true;
-        // Inner loop: move towards the unconstrained solution on the passive set until every
-        // passive coefficient is positive.
-        loop {
-            let Some(z) = least_squares(&scaled, b, &passive) else {
-                passive[t] = false;
-                excluded[t] = true;
-                break;
-            };
-            if (0..n).filter(|&j| passive[j]).all(|j| z[j] > 0.0) {
-                x = z;
-                break;
-            }
-            let alpha = (0..n)
-                .filter(|&j| passive[j] && z[j] <= 0.0)
-                .map(|j| x[j] / (x[j] - z[j]))
-                .fold(f64::INFINITY, f64::min);
-            for j in 0..n {
-                if passive[j] {
-                    x[j] += alpha * (z[j] - x[j]);
-                    if x[j] <= tolerance {
-                        x[j] = 0.0;
-                        passive[j] = false;
-                    }
-                }
-            }
-            if !passive.iter().any(|p| *p) {
-                break;
+        if !settle_passive(columns, b, tolerance, &mut x, &mut passive) {
+            passive[t] = false;
+            excluded[t] = true;
+        }
+    }
+    x
+}
+
+/// The inner loop: moves `x` towards the unconstrained solution on the passive set, dropping
+/// the coefficients that reach zero, until every passive coefficient is positive (or none is
+/// left). False when the passive columns turn out linearly dependent.
+fn settle_passive(
+    columns: &[Vec<f64>],
+    b: &[f64],
+    tolerance: f64,
+    x: &mut Vec<f64>,
+    passive: &mut [bool],
+) -> bool {
+    let n = columns.len();
+    loop {
+        let Some(z) = least_squares(columns, b, passive) else {
+            return false;
+        };
+        if (0..n).filter(|&j| passive[j]).all(|j| z[j] > 0.0) {
+            *x = z;
+            return true;
+        }
+        step_towards(x, &z, passive, tolerance);
+        if !passive.iter().any(|p| *p) {
+            return true;
+        }
+    }
+}
+
+/// Moves the passive coefficients of `x` towards `z` as far as keeps them all non-negative;
+/// those that reach zero (within `tolerance`) leave the passive set.
+fn step_towards(x: &mut [f64], z: &[f64], passive: &mut [bool], tolerance: f64) {
+    let n = x.len();
+    let alpha = (0..n)
+        .filter(|&j| passive[j] && z[j] <= 0.0)
+        .map(|j| x[j] / (x[j] - z[j]))
+        .fold(f64::INFINITY, f64::min);
+    for j in 0..n {
+        if passive[j] {
+            x[j] += alpha * (z[j] - x[j]);
+            if x[j] <= tolerance {
+                x[j] = 0.0;
+                passive[j] = false;
             }
         }
     }
-    let residual_norm = norm(&residual(&scaled, b, &x));
-    let x = x
-        .iter()
-        .zip(&norms)
-        .map(|(value, n)| if *n > 0.0 { value / n } else { 0.0 })
-        .collect();
-    Ok(Fit { x, residual_norm })
 }
 
+/// The Euclidean norm.
 fn norm(values: &[f64]) -> f64 {
     values.iter().map(|value| value * value).sum::<f64>().sqrt()
 }
 
+/// b − A x.
 fn residual(columns: &[Vec<f64>], b: &[f64], x: &[f64]) -> Vec<f64> {
     let mut r = b.to_vec();
     for (column, coefficient) in columns.iter().zip(x) {

@@ -1,28 +1,24 @@
 //! `ferry load`: the command line of [`ferry::load`].
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+mod settings;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 
-use ferry::load::flow::{self, file::read_flow_file};
-use ferry::load::settings::default_threads;
 use ferry::load::share_spec::JOB_INDEX_VAR;
 use ferry::load::start::{StartMissed, parse_start_at};
-use ferry::load::target::{load_target_file, read_values};
-use ferry::load::{
-    HttpVersion, LoadSettings, Model, RateSchedule, Share, ShareSpec, Target, TlsOptions,
-    ValueOrder,
-};
+use ferry::load::{RateSchedule, ShareSpec};
 use ferry::report;
 use ferry::units::parse_duration;
 
 use super::slo_gate::{Objectives, check_slo, parse_objectives};
+use settings::settings_from;
 
 const LOAD_HELP: &str = "\
 MODELS
@@ -309,137 +305,4 @@ pub fn load(args: LoadArgs) -> Result<ExitCode> {
         &result,
         args.quiet,
     ))
-}
-
-fn settings_from(args: &LoadArgs, share: Share) -> Result<LoadSettings> {
-    let is_url = args.target.starts_with("http://") || args.target.starts_with("https://");
-    let mut values = BTreeMap::new();
-    for spec in &args.values {
-        let (name, path) = match spec.split_once('=') {
-            Some((name, path)) => (name.trim().to_string(), PathBuf::from(path.trim())),
-            None => (single_placeholder(&args.target)?, PathBuf::from(spec)),
-        };
-        values.insert(name, read_values(&path)?);
-    }
-    let mut flow = None;
-    let mut targets = if let Some(path) = &args.flow {
-        if !is_url {
-            bail!(
-                "with --flow, the positional argument is the base URL (`http://host:port`), \
-                 not `{}`",
-                args.target
-            );
-        }
-        let (steps, mut flow_values) = read_flow_file(path)?;
-        flow_values.extend(values.clone());
-        let (targets, built) = flow::file::build(&args.target, &steps, &flow_values)
-            .with_context(|| format!("flow file {}", path.display()))?;
-        flow = Some(built);
-        targets
-    } else if is_url {
-        vec![Target::get(&args.target)]
-    } else {
-        let path = Path::new(&args.target);
-        if !path.exists() {
-            bail!(
-                "`{}` is neither an http:// or https:// URL nor an existing target file",
-                args.target
-            );
-        }
-        load_target_file(path)?
-    };
-    let mut headers = Vec::new();
-    for header in &args.headers {
-        let (name, value) = header
-            .split_once(':')
-            .with_context(|| format!("header `{header}` must be written `Name: value`"))?;
-        headers.push((name.trim().to_string(), value.trim().to_string()));
-    }
-    let bearer = match (&args.bearer, &args.bearer_file) {
-        (Some(token), _) => Some(token.clone()),
-        (None, Some(path)) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("reading bearer token file {}", path.display()))?
-                .trim()
-                .to_string(),
-        ),
-        (None, None) => None,
-    };
-    if let Some(token) = bearer {
-        let scheme = args.auth_scheme.trim();
-        headers.push(("authorization".to_string(), format!("{scheme} {token}")));
-    }
-    let body = match (&args.body, &args.body_file) {
-        (Some(body), _) => Some(body.clone()),
-        (None, Some(path)) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("reading body file {}", path.display()))?,
-        ),
-        (None, None) => None,
-    };
-    for target in &mut targets {
-        if is_url && flow.is_none() {
-            target.method = args.method.to_ascii_uppercase();
-            target.name = format!("{} {}", target.method, target.url);
-            target.body = body.clone();
-        }
-        target.headers.extend(headers.iter().cloned());
-        for (name, list) in &values {
-            target.values.insert(name.clone(), list.clone());
-        }
-    }
-    let model = match &args.rate {
-        Some(schedule) => Model::Open {
-            schedule: schedule.clone(),
-            max_backlog: args.max_backlog,
-        },
-        None => Model::Closed {
-            requests: args.requests,
-        },
-    };
-    Ok(LoadSettings {
-        targets,
-        model,
-        duration: args.duration,
-        warmup: args.warmup,
-        connections: args.connections,
-        threads: args.threads.unwrap_or_else(default_threads),
-        timeout: args.timeout,
-        http: if args.http2 {
-            HttpVersion::Http2
-        } else {
-            HttpVersion::Http1
-        },
-        streams_per_connection: args.streams,
-        value_order: match args.values_order {
-            OrderArg::Random => ValueOrder::Random,
-            OrderArg::RoundRobin => ValueOrder::RoundRobin,
-        },
-        seed: args.seed,
-        progress: !args.quiet && !args.no_progress,
-        share,
-        start_at: args.start_at,
-        tls: TlsOptions {
-            cacert: args.cacert.clone(),
-            insecure: args.insecure,
-            cert: args.cert.clone(),
-            key: args.key.clone(),
-            handshake_per_request: args.tls_handshake_per_request,
-        },
-        flow,
-    })
-}
-
-/// The one `{name}` of a URL, for `--values FILE` without a name.
-fn single_placeholder(url: &str) -> Result<String> {
-    let names: Vec<&str> = url
-        .split('{')
-        .skip(1)
-        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
-        .collect();
-    match names[..] {
-        [name] => Ok(name.to_string()),
-        [] => Ok("id".to_string()),
-        _ => bail!("the URL has several placeholders; name each: --values NAME=FILE"),
-    }
 }

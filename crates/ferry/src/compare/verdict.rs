@@ -81,67 +81,12 @@ pub fn verdict(report: &CompareReport) -> (Vec<Finding>, Vec<String>) {
     let rows = matrix::rows(report);
     let mut findings = Vec::new();
     for (key, _) in report.scenario_keys() {
-        let open = report
-            .targets
-            .iter()
-            .find_map(|t| t.scenario(&key))
-            .is_some_and(|s| s.schedule.is_some());
-        let row = |metric: &str| -> Option<&Row> {
-            rows.iter()
-                .find(|row| row.scenario.as_deref() == Some(key.as_str()) && row.metric == metric)
-        };
+        let scenario = Judged::new(report, &rows, &key, baseline_index);
         for (index, target) in report.targets.iter().enumerate() {
             if target.role != Role::Candidate || target.scenario(&key).is_none() {
                 continue;
             }
-            if let Some(reason) = invalid_pair(report, &key, index, baseline_index) {
-                findings.push(Finding {
-                    scenario: key.clone(),
-                    candidate: target.name.clone(),
-                    deciding: None,
-                    wins: false,
-                    sentence: format!(
-                        "{key}: {} is not compared with {baseline}: {reason}, above the SLO's error bound.",
-                        target.name
-                    ),
-                    invalid: Some(reason),
-                });
-                continue;
-            }
-            let of = |metric| row(metric).and_then(|row| matrix::ratio(row, index, baseline_index));
-            let (throughput, p99) = (of(THROUGHPUT), of(P99));
-            let deciding = if open { p99 } else { throughput };
-            let wins = deciding.is_some_and(|r| {
-                r.measurable() && if open { r.value < 1.0 } else { r.value > 1.0 }
-            });
-            let lead = lead(&target.name, baseline, deciding, open);
-            let mut costs = Vec::new();
-            if !open && let Some(p99) = p99 {
-                costs.push(format!("p99 {}", times(p99)));
-            }
-            if let Some((cpu, which)) = cpu_per_request(report, &key, &rows, index, baseline_index)
-            {
-                costs.push(format!("{which} {}", times(cpu)));
-            }
-            if let Some(rss) = of(RSS_PEAK) {
-                costs.push(format!("memory {}", times(rss)));
-            }
-            if let Some(difference) = work_difference(report, &key, index, baseline_index) {
-                costs.push(difference);
-            }
-            let sentence = if costs.is_empty() {
-                format!("{key}: {lead}.")
-            } else {
-                format!("{key}: {lead}; {}.", costs.join(", "))
-            };
-            findings.push(Finding {
-                scenario: key.clone(),
-                candidate: target.name.clone(),
-                deciding,
-                wins,
-                invalid: None,
-                sentence,
-            });
+            findings.push(scenario.finding(index));
         }
     }
     let overall = report
@@ -151,6 +96,104 @@ pub fn verdict(report: &CompareReport) -> (Vec<Finding>, Vec<String>) {
         .map(|target| overall(report, &findings, &target.name, baseline))
         .collect();
     (findings, overall)
+}
+
+/// One scenario being judged: its matrix rows, and whether it is won on p99 (`open`).
+struct Judged<'a> {
+    report: &'a CompareReport,
+    rows: &'a [Row],
+    key: &'a str,
+    /// The open model's rate is fixed: p99 decides, not throughput.
+    open: bool,
+    baseline: usize,
+}
+
+impl<'a> Judged<'a> {
+    fn new(report: &'a CompareReport, rows: &'a [Row], key: &'a str, baseline: usize) -> Self {
+        let open = report
+            .targets
+            .iter()
+            .find_map(|t| t.scenario(key))
+            .is_some_and(|s| s.schedule.is_some());
+        Judged {
+            report,
+            rows,
+            key,
+            open,
+            baseline,
+        }
+    }
+
+    /// Candidate `index` / the baseline on the scenario's row of `metric`.
+    fn ratio(&self, metric: &str, index: usize) -> Option<Ratio> {
+        self.rows
+            .iter()
+            .find(|row| row.scenario.as_deref() == Some(self.key) && row.metric == metric)
+            .and_then(|row| matrix::ratio(row, index, self.baseline))
+    }
+
+    /// Candidate `index` against the baseline: not compared when either run is invalid, else
+    /// whether it wins, in a sentence with what it costs.
+    fn finding(&self, index: usize) -> Finding {
+        let key = self.key;
+        let name = &self.report.targets[index].name;
+        let baseline = &self.report.targets[self.baseline].name;
+        if let Some(reason) = invalid_pair(self.report, key, index, self.baseline) {
+            return Finding {
+                scenario: key.to_string(),
+                candidate: name.clone(),
+                deciding: None,
+                wins: false,
+                sentence: format!(
+                    "{key}: {name} is not compared with {baseline}: {reason}, above the SLO's error bound."
+                ),
+                invalid: Some(reason),
+            };
+        }
+        let open = self.open;
+        let (throughput, p99) = (self.ratio(THROUGHPUT, index), self.ratio(P99, index));
+        let deciding = if open { p99 } else { throughput };
+        let wins = deciding
+            .is_some_and(|r| r.measurable() && if open { r.value < 1.0 } else { r.value > 1.0 });
+        let lead = lead(name, baseline, deciding, open);
+        let costs = self.costs(index, p99);
+        let sentence = if costs.is_empty() {
+            format!("{key}: {lead}.")
+        } else {
+            format!("{key}: {lead}; {}.", costs.join(", "))
+        };
+        Finding {
+            scenario: key.to_string(),
+            candidate: name.clone(),
+            deciding,
+            wins,
+            invalid: None,
+            sentence,
+        }
+    }
+
+    /// What candidate `index`'s result costs against the baseline's: p99 (when throughput
+    /// decides), CPU per request, memory, and a difference in the work done.
+    fn costs(&self, index: usize, p99: Option<Ratio>) -> Vec<String> {
+        let mut costs = Vec::new();
+        if !self.open
+            && let Some(p99) = p99
+        {
+            costs.push(format!("p99 {}", times(p99)));
+        }
+        if let Some((cpu, which)) =
+            cpu_per_request(self.report, self.key, self.rows, index, self.baseline)
+        {
+            costs.push(format!("{which} {}", times(cpu)));
+        }
+        if let Some(rss) = self.ratio(RSS_PEAK, index) {
+            costs.push(format!("memory {}", times(rss)));
+        }
+        if let Some(difference) = work_difference(self.report, self.key, index, self.baseline) {
+            costs.push(difference);
+        }
+        costs
+    }
 }
 
 /// CPU per request, candidate / baseline, and which figure it is: with the embedded

@@ -3,27 +3,57 @@
 use std::fmt::Write;
 
 use crate::load::RunResult;
-use crate::load::result::Percentiles;
+use crate::load::result::{Percentiles, SettingsRecord, Totals};
+use crate::load::tls::TlsRecord;
 use crate::units::{format_count, format_micros, format_seconds};
 
 /// Renders a run as the text `ferry load` prints.
 pub fn render(result: &RunResult) -> String {
     let mut out = String::new();
-    let settings = &result.settings;
-    let totals = &result.totals;
-    let model = match &settings.rate_schedule {
+    render_header(&mut out, result);
+    if let Some(tls) = &result.settings.tls {
+        render_tls(&mut out, tls);
+    }
+    render_targets(&mut out, result);
+    render_origin(&mut out, result);
+    if result.totals.interrupted {
+        let _ = writeln!(out, "  interrupted: the run was stopped early");
+    }
+    out.push('\n');
+    render_totals(&mut out, result);
+    out.push('\n');
+    render_latency(&mut out, result);
+    out.push('\n');
+    render_status(&mut out, &result.totals);
+    render_errors(&mut out, &result.totals);
+    render_flow(&mut out, result);
+    out
+}
+
+/// The model in a few words: open with its schedule, or closed with its request limit.
+fn describe_model(settings: &SettingsRecord) -> String {
+    match &settings.rate_schedule {
         Some(schedule) => format!("open model, rate {schedule}"),
         None => match settings.request_limit {
             Some(limit) => format!("closed model, {} requests", format_count(limit)),
             None => "closed model".to_string(),
         },
-    };
-    let http = match settings.http {
+    }
+}
+
+/// The protocol spoken, with HTTP/2's streams per connection.
+fn describe_http(settings: &SettingsRecord) -> String {
+    match settings.http {
         crate::load::HttpVersion::Http1 => "HTTP/1.1".to_string(),
         crate::load::HttpVersion::Http2 => {
             format!("HTTP/2 × {} streams", settings.streams_per_connection)
         }
-    };
+    }
+}
+
+/// The first two lines: the command, model and durations; connections, threads, timeout.
+fn render_header(out: &mut String, result: &RunResult) {
+    let settings = &result.settings;
     let command = if result.merged_from.is_empty() {
         "ferry load"
     } else {
@@ -31,38 +61,47 @@ pub fn render(result: &RunResult) -> String {
     };
     let _ = writeln!(
         out,
-        "{command}: {model}, {} measured after {} warm-up",
-        format_seconds(totals.duration_s),
+        "{command}: {}, {} measured after {} warm-up",
+        describe_model(settings),
+        format_seconds(result.totals.duration_s),
         format_seconds(settings.warmup_s)
     );
     let _ = writeln!(
         out,
-        "  {} connections ({http}) on {} threads, timeout {}",
+        "  {} connections ({}) on {} threads, timeout {}",
         settings.connections,
+        describe_http(settings),
         settings.threads,
         format_micros(settings.timeout_ms as f64 * 1e3)
     );
-    if let Some(tls) = &settings.tls {
-        if tls.insecure {
-            let _ = writeln!(
-                out,
-                "  INSECURE: the server's certificate was not verified (--insecure)"
-            );
-        }
+}
+
+/// What TLS agreed, after a warning when the certificate went unverified.
+fn render_tls(out: &mut String, tls: &TlsRecord) {
+    if tls.insecure {
         let _ = writeln!(
             out,
-            "  TLS {}, {}, ALPN {}; {}",
-            tls.version,
-            tls.cipher_suite,
-            tls.alpn.as_deref().unwrap_or("none"),
-            if tls.handshake_per_request {
-                "a full handshake per request"
-            } else {
-                "sessions resumed on reconnect"
-            }
+            "  INSECURE: the server's certificate was not verified (--insecure)"
         );
     }
-    for (index, target) in settings.targets.iter().enumerate() {
+    let _ = writeln!(
+        out,
+        "  TLS {}, {}, ALPN {}; {}",
+        tls.version,
+        tls.cipher_suite,
+        tls.alpn.as_deref().unwrap_or("none"),
+        if tls.handshake_per_request {
+            "a full handshake per request"
+        } else {
+            "sessions resumed on reconnect"
+        }
+    );
+}
+
+/// One line per target: a flow's numbered steps, or requests with their weights when several.
+fn render_targets(out: &mut String, result: &RunResult) {
+    let targets = &result.settings.targets;
+    for (index, target) in targets.iter().enumerate() {
         if result.flow.is_some() {
             let _ = writeln!(
                 out,
@@ -73,13 +112,17 @@ pub fn render(result: &RunResult) -> String {
             );
             continue;
         }
-        let weight = if settings.targets.len() > 1 {
+        let weight = if targets.len() > 1 {
             format!("  (weight {})", target.weight)
         } else {
             String::new()
         };
         let _ = writeln!(out, "  {} {}{weight}", target.method, target.url);
     }
+}
+
+/// Where the load came from: the runs a merge added up, or this host's share of it.
+fn render_origin(out: &mut String, result: &RunResult) {
     if !result.merged_from.is_empty() {
         let _ = writeln!(out, "  merged from {} runs:", result.merged_from.len());
         for part in &result.merged_from {
@@ -100,10 +143,11 @@ pub fn render(result: &RunResult) -> String {
             result.share, result.host
         );
     }
-    if totals.interrupted {
-        let _ = writeln!(out, "  interrupted: the run was stopped early");
-    }
-    out.push('\n');
+}
+
+/// The counts: requests, throughput, the open model's late and dropped sends, bytes, connects.
+fn render_totals(out: &mut String, result: &RunResult) {
+    let totals = &result.totals;
     let _ = writeln!(
         out,
         "  Requests     {} sent, {} responses",
@@ -115,7 +159,7 @@ pub fn render(result: &RunResult) -> String {
         "  Throughput   {:.1} responses/s ({:.1} requests/s)",
         totals.throughput_rps, totals.request_rate_rps
     );
-    if settings.model == "open" {
+    if result.settings.model == "open" {
         let _ = writeln!(
             out,
             "  Late         {} sends waited for a free connection",
@@ -132,6 +176,13 @@ pub fn render(result: &RunResult) -> String {
         "  Transferred  {} body bytes",
         format_count(totals.body_bytes)
     );
+    render_connects(out, result);
+    out.push('\n');
+}
+
+/// Connects and, over TLS, handshakes, each with its mean time, on one line (no newline).
+fn render_connects(out: &mut String, result: &RunResult) {
+    let totals = &result.totals;
     let mean = |mean: Option<f64>| mean.map_or_else(|| "-".to_string(), format_micros);
     let _ = write!(
         out,
@@ -139,7 +190,7 @@ pub fn render(result: &RunResult) -> String {
         format_count(totals.connects),
         mean(totals.connect_time_us_mean)
     );
-    if settings.tls.is_some() {
+    if result.settings.tls.is_some() {
         let _ = write!(
             out,
             ", TLS handshakes {} (mean {})",
@@ -147,10 +198,10 @@ pub fn render(result: &RunResult) -> String {
             mean(totals.handshake_time_us_mean)
         );
     }
-    out.push('\n');
-    out.push('\n');
-    render_latency(&mut out, result);
-    out.push('\n');
+}
+
+/// The responses by status code.
+fn render_status(out: &mut String, totals: &Totals) {
     let statuses: Vec<String> = totals
         .status
         .iter()
@@ -165,32 +216,34 @@ pub fn render(result: &RunResult) -> String {
             statuses.join(", ")
         }
     );
+}
+
+/// The errors by kind, and the responses a flow's extract found nothing in.
+fn render_errors(out: &mut String, totals: &Totals) {
     let errors = &totals.errors;
     if totals.error_count == 0 {
         let _ = writeln!(out, "  Errors       none");
-    } else {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  Errors       {} ({:.3}% of requests): connect {}, timeout {}, reset {}, other {}, 4xx {}, 5xx {}",
+        format_count(totals.error_count),
+        totals.error_ratio * 100.0,
+        format_count(errors.connect),
+        format_count(errors.timeout),
+        format_count(errors.reset),
+        format_count(errors.other),
+        format_count(errors.status_4xx),
+        format_count(errors.status_5xx),
+    );
+    if errors.extract > 0 {
         let _ = writeln!(
             out,
-            "  Errors       {} ({:.3}% of requests): connect {}, timeout {}, reset {}, other {}, 4xx {}, 5xx {}",
-            format_count(totals.error_count),
-            totals.error_ratio * 100.0,
-            format_count(errors.connect),
-            format_count(errors.timeout),
-            format_count(errors.reset),
-            format_count(errors.other),
-            format_count(errors.status_4xx),
-            format_count(errors.status_5xx),
+            "               {} responses gave no value for a flow's extract",
+            format_count(errors.extract)
         );
-        if errors.extract > 0 {
-            let _ = writeln!(
-                out,
-                "               {} responses gave no value for a flow's extract",
-                format_count(errors.extract)
-            );
-        }
     }
-    render_flow(&mut out, result);
-    out
 }
 
 /// A flow's iterations and steps, after the requests' figures.

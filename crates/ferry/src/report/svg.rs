@@ -54,6 +54,9 @@ const LEFT: f64 = 80.0;
 const RIGHT: f64 = 200.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 50.0;
+/// The plot area, inside the margins.
+const PLOT_WIDTH: f64 = WIDTH - LEFT - RIGHT;
+const PLOT_HEIGHT: f64 = HEIGHT - TOP - BOTTOM;
 /// The percentile axis stops at six nines.
 const MAX_NINES: f64 = 6.0;
 
@@ -72,23 +75,63 @@ fn nines(percentile: f64) -> f64 {
 
 /// Renders the chart as an `<svg>` element.
 pub fn line_chart(chart: &LineChart) -> String {
-    let plot_width = WIDTH - LEFT - RIGHT;
-    let plot_height = HEIGHT - TOP - BOTTOM;
-    let to_x = |x: f64| match chart.x_axis {
+    let points = plotted_points(chart);
+    let mut svg = String::new();
+    open_chart(&mut svg, chart);
+    if points.is_empty() {
+        let _ = write!(
+            svg,
+            r##"<text x="{}" y="{}" font-size="14" fill="#666">no data</text></svg>"##,
+            LEFT + PLOT_WIDTH / 2.0 - 30.0,
+            TOP + PLOT_HEIGHT / 2.0
+        );
+        return svg;
+    }
+    let frame = Frame::fitting(chart, &points);
+    draw_y_ticks(&mut svg, chart, &frame);
+    draw_x_ticks(&mut svg, chart, &frame);
+    draw_border_and_labels(&mut svg, chart);
+    for (index, series) in chart.series.iter().enumerate() {
+        draw_series(&mut svg, chart, &frame, series);
+        draw_legend_entry(&mut svg, index, series);
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// A data point in axis units (nines, log10), before scaling to the plot.
+fn to_axes(chart: &LineChart, (x, y): (f64, f64)) -> (f64, f64) {
+    let x = match chart.x_axis {
         XAxis::Linear => x,
         XAxis::PercentileNines => nines(x),
     };
-    let to_y = |y: f64| match chart.y_axis {
+    let y = match chart.y_axis {
         YAxis::Linear => y,
         YAxis::Log => y.max(1.0).log10(),
     };
-    let points: Vec<(f64, f64)> = chart
+    (x, y)
+}
+
+/// One series' points in axis units, leaving out those that cannot be drawn (NaN, infinite).
+fn drawable(chart: &LineChart, series: &Series) -> impl Iterator<Item = (f64, f64)> {
+    series
+        .points
+        .iter()
+        .map(|&point| to_axes(chart, point))
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+}
+
+/// Every series' drawable points, in axis units.
+fn plotted_points(chart: &LineChart) -> Vec<(f64, f64)> {
+    chart
         .series
         .iter()
-        .flat_map(|series| series.points.iter().map(|&(x, y)| (to_x(x), to_y(y))))
-        .filter(|(x, y)| x.is_finite() && y.is_finite())
-        .collect();
-    let mut svg = String::new();
+        .flat_map(|series| drawable(chart, series))
+        .collect()
+}
+
+/// The `<svg>` element's opening, the white background and the title.
+fn open_chart(svg: &mut String, chart: &LineChart) {
     let _ = write!(
         svg,
         r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{title}">"#,
@@ -99,24 +142,57 @@ pub fn line_chart(chart: &LineChart) -> String {
         r##"<rect width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/><text x="{LEFT}" y="24" font-size="16" font-weight="600">{}</text>"##,
         escape(chart.title)
     );
-    if points.is_empty() {
-        let _ = write!(
-            svg,
-            r##"<text x="{}" y="{}" font-size="14" fill="#666">no data</text></svg>"##,
-            LEFT + plot_width / 2.0 - 30.0,
-            TOP + plot_height / 2.0
-        );
-        return svg;
+}
+
+/// The ranges the plot area shows, in axis units, and how they map to pixels.
+struct Frame {
+    x_min: f64,
+    x_max: f64,
+    y_min: f64,
+    y_max: f64,
+}
+
+impl Frame {
+    /// The ranges that hold `points` (not empty), rounded to ticks the axes print well.
+    fn fitting(chart: &LineChart, points: &[(f64, f64)]) -> Frame {
+        let (mut x_min, mut x_max) = points
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), (x, _)| {
+                (low.min(*x), high.max(*x))
+            });
+        let (y_min, y_max) = y_range(chart.y_axis, points);
+        if chart.x_axis == XAxis::PercentileNines {
+            x_min = 0.0;
+            x_max = x_max.ceil().max(1.0);
+        }
+        if x_max <= x_min {
+            x_max = x_min + 1.0;
+        }
+        Frame {
+            x_min,
+            x_max,
+            y_min,
+            y_max,
+        }
     }
-    let (mut x_min, mut x_max) = points
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), (x, _)| {
-            (low.min(*x), high.max(*x))
-        });
+
+    /// The pixel column of an x in axis units.
+    fn scale_x(&self, x: f64) -> f64 {
+        LEFT + (x - self.x_min) / (self.x_max - self.x_min) * PLOT_WIDTH
+    }
+
+    /// The pixel row of a y in axis units.
+    fn scale_y(&self, y: f64) -> f64 {
+        TOP + PLOT_HEIGHT - (y - self.y_min) / (self.y_max - self.y_min) * PLOT_HEIGHT
+    }
+}
+
+/// The y range for `points` (not empty): from zero on a linear axis, whole powers on a log one.
+fn y_range(y_axis: YAxis, points: &[(f64, f64)]) -> (f64, f64) {
     let y_max_value = points
         .iter()
         .fold(f64::NEG_INFINITY, |high, (_, y)| high.max(*y));
-    let (y_min, y_max) = match chart.y_axis {
+    match y_axis {
         // Small whole-number data (a count of errors, often all zero) gets whole-number
         // ticks: 0–4, not 0–1 in quarters that print as 0, 0, 1, 1, 1.
         YAxis::Linear if y_max_value < 4.0 && points.iter().all(|(_, y)| y.fract() == 0.0) => {
@@ -130,26 +206,21 @@ pub fn line_chart(chart: &LineChart) -> String {
                 .floor();
             (low, y_max_value.ceil().max(low + 1.0))
         }
-    };
-    if chart.x_axis == XAxis::PercentileNines {
-        x_min = 0.0;
-        x_max = x_max.ceil().max(1.0);
     }
-    if x_max <= x_min {
-        x_max = x_min + 1.0;
-    }
-    let scale_x = |x: f64| LEFT + (x - x_min) / (x_max - x_min) * plot_width;
-    let scale_y = |y: f64| TOP + plot_height - (y - y_min) / (y_max - y_min) * plot_height;
+}
 
-    // Grid and y ticks.
+/// Horizontal grid lines with their y tick labels: quarters, or powers of ten.
+fn draw_y_ticks(svg: &mut String, chart: &LineChart, frame: &Frame) {
     let y_ticks: Vec<f64> = match chart.y_axis {
-        YAxis::Linear => (0..=4).map(|step| y_max * step as f64 / 4.0).collect(),
-        YAxis::Log => (y_min as i64..=y_max as i64)
+        YAxis::Linear => (0..=4)
+            .map(|step| frame.y_max * step as f64 / 4.0)
+            .collect(),
+        YAxis::Log => (frame.y_min as i64..=frame.y_max as i64)
             .map(|power| power as f64)
             .collect(),
     };
     for tick in y_ticks {
-        let y = scale_y(tick);
+        let y = frame.scale_y(tick);
         let label = match chart.y_axis {
             YAxis::Linear => (chart.y_format)(tick),
             YAxis::Log => (chart.y_format)(10f64.powf(tick)),
@@ -157,85 +228,109 @@ pub fn line_chart(chart: &LineChart) -> String {
         let _ = write!(
             svg,
             r##"<line x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#e5e5e5"/><text x="{}" y="{:.1}" font-size="11" text-anchor="end" fill="#444">{}</text>"##,
-            LEFT + plot_width,
+            LEFT + PLOT_WIDTH,
             LEFT - 6.0,
             y + 4.0,
             escape(&label)
         );
     }
-    // X ticks.
-    let x_ticks: Vec<(f64, String)> = match chart.x_axis {
-        XAxis::PercentileNines => (0..=x_max as i64)
+}
+
+/// The x ticks with their labels: one per nine on a percentile axis, else about eight.
+fn x_ticks(x_axis: XAxis, frame: &Frame) -> Vec<(f64, String)> {
+    match x_axis {
+        XAxis::PercentileNines => (0..=frame.x_max as i64)
             .map(|nine| {
                 let percentile = 100.0 * (1.0 - 10f64.powi(-(nine as i32)));
                 (nine as f64, format!("{}%", trim_number(percentile)))
             })
             .collect(),
         XAxis::Linear => {
-            let step = nice_ceiling((x_max - x_min) / 8.0).max(1e-9);
+            let step = nice_ceiling((frame.x_max - frame.x_min) / 8.0).max(1e-9);
             let mut ticks = Vec::new();
-            let mut tick = (x_min / step).ceil() * step;
-            while tick <= x_max + step * 1e-9 {
+            let mut tick = (frame.x_min / step).ceil() * step;
+            while tick <= frame.x_max + step * 1e-9 {
                 ticks.push((tick, trim_number(tick)));
                 tick += step;
             }
             ticks
         }
-    };
-    for (tick, label) in x_ticks {
-        let x = scale_x(tick);
+    }
+}
+
+/// Vertical grid lines with their x tick labels.
+fn draw_x_ticks(svg: &mut String, chart: &LineChart, frame: &Frame) {
+    for (tick, label) in x_ticks(chart.x_axis, frame) {
+        let x = frame.scale_x(tick);
         let _ = write!(
             svg,
             r##"<line x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{}" stroke="#f0f0f0"/><text x="{x:.1}" y="{}" font-size="11" text-anchor="middle" fill="#444">{}</text>"##,
-            TOP + plot_height,
-            TOP + plot_height + 16.0,
+            TOP + PLOT_HEIGHT,
+            TOP + PLOT_HEIGHT + 16.0,
             escape(&label)
         );
     }
+}
+
+/// The plot area's border, and the axes' labels.
+fn draw_border_and_labels(svg: &mut String, chart: &LineChart) {
     let _ = write!(
         svg,
-        r##"<rect x="{LEFT}" y="{TOP}" width="{plot_width}" height="{plot_height}" fill="none" stroke="#999"/><text x="{}" y="{}" font-size="12" text-anchor="middle" fill="#222">{}</text><text transform="translate(18 {}) rotate(-90)" font-size="12" text-anchor="middle" fill="#222">{}</text>"##,
-        LEFT + plot_width / 2.0,
+        r##"<rect x="{LEFT}" y="{TOP}" width="{PLOT_WIDTH}" height="{PLOT_HEIGHT}" fill="none" stroke="#999"/><text x="{}" y="{}" font-size="12" text-anchor="middle" fill="#222">{}</text><text transform="translate(18 {}) rotate(-90)" font-size="12" text-anchor="middle" fill="#222">{}</text>"##,
+        LEFT + PLOT_WIDTH / 2.0,
         HEIGHT - 10.0,
         escape(chart.x_label),
-        TOP + plot_height / 2.0,
+        TOP + PLOT_HEIGHT / 2.0,
         escape(chart.y_label)
     );
-    // Lines and legend.
-    for (index, series) in chart.series.iter().enumerate() {
-        let colour = PALETTE[series.colour % PALETTE.len()];
-        let path: Vec<String> = series
-            .points
-            .iter()
-            .map(|&(x, y)| (to_x(x), to_y(y)))
-            .filter(|(x, y)| x.is_finite() && y.is_finite())
-            .map(|(x, y)| format!("{:.1},{:.1}", scale_x(x), scale_y(y.clamp(y_min, y_max))))
-            .collect();
-        let dash = if series.dashed {
-            r#" stroke-dasharray="6 4""#
-        } else {
-            ""
-        };
-        if !path.is_empty() {
-            let _ = write!(
-                svg,
-                r#"<polyline class="series" fill="none" stroke="{colour}" stroke-width="2"{dash} points="{}"/>"#,
-                path.join(" ")
-            );
-        }
-        let legend_y = TOP + 14.0 + index as f64 * 18.0;
-        let legend_x = LEFT + plot_width + 14.0;
-        let _ = write!(
-            svg,
-            r#"<line x1="{legend_x}" x2="{}" y1="{legend_y}" y2="{legend_y}" stroke="{colour}" stroke-width="3"{dash}/><text x="{}" y="{}" font-size="12">{}</text>"#,
-            legend_x + 24.0,
-            legend_x + 30.0,
-            legend_y + 4.0,
-            escape(&series.name)
-        );
+}
+
+/// The series' stroke colour, and its dash attribute (empty when solid).
+fn stroke(series: &Series) -> (&'static str, &'static str) {
+    let colour = PALETTE[series.colour % PALETTE.len()];
+    let dash = if series.dashed {
+        r#" stroke-dasharray="6 4""#
+    } else {
+        ""
+    };
+    (colour, dash)
+}
+
+/// One series as a polyline, its values clamped to the y range; nothing if none can be drawn.
+fn draw_series(svg: &mut String, chart: &LineChart, frame: &Frame, series: &Series) {
+    let path: Vec<String> = drawable(chart, series)
+        .map(|(x, y)| {
+            format!(
+                "{:.1},{:.1}",
+                frame.scale_x(x),
+                frame.scale_y(y.clamp(frame.y_min, frame.y_max))
+            )
+        })
+        .collect();
+    if path.is_empty() {
+        return;
     }
-    svg.push_str("</svg>");
-    svg
+    let (colour, dash) = stroke(series);
+    let _ = write!(
+        svg,
+        r#"<polyline class="series" fill="none" stroke="{colour}" stroke-width="2"{dash} points="{}"/>"#,
+        path.join(" ")
+    );
+}
+
+/// The series' line and name in the legend, right of the plot, as the `index`-th entry.
+fn draw_legend_entry(svg: &mut String, index: usize, series: &Series) {
+    let (colour, dash) = stroke(series);
+    let legend_y = TOP + 14.0 + index as f64 * 18.0;
+    let legend_x = LEFT + PLOT_WIDTH + 14.0;
+    let _ = write!(
+        svg,
+        r#"<line x1="{legend_x}" x2="{}" y1="{legend_y}" y2="{legend_y}" stroke="{colour}" stroke-width="3"{dash}/><text x="{}" y="{}" font-size="12">{}</text>"#,
+        legend_x + 24.0,
+        legend_x + 30.0,
+        legend_y + 4.0,
+        escape(&series.name)
+    );
 }
 
 /// The smallest 1, 2 or 5 × 10ⁿ at or above `value`.

@@ -49,6 +49,18 @@ fn a_scenario_of_401s_is_invalid_and_the_run_exits_5() {
     assert_eq!(output.status.code(), Some(5), "{}", text(&output));
     let json = read_json(&out.join("compare.json"));
     assert_eq!(json["complete"], true, "{}", json["failure"]);
+    only_the_locked_run_is_invalid(&json);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    the_verdict_names_the_invalid_run(&stdout);
+    the_capacity_nobody_held_is_none_held(&json["targets"][1]["scenarios"][0], &stdout);
+    let html = std::fs::read_to_string(out.join("compare.html")).unwrap();
+    the_html_draws_nothing_as_zero(&html);
+    the_locked_target_is_not_priced(&json);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The baseline's run is valid; the candidate's, all 401s, is invalid with the reason.
+fn only_the_locked_run_is_invalid(json: &serde_json::Value) {
     let scenario = |target: usize| &json["targets"][target]["scenarios"][0];
     assert_eq!(scenario(0)["valid"], true);
     assert!(scenario(0)["invalid_reason"].is_null());
@@ -57,9 +69,11 @@ fn a_scenario_of_401s_is_invalid_and_the_run_exits_5() {
     let totals = &scenario(1)["rounds"][0]["result"]["totals"];
     assert_eq!(totals["error_ratio"], 1.0);
     assert_eq!(totals["errors"]["status_4xx"], totals["responses"]);
+}
 
-    // Neither a win nor a loss: the verdict names the target, the scenario and the reason.
-    let stdout = String::from_utf8_lossy(&output.stdout);
+/// Neither a win nor a loss: the verdict names the target, the scenario and the reason, and
+/// the matrix draws no ratio.
+fn the_verdict_names_the_invalid_run(stdout: &str) {
     assert!(
         stdout
             .contains("read: locked is not compared with good: locked's run is invalid: 100 % 401"),
@@ -77,10 +91,12 @@ fn a_scenario_of_401s_is_invalid_and_the_run_exits_5() {
         throughput_row.ends_with("| invalid run |"),
         "{throughput_row}"
     );
+}
 
-    // The capacity nobody held is "none held", with the bottom of its range probed; it is
-    // priced as nothing, and no chart or table shows it as 0.
-    let capacity = &scenario(1)["capacity"];
+/// The capacity nobody held is "none held", with the bottom of its range probed, in the JSON
+/// (`scenario` is the locked target's) and in the matrix.
+fn the_capacity_nobody_held_is_none_held(scenario: &serde_json::Value, stdout: &str) {
+    let capacity = &scenario["capacity"];
     assert_eq!(capacity["bound"], "none", "{capacity}");
     assert!(capacity["rate_rps"].is_null());
     let probes = capacity["probes"].as_array().unwrap();
@@ -103,7 +119,10 @@ fn a_scenario_of_401s_is_invalid_and_the_run_exits_5() {
         .find(|line| line.starts_with("| read: capacity"))
         .expect("the matrix has a capacity row");
     assert!(capacity_row.contains("| none held |"), "{capacity_row}");
-    let html = std::fs::read_to_string(out.join("compare.html")).unwrap();
+}
+
+/// No chart or table of the HTML shows the capacity none held, or its month, as 0.
+fn the_html_draws_nothing_as_zero(html: &str) {
     assert!(
         html.contains("capacity: none held —"),
         "the HTML draws no bar for it"
@@ -113,6 +132,10 @@ fn a_scenario_of_401s_is_invalid_and_the_run_exits_5() {
         html.contains(">containers —<") && html.contains(">functions —<"),
         "its unpriced month is no bar, not 0.00"
     );
+}
+
+/// The cost section lists the locked target, priced as nothing: no instances, no month.
+fn the_locked_target_is_not_priced(json: &serde_json::Value) {
     let locked_cost = json["cost"]["scenarios"][0]["targets"]
         .as_array()
         .unwrap()
@@ -126,7 +149,6 @@ fn a_scenario_of_401s_is_invalid_and_the_run_exits_5() {
         locked_cost["function_monthly_cost"].is_null(),
         "the error path is not priced as functions either: {locked_cost}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -95,13 +95,23 @@ fn counts(section: &BaselineSection) -> String {
 
 /// The heading, the changes, what was not compared and how the runs differ.
 pub fn table(section: &BaselineSection) -> String {
+    let mut out = heading(section);
+    write_changes(&mut out, section);
+    write_not_compared(&mut out, section);
+    write_differences(&mut out, section);
+    out
+}
+
+/// The title with the number of regressions, and the paragraph naming the earlier run, the
+/// counts and the bound.
+fn heading(section: &BaselineSection) -> String {
     let when = section
         .started_at_unix_ms
         .and_then(|ms| chrono::DateTime::from_timestamp_millis(ms as i64))
         .map(|time| format!(" (the run of {})", time.format("%Y-%m-%d %H:%M UTC")))
         .unwrap_or_default();
     let regressions = section.count(Verdict::Regression);
-    let mut out = format!(
+    format!(
         "### Performance gate: {}\n\nThis run against `{}`{when}: {}. A figure counts as changed past \
          the larger of the threshold ({}) and the spread between rounds of either run.\n\n",
         if regressions > 0 {
@@ -112,91 +122,115 @@ pub fn table(section: &BaselineSection) -> String {
         section.file,
         counts(section),
         percent(section.threshold)
-    );
+    )
+}
+
+/// The table of the rows [`shown`], what it leaves out, and whether the threshold alone was
+/// the bound; or that nothing was compared.
+fn write_changes(out: &mut String, section: &BaselineSection) {
     let rows = shown(section);
     if rows.is_empty() {
         out.push_str("Nothing was compared.\n");
-    } else {
+        return;
+    }
+    out.push_str(
+        "| target | scenario | metric | before | after | change | bound | verdict |\n\
+         | --- | --- | --- | ---: | ---: | ---: | ---: | --- |\n",
+    );
+    for c in &rows {
+        write_row(out, section, c);
+    }
+    write_not_shown(out, section, &rows);
+    // Capacity's spread is its bracket, which a single round has too.
+    if section
+        .comparisons
+        .iter()
+        .all(|c| c.metric == CAPACITY || c.spread.is_none())
+    {
         out.push_str(
-            "| target | scenario | metric | before | after | change | bound | verdict |\n\
-             | --- | --- | --- | ---: | ---: | ---: | ---: | --- |\n",
+            "\nNeither run had two rounds: no spread was seen, and the threshold alone was the \
+             bound (docs/ferry.md, \"In CI\").\n",
         );
-        for c in &rows {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} | ±{} | {} |",
-                c.target,
-                c.scenario,
-                c.metric,
-                value_text(&c.metric, c.before),
-                value_text(&c.metric, c.after),
-                change_text(c),
-                percent(rule::bound(section.threshold, c.spread)),
-                match c.verdict {
-                    Verdict::Regression => "**regression**",
-                    other => other.label(),
-                }
-            );
-        }
-        let left_out =
-            |verdict| section.count(verdict) - rows.iter().filter(|c| c.verdict == verdict).count();
-        let (improvements, same) = (left_out(Verdict::Improvement), left_out(Verdict::Same));
-        let mut hidden = Vec::new();
-        if improvements > 0 {
-            hidden.push(if improvements < section.count(Verdict::Improvement) {
-                plural(improvements, "smaller improvement", "smaller improvements")
-            } else {
-                plural(improvements, "improvement", "improvements")
-            });
-        }
-        if same > 0 {
-            hidden.push(format!("{same} the same"));
-        }
-        if !hidden.is_empty() {
-            let _ = writeln!(
-                out,
-                "\nNot shown: {} (compare.json's `baseline` section has every figure).",
-                hidden.join(", ")
-            );
-        }
-        // Capacity's spread is its bracket, which a single round has too.
-        if section
-            .comparisons
-            .iter()
-            .all(|c| c.metric == CAPACITY || c.spread.is_none())
-        {
-            out.push_str(
-                "\nNeither run had two rounds: no spread was seen, and the threshold alone was the \
-                 bound (docs/ferry.md, \"In CI\").\n",
-            );
-        }
     }
-    if !section.not_compared.is_empty() {
-        out.push_str("\n**Not compared**\n\n");
-        for skipped in section.not_compared.iter().take(MAX_NOT_COMPARED) {
-            let what = [
-                Some(skipped.target.as_str()),
-                skipped.scenario.as_deref(),
-                skipped.metric.as_deref(),
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" / ");
-            let _ = writeln!(out, "- {what}: {}", skipped.reason);
+}
+
+/// One comparison as a row of the table, a regression in bold.
+fn write_row(out: &mut String, section: &BaselineSection, c: &Comparison) {
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} | {} | {} | {} | ±{} | {} |",
+        c.target,
+        c.scenario,
+        c.metric,
+        value_text(&c.metric, c.before),
+        value_text(&c.metric, c.after),
+        change_text(c),
+        percent(rule::bound(section.threshold, c.spread)),
+        match c.verdict {
+            Verdict::Regression => "**regression**",
+            other => other.label(),
         }
-        let more = section.not_compared.len().saturating_sub(MAX_NOT_COMPARED);
-        if more > 0 {
-            let _ = writeln!(out, "- and {more} more (in compare.json)");
-        }
+    );
+}
+
+/// How many improvements and figures the same the table left out, if any.
+fn write_not_shown(out: &mut String, section: &BaselineSection, rows: &[&Comparison]) {
+    let left_out =
+        |verdict| section.count(verdict) - rows.iter().filter(|c| c.verdict == verdict).count();
+    let (improvements, same) = (left_out(Verdict::Improvement), left_out(Verdict::Same));
+    let mut hidden = Vec::new();
+    if improvements > 0 {
+        hidden.push(if improvements < section.count(Verdict::Improvement) {
+            plural(improvements, "smaller improvement", "smaller improvements")
+        } else {
+            plural(improvements, "improvement", "improvements")
+        });
     }
-    if !section.notes.is_empty() {
-        out.push_str("\n**How the runs differ**\n\n");
-        for note in &section.notes {
-            let _ = writeln!(out, "- {note}");
-        }
+    if same > 0 {
+        hidden.push(format!("{same} the same"));
     }
-    out
+    if !hidden.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nNot shown: {} (compare.json's `baseline` section has every figure).",
+            hidden.join(", ")
+        );
+    }
+}
+
+/// The list of what was not compared and why, up to [`MAX_NOT_COMPARED`] lines.
+fn write_not_compared(out: &mut String, section: &BaselineSection) {
+    if section.not_compared.is_empty() {
+        return;
+    }
+    out.push_str("\n**Not compared**\n\n");
+    for skipped in section.not_compared.iter().take(MAX_NOT_COMPARED) {
+        let what = [
+            Some(skipped.target.as_str()),
+            skipped.scenario.as_deref(),
+            skipped.metric.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" / ");
+        let _ = writeln!(out, "- {what}: {}", skipped.reason);
+    }
+    let more = section.not_compared.len().saturating_sub(MAX_NOT_COMPARED);
+    if more > 0 {
+        let _ = writeln!(out, "- and {more} more (in compare.json)");
+    }
+}
+
+/// The notes on how the two runs were made differently, if any.
+fn write_differences(out: &mut String, section: &BaselineSection) {
+    if section.notes.is_empty() {
+        return;
+    }
+    out.push_str("\n**How the runs differ**\n\n");
+    for note in &section.notes {
+        let _ = writeln!(out, "- {note}");
+    }
 }
 
 /// The rows of the table, worst first: every regression; then, up to [`MAX_ROWS`], the

@@ -4,13 +4,13 @@
 
 mod cells;
 mod flow_rows;
+mod once_rows;
 
 pub use cells::{Ratio, cells, header, ratio, render_markdown};
 
 use crate::units::{format_count, format_micros};
 
 use super::capacity::Bound;
-use super::cold_start::ColdStart;
 use super::compare_json::{CompareReport, ScenarioReport};
 use super::scenarios::RoundRun;
 
@@ -141,91 +141,61 @@ pub fn spread(values: &[f64]) -> Option<f64> {
 
 /// The matrix rows, in the order they are shown.
 pub fn rows(report: &CompareReport) -> Vec<Row> {
-    let targets = &report.targets;
     let mut rows = Vec::new();
     for (key, _) in report.scenario_keys() {
-        for (name, pick, format) in METRICS {
-            let scenarios: Vec<Option<&ScenarioReport>> =
-                targets.iter().map(|target| target.scenario(&key)).collect();
-            rows.push(Row {
-                label: format!("{key}: {name}"),
-                scenario: Some(key.clone()),
-                metric: name,
-                values: scenarios
-                    .iter()
-                    .map(|s| s.and_then(|s| merged(s, name)))
-                    .collect(),
-                spreads: scenarios
-                    .iter()
-                    .map(|s| s.and_then(|s| spread(&s.rounds.iter().map(pick).collect::<Vec<_>>())))
-                    .collect(),
-                once: false,
-                format,
-                invalid: Vec::new(),
-                bounds: Vec::new(),
-                failed_at: Vec::new(),
-            });
-        }
-        rows.extend(flow_rows::step_rows(report, &key));
-        if report.database.is_some() {
-            rows.extend(database_rows(report, &key));
-        }
-        rows.extend(capacity_row(report, &key));
+        rows.extend(scenario_rows(report, &key));
     }
+    rows.extend(once_rows::cold_start_rows(report));
+    rows.extend(once_rows::instance_rows(report));
+    rows.extend(once_rows::pgbench_row(report));
+    rows
+}
+
+/// The rows of scenario `key`: each of [`METRICS`], the flow's steps, the database's CPU
+/// (when it was sampled) and the capacity; each marks the targets whose run was invalid.
+fn scenario_rows(report: &CompareReport, key: &str) -> Vec<Row> {
+    let mut rows: Vec<Row> = METRICS
+        .into_iter()
+        .map(|metric| metric_row(report, key, metric))
+        .collect();
+    rows.extend(flow_rows::step_rows(report, key));
+    if report.database.is_some() {
+        rows.extend(database_rows(report, key));
+    }
+    rows.extend(capacity_row(report, key));
     for row in &mut rows {
         if let Some(key) = &row.scenario {
             row.invalid = invalid_runs(report, key);
         }
     }
-    let cold = |pick: fn(&ColdStart) -> f64| -> Vec<Option<f64>> {
-        targets
-            .iter()
-            .map(|target| target.cold_start.as_ref().map(pick))
-            .collect()
-    };
-    rows.push(fixed(
-        "cold start median".into(),
-        cold(|c| c.median_ms),
-        millis,
-    ));
-    rows.push(fixed("cold start max".into(), cold(|c| c.max_ms), millis));
-    rows.push(fixed(
-        "idle RSS".into(),
-        cold(|c| c.idle_rss_bytes as f64),
-        mebibytes,
-    ));
-    for scenario in &report.cost.scenarios {
-        rows.push(fixed(
-            format!(
-                "{}: instances for {}",
-                scenario.scenario,
-                rate(report.cost.target_rps)
-            ),
-            targets
-                .iter()
-                .map(|target| {
-                    scenario
-                        .targets
-                        .iter()
-                        .find(|t| t.priced.name == target.name)
-                        .and_then(|t| t.priced.instances)
-                        .map(|n| n as f64)
-                })
-                .collect(),
-            count,
-        ));
-    }
-    if report.pgbench.is_some() {
-        rows.push(fixed(
-            "first scenario's throughput / pgbench -S".into(),
-            targets
-                .iter()
-                .map(|target| target.pgbench_fraction)
-                .collect(),
-            fraction,
-        ));
-    }
     rows
+}
+
+/// One metric of scenario `key`: each target's merged value, and the spread of its rounds.
+fn metric_row(report: &CompareReport, key: &str, (name, pick, format): Metric) -> Row {
+    let scenarios: Vec<Option<&ScenarioReport>> = report
+        .targets
+        .iter()
+        .map(|target| target.scenario(key))
+        .collect();
+    Row {
+        label: format!("{key}: {name}"),
+        scenario: Some(key.to_string()),
+        metric: name,
+        values: scenarios
+            .iter()
+            .map(|s| s.and_then(|s| merged(s, name)))
+            .collect(),
+        spreads: scenarios
+            .iter()
+            .map(|s| s.and_then(|s| spread(&s.rounds.iter().map(pick).collect::<Vec<_>>())))
+            .collect(),
+        once: false,
+        format,
+        invalid: Vec::new(),
+        bounds: Vec::new(),
+        failed_at: Vec::new(),
+    }
 }
 
 /// The capacity row of scenario `key`, when any target searched its capacity: each value with

@@ -12,8 +12,25 @@ use crate::units::format_count;
 /// How much of a body the one-line example shows.
 const EXAMPLE_CHARS: usize = 100;
 
+/// Renders the report as the lines `ferry shadow` prints.
 pub fn render_terminal(report: &ShadowReport) -> String {
     let mut out = String::new();
+    write_headline(&mut out, report);
+    write_endpoints(&mut out, report);
+    if report.regression_count > 0 {
+        write_regressions(&mut out, report);
+    }
+    write_errors(&mut out, report);
+    for warning in &report.warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
+    write_verdict(&mut out, report);
+    out
+}
+
+/// The requests read, sent, compared and skipped (and, for a proxy, sampled out and
+/// dropped), then the `--insecure` note if it applies.
+fn write_headline(out: &mut String, report: &ShadowReport) {
     let requests = &report.requests;
     let _ = writeln!(
         out,
@@ -36,6 +53,10 @@ pub fn render_terminal(report: &ShadowReport) -> String {
     if report.insecure {
         let _ = writeln!(out, "{INSECURE_NOTE}");
     }
+}
+
+/// The table of endpoints: requests, compared, regression and noise fields.
+fn write_endpoints(out: &mut String, report: &ShadowReport) {
     let width = report
         .endpoints
         .iter()
@@ -59,27 +80,33 @@ pub fn render_terminal(report: &ShadowReport) -> String {
             endpoint.noise.len()
         );
     }
-    if report.regression_count > 0 {
-        out.push_str("\nregressions:\n");
-        for endpoint in &report.endpoints {
-            for field in &endpoint.regressions {
-                let _ = writeln!(
-                    out,
-                    "  {}  {}  {}  rate {:.1} % (noise {:.1} %, {} of {})",
-                    endpoint.endpoint,
-                    field.field,
-                    field.kind.name(),
-                    field.rate * 100.0,
-                    field.noise_rate * 100.0,
-                    field.count,
-                    endpoint.compared
-                );
-                if let Some(example) = field.examples.first() {
-                    let _ = writeln!(out, "      e.g. {}", example_line(example, &field.field));
-                }
+}
+
+/// Each regression field with its rate beside the noise's, and its first example.
+fn write_regressions(out: &mut String, report: &ShadowReport) {
+    out.push_str("\nregressions:\n");
+    for endpoint in &report.endpoints {
+        for field in &endpoint.regressions {
+            let _ = writeln!(
+                out,
+                "  {}  {}  {}  rate {:.1} % (noise {:.1} %, {} of {})",
+                endpoint.endpoint,
+                field.field,
+                field.kind.name(),
+                field.rate * 100.0,
+                field.noise_rate * 100.0,
+                field.count,
+                endpoint.compared
+            );
+            if let Some(example) = field.examples.first() {
+                let _ = writeln!(out, "      e.g. {}", example_line(example, &field.field));
             }
         }
     }
+}
+
+/// One line of the requests each target gave no response to, by kind.
+fn write_errors(out: &mut String, report: &ShadowReport) {
     out.push_str("\nerrors (no response):");
     let mut errors = vec![("primary", &report.errors.primary)];
     if let Some(secondary) = &report.errors.secondary {
@@ -90,9 +117,10 @@ pub fn render_terminal(report: &ShadowReport) -> String {
         let _ = write!(out, " {name} {}", error_text(counts));
     }
     out.push('\n');
-    for warning in &report.warnings {
-        let _ = writeln!(out, "warning: {warning}");
-    }
+}
+
+/// The last line: passed, regressed or not made, with the exit status and the pace.
+fn write_verdict(out: &mut String, report: &ShadowReport) {
     let verdict = match report.exit_status {
         exit::PASSED => format!(
             "no regression over --max-diff-rate {} ({} fields differ under it)",
@@ -112,9 +140,9 @@ pub fn render_terminal(report: &ShadowReport) -> String {
         "result: {verdict} (exit {}; {:.0} comparisons/s)",
         report.exit_status, report.comparisons_per_second
     );
-    out
 }
 
+/// A target's errors: `0`, or the count with its kinds.
 fn error_text(counts: &TargetErrors) -> String {
     if counts.errors == 0 {
         return "0".to_string();
