@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -15,11 +15,10 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use pg_embedded::spawn_tied;
 
-use super::lab::placeholders::expand;
 use super::lab::{Lab, SetupStep};
 use super::phases::Run;
 use super::secrets::Mask;
-use super::setup::environment;
+use super::setup::step_command;
 
 /// How long a background process has to exit after SIGTERM before SIGKILL.
 const STOP_TIMEOUT: Duration = Duration::from_secs(2);
@@ -51,31 +50,14 @@ fn start(
     log: &Path,
     mask: &Mask,
 ) -> Result<Background> {
-    let argv: Vec<String> = step.run.iter().map(|arg| expand(arg, values)).collect();
-    let (program, args) = argv
-        .split_first()
-        .context("a background step's `run` is never empty (checked when the lab is read)")?;
-    let cwd = step
-        .cwd
-        .as_ref()
-        .map_or_else(|| lab.dir.clone(), |cwd| lab.dir.join(expand(cwd, values)));
-    let mut env = environment(&lab.env, values);
-    env.extend(
-        step.env
-            .iter()
-            .map(|(name, value)| (name.clone(), expand(value, values))),
-    );
+    let (mut command, _) = step_command(lab, step, values)?;
+    let program = command.get_program().to_string_lossy().into_owned();
     let file = File::options()
         .create(true)
         .append(true)
         .open(log)
         .with_context(|| format!("opening {}", log.display()))?;
-    let mut command = Command::new(program);
     command
-        .args(args)
-        .current_dir(&cwd)
-        .envs(env)
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);

@@ -26,18 +26,21 @@ pub fn environment(
         .collect()
 }
 
-/// Runs `step` from the lab's folder; its output goes to `log`, and it returns its stdout.
-pub fn run_step(
+/// The command of a setup or background step, not yet started: its `run` with `values` filled
+/// in, from the lab's folder (or its `cwd`), with the lab's environment plus its own, and no
+/// standard input; beside it the expanded argv (never empty), for logs and errors.
+pub fn step_command(
     lab: &Lab,
     step: &SetupStep,
     values: &BTreeMap<String, String>,
-    log: &Path,
-    mask: &Mask,
-) -> Result<String> {
+) -> Result<(Command, Vec<String>)> {
     let argv: Vec<String> = step.run.iter().map(|arg| expand(arg, values)).collect();
-    let (program, args) = argv
-        .split_first()
-        .context("a setup step's `run` is never empty (checked when the lab is read)")?;
+    let (program, args) = argv.split_first().with_context(|| {
+        format!(
+            "step `{}`: `run` is never empty (checked when the lab is read)",
+            step.name
+        )
+    })?;
     let cwd = step
         .cwd
         .as_ref()
@@ -48,11 +51,28 @@ pub fn run_step(
             .iter()
             .map(|(name, value)| (name.clone(), expand(value, values))),
     );
-    let output = Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(args)
         .current_dir(&cwd)
         .envs(env)
-        .stdin(Stdio::null())
+        .stdin(Stdio::null());
+    Ok((command, argv))
+}
+
+/// Runs `step` from the lab's folder; its output goes to `log`, and it returns its stdout.
+pub fn run_step(
+    lab: &Lab,
+    step: &SetupStep,
+    values: &BTreeMap<String, String>,
+    log: &Path,
+    mask: &Mask,
+) -> Result<String> {
+    let (mut command, argv) = step_command(lab, step, values)?;
+    let program = command.get_program().to_string_lossy().into_owned();
+    let output = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .output()
         .with_context(|| format!("setup step `{}`: running {program}", step.name))?;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
