@@ -10,7 +10,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
@@ -18,6 +18,18 @@ use super::lab::ContainerSpec;
 
 /// The engines ferry can drive, in the order `--engine` looks for them.
 pub const ENGINES: [&str; 2] = ["podman", "docker"];
+
+/// Whether the engine's `inspect` line `OOMKilled Status ExitCode` tells of an OOM kill:
+/// `OOMKilled` true, or an exit by SIGKILL (137). Nothing printed (the container already
+/// gone, the engine failing) is no OOM.
+fn inspect_says_oom(text: &str) -> bool {
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    matches!(fields.as_slice(), ["true", ..] | [_, "exited", "137"])
+}
+
+/// How long the engine's run of a trivial command may take before it counts as one that does
+/// not exit (a server that ignored `--version`).
+const TRIVIAL_RUN_LIMIT: Duration = Duration::from_secs(30);
 
 /// `--engine`, or the first of [`ENGINES`] found on `PATH`.
 pub fn find_engine(requested: Option<&str>) -> Result<String> {
@@ -60,6 +72,9 @@ impl ContainerRun {
             "--network=host".into(),
             format!("--cpus={}", spec.cpus),
             format!("--memory={}", spec.memory_bytes),
+            // No swap beyond the limit (both engines default to twice it): a task that outgrows
+            // its memory is killed, as Fargate kills it, rather than slowed by swapping.
+            format!("--memory-swap={}", spec.memory_bytes),
         ];
         if let Some(dir) = database_url.and_then(socket_dir) {
             let owner = std::fs::metadata(&dir)
@@ -87,11 +102,35 @@ impl ContainerRun {
         Command::new(&self.engine)
             .args(["inspect", "--format", format, name])
             .output()
-            .is_ok_and(|output| {
-                let text = String::from_utf8_lossy(&output.stdout);
-                let fields: Vec<&str> = text.split_whitespace().collect();
-                fields.first() == Some(&"true") || fields[1..] == ["exited", "137"]
-            })
+            .is_ok_and(|output| inspect_says_oom(&String::from_utf8_lossy(&output.stdout)))
+    }
+
+    /// Runs `variant` (the image and its arguments) as container `name`: whether it exited
+    /// with success within [`TRIVIAL_RUN_LIMIT`]. One that runs on (an image whose binary
+    /// ignores `--version` and serves) is killed and counts as a failure.
+    fn run_bounded(&self, name: &str, variant: &[&str]) -> Result<bool> {
+        let mut child = Command::new(&self.engine)
+            .args(["run", "--network=host", &format!("--name={name}")])
+            .args(variant)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("{} run {}", self.engine, self.spec.image))?;
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status.success());
+            }
+            if started.elapsed() > TRIVIAL_RUN_LIMIT {
+                self.remove(name);
+                let _ = child.kill();
+                let _ = child.wait();
+                return Ok(false);
+            }
+            // Polled every millisecond: the start is measured to within one.
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Removes container `name` at once, if it is still there.
@@ -140,18 +179,13 @@ impl ContainerRun {
         for variant in variants {
             let mut samples = Vec::new();
             for _ in 0..repeats.max(1) {
+                // A container of that name left by a killed run would make `run` fail.
+                self.remove(name);
                 let started = Instant::now();
-                let status = Command::new(&self.engine)
-                    .args(["run", "--network=host", &format!("--name={name}")])
-                    .args(variant)
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .with_context(|| format!("{} run {}", self.engine, self.spec.image))?;
+                let exited = self.run_bounded(name, variant)?;
                 let elapsed = started.elapsed().as_secs_f64() * 1000.0;
                 self.remove(name);
-                if !status.success() {
+                if !exited {
                     break;
                 }
                 samples.push(elapsed);
@@ -280,7 +314,17 @@ fn stat_field(text: &str, key: &str) -> Option<u64> {
 mod tests {
     use std::path::Path;
 
-    use super::{Cgroup, parse_memory, socket_dir, stat_field};
+    use super::{Cgroup, inspect_says_oom, parse_memory, socket_dir, stat_field};
+
+    #[test]
+    fn an_oom_is_read_from_inspect_and_nothing_printed_is_none() {
+        assert!(inspect_says_oom("true exited 137\n"));
+        assert!(inspect_says_oom("false exited 137\n"));
+        assert!(!inspect_says_oom("false exited 0\n"));
+        assert!(!inspect_says_oom("false running 0\n"));
+        // The container already gone: the engine prints nothing (this panicked before).
+        assert!(!inspect_says_oom(""));
+    }
 
     #[test]
     fn the_socket_directory_is_the_urls_host_parameter() {

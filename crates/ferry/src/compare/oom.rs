@@ -1,6 +1,7 @@
 //! An OOM kill of a container target during a scenario's round: the scenario is invalid,
 //! its reason names the OOM (and stays, whatever later rounds show), and the target is
-//! started again for what follows.
+//! started again for what follows. During a capacity probe: the probe fails on its errors,
+//! and the target is started again for the next probe.
 
 use anyhow::Result;
 
@@ -46,6 +47,34 @@ impl Run<'_> {
             self.restart(index)?;
         }
         Ok(())
+    }
+}
+
+impl Run<'_> {
+    /// After a capacity probe at `rate` on target `index`: if its container was OOM-killed,
+    /// starts it again, so that the probes after it measure a running target (the killed
+    /// probe itself fails on its errors).
+    pub(super) fn after_probe_oom(
+        &mut self,
+        index: usize,
+        scenario: &str,
+        rate: f64,
+    ) -> Result<()> {
+        let Some(reason) = self.live[index]
+            .running
+            .as_ref()
+            .and_then(|running| running.oom_kill())
+        else {
+            return Ok(());
+        };
+        self.progress.note(format!(
+            "capacity of {scenario} on {}: {reason} at {rate:.0}/s; starting it again",
+            self.live[index].name
+        ));
+        if let Some(old) = self.live[index].running.take() {
+            old.kill();
+        }
+        self.restart(index)
     }
 }
 

@@ -223,7 +223,8 @@ impl Run<'_> {
                     let entry = self.report.targets[target_index]
                         .scenario(&spec.name)
                         .context("the scenario entry was pushed just above")?;
-                    if let Some(reason) = &entry.invalid_reason {
+                    let oom = super::oom::oom_mark(entry.invalid_reason.as_ref());
+                    if let (Some(reason), None) = (&entry.invalid_reason, oom) {
                         self.progress.note(format!(
                             "{} on {}: {reason} (above the SLO's error bound of {} %)",
                             spec.name,
@@ -286,6 +287,7 @@ impl Run<'_> {
                             probe_number,
                             self.stop.clone(),
                         )?;
+                        self.after_probe_oom(target_index, name, rate)?;
                         self.progress.advance();
                         Ok(run)
                     },

@@ -20,7 +20,7 @@ ready = "/health/ready"
 image = "localhost/user-service:dev"
 cpus = 1.5
 memory = "2g"
-engine_args = ["--read-only"]
+engine_args = ["--read-only", "--env=GOMAXPROCS={cores}"]
 
 [[scenario]]
 name = "get"
@@ -66,7 +66,8 @@ fn a_container_target_is_read_with_its_limits_and_cores() {
     assert_eq!(spec.image, "localhost/user-service:dev");
     assert_eq!((spec.cpus, spec.memory.as_str()), (1.5, "2g"));
     assert_eq!(spec.memory_bytes, 2 << 30);
-    assert_eq!(spec.engine_args, ["--read-only"]);
+    // The engine's arguments get the container's own {cores}, filled when the lab is read.
+    assert_eq!(spec.engine_args, ["--read-only", "--env=GOMAXPROCS=2"]);
     // ⌈1.5⌉ = 2, in the target's env and in [env] as it receives it.
     assert!(env.contains(&("THREADS".into(), "2".into())), "{env:?}");
     assert_eq!(spec.lab_env, [("WORKERS".to_string(), "2".to_string())]);
@@ -99,6 +100,12 @@ fn bad_container_tables_are_refused_with_their_key() {
             "ready = \"/health/ready\"\nurl = \"http://127.0.0.1:1\"",
             11,
             "target.rust.container",
+        ),
+        (
+            "\"--read-only\", ",
+            "\"--volume={database_url}:/db\", ",
+            16,
+            "target.rust.container.engine_args",
         ),
     ];
     for (index, (from, to, line, key)) in cases.into_iter().enumerate() {

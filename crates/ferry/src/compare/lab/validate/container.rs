@@ -110,10 +110,19 @@ impl Checker<'_> {
                     ),
                 )
             })?;
+        // The engine's arguments are filled when the lab is read, so only the fixed
+        // placeholders (vars, `{dir}`, …) and this container's `{cores}` may appear in them.
+        let cores = cpus.ceil().max(1.0) as u32;
+        let fixed_names: BTreeSet<String> = self
+            .fixed
+            .keys()
+            .cloned()
+            .chain([builtin::CORES.to_string()])
+            .collect();
         let engine_args = container
             .engine_args
             .iter()
-            .map(|arg| self.template_cores(arg, &key("engine_args"), &self.known, 1))
+            .map(|arg| self.template_cores(arg, &key("engine_args"), &fixed_names, cores))
             .collect::<Result<_>>()?;
         Ok(ContainerSpec {
             image: image.to_string(),
