@@ -16,7 +16,7 @@ if [ -z "${FUZZ_BOUNDED:-}" ]; then
   (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build -O --target-dir ../target/fuzz)
   FUZZ_BOUNDED=1 exec timeout --kill-after=10 480 bash "$PWD/scripts/ci/fuzz.sh" "$@"
 fi
-seconds=${1:-15}
+seconds=${1:-10}
 command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz is not installed: run scripts/setup.sh" >&2; exit 1; }
 export RUSTC_BOOTSTRAP=1
 cd fuzz

@@ -6,7 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v prometheus >/dev/null || { echo "prometheus is not installed (scripts/setup.sh installs it)" >&2; exit 1; }
-cargo build -p user-service
 cargo test --workspace --test ferry --no-run
 started=$(date +%s)
 timeout 180 cargo test --workspace --test ferry candidates_prometheus:: -- --ignored --nocapture --test-threads 1

@@ -8,7 +8,6 @@ cd "$(dirname "$0")/../.."
 started=$(date +%s)
 # The builds (the test and the user-service it starts) are not part of the bound: only the run is.
 cargo test --workspace --test ferry --no-run
-cargo build -p user-service --bin user-service
 timeout --kill-after=10 120 \
   cargo test --workspace --test ferry shadow_node:: -- --ignored --test-threads=1
 echo "shadow.sh: $(( $(date +%s) - started )) s"

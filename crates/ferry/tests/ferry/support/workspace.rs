@@ -30,12 +30,16 @@ pub fn release_user_service() -> PathBuf {
     user_service(true)
 }
 
-/// Builds (if needed) and returns the user-service of the release or the dev profile.
+/// Builds (if needed) and returns the user-service of the release or the dev profile. The
+/// dev one is the binary `cargo test --workspace` builds (with the workspace's test
+/// features): `cargo build -p user-service` would resolve features again and recompile
+/// the kit and a dozen crates beside the test build (a minute and a half in CI).
 pub fn user_service(release: bool) -> PathBuf {
-    let mut args = vec!["build", "-p", "user-service"];
-    if release {
-        args.push("--release");
-    }
+    let args = if release {
+        vec!["build", "--release", "-p", "user-service"]
+    } else {
+        vec!["test", "--workspace", "--no-run", "--quiet"]
+    };
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args(&args)
         .env("CARGO_TARGET_DIR", target_dir())
