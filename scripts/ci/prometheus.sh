@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v prometheus >/dev/null || { echo "prometheus is not installed (scripts/setup.sh installs it)" >&2; exit 1; }
-cargo test --workspace --test ferry --no-run
+# The test binary and the debug user-service the tests start, as the test step built them.
+cargo test --workspace --all-targets --no-run
+export USER_SERVICE_DEBUG_BIN="${CARGO_TARGET_DIR:-target}/debug/user-service"
 started=$(date +%s)
 timeout 180 cargo test --workspace --test ferry candidates_prometheus:: -- --ignored --nocapture --test-threads 1
 echo "prometheus: candidates tests passed in $(( $(date +%s) - started )) s"

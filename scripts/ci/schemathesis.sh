@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 # Bounded: the whole script is killed after 300 s (5 min).
 # The build comes first and is not part of the bound.
 if [ -z "${SCHEMATHESIS_BOUNDED:-}" ]; then
-  cargo test -q --workspace --no-run
+  cargo test -q --workspace --all-targets --no-run
   SCHEMATHESIS_BOUNDED=1 exec timeout --kill-after=10 300 bash "$PWD/scripts/ci/schemathesis.sh" "$@"
 fi
 . scripts/lib.sh
@@ -26,7 +26,7 @@ examples=${1:-250}
 st=${SCHEMATHESIS:-.data/venv-schemathesis/bin/schemathesis}
 [ -x "$st" ] || { echo "schemathesis is not installed: run scripts/setup.sh" >&2; exit 1; }
 
-cargo test -q --workspace --no-run
+cargo test -q --workspace --all-targets --no-run
 bin=target/debug/user-service
 work=$(scratch_dir schemathesis)
 pids=()

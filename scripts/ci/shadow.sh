@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 started=$(date +%s)
 # The builds (the test and the user-service it starts) are not part of the bound: only the run is.
-cargo test --workspace --test ferry --no-run
+# The test binary and the debug user-service the tests start, as the test step built them.
+cargo test --workspace --all-targets --no-run
+export USER_SERVICE_DEBUG_BIN="${CARGO_TARGET_DIR:-target}/debug/user-service"
 timeout --kill-after=10 120 \
   cargo test --workspace --test ferry shadow_node:: -- --ignored --test-threads=1
 echo "shadow.sh: $(( $(date +%s) - started )) s"

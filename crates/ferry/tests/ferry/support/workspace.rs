@@ -31,14 +31,26 @@ pub fn release_user_service() -> PathBuf {
 }
 
 /// Builds (if needed) and returns the user-service of the release or the dev profile. The
-/// dev one is the binary `cargo test --workspace` builds (with the workspace's test
-/// features): `cargo build -p user-service` would resolve features again and recompile
+/// dev one is the binary `cargo test --workspace --all-targets` builds (with the workspace's
+/// test features): `cargo build -p user-service` would resolve features again and recompile
 /// the kit and a dozen crates beside the test build (a minute and a half in CI).
 pub fn user_service(release: bool) -> PathBuf {
+    // CI's scripts build it first and name it: cargo run from inside a test rebuilds crates
+    // whose build scripts read the environment cargo gives a test (ring), and the next
+    // cargo run outside rebuilds them back (40 s each way).
+    if let (false, Some(path)) = (release, std::env::var_os("USER_SERVICE_DEBUG_BIN")) {
+        return PathBuf::from(path);
+    }
     let args = if release {
         vec!["build", "--release", "-p", "user-service"]
     } else {
-        vec!["test", "--workspace", "--no-run", "--quiet"]
+        vec![
+            "test",
+            "--workspace",
+            "--all-targets",
+            "--no-run",
+            "--quiet",
+        ]
     };
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args(&args)
