@@ -53,7 +53,7 @@ rust_port=$(free_port); node_port=$(free_port)
 DATABASE_URL=$rust_url PORT=$rust_port APP_LOG__FILTER=warn APP_ENV=test \
   "$bin" serve >"$work/rust.log" 2>&1 &
 pids+=($!); wait_ready "$rust_port" "$!" "$work/rust.log"
-(cd baselines/node && DATABASE_URL=$node_url PORT=$node_port LOG_LEVEL=warn WORKERS=2 \
+(cd baselines/node && exec env DATABASE_URL=$node_url PORT=$node_port LOG_LEVEL=warn WORKERS=2 \
   node src/main.js >"$work/node.log" 2>&1) &
 pids+=($!); wait_ready "$node_port" "$!" "$work/node.log"
 
