@@ -16,8 +16,8 @@ use crate::load::{Target, TlsOptions};
 
 use super::cold_start::{self, ColdStart};
 use super::container::ContainerRun;
-use super::lab::builtin;
 use super::lab::placeholders::{expand, names};
+use super::lab::{ContainerSpec, builtin};
 use super::lab::{LabTarget, PidSource, TargetKind};
 use super::live::{Gauge, LiveTarget};
 use super::phases::Run;
@@ -128,14 +128,7 @@ impl Run<'_> {
                 let mut values = self.values.clone();
                 let container = container.as_ref().map(|spec| {
                     values.insert(builtin::CORES.into(), spec.cores().to_string());
-                    ContainerRun {
-                        spec: spec.clone(),
-                        engine: self
-                            .settings
-                            .engine
-                            .clone()
-                            .unwrap_or_else(|| "podman".into()),
-                    }
+                    self.container_run(spec)
                 });
                 launches.push(Launch {
                     name: target.name.clone(),
@@ -157,6 +150,19 @@ impl Run<'_> {
         launches
     }
 
+    /// How `spec` runs: with the engine `--engine` chose (podman when none was found to
+    /// choose, as in `--plan`).
+    fn container_run(&self, spec: &ContainerSpec) -> ContainerRun {
+        ContainerRun {
+            spec: spec.clone(),
+            engine: self
+                .settings
+                .engine
+                .clone()
+                .unwrap_or_else(|| "podman".into()),
+        }
+    }
+
     fn started(
         &mut self,
         index: usize,
@@ -171,14 +177,7 @@ impl Run<'_> {
         {
             self.progress
                 .phase(format!("container start: {} ({})", target.name, spec.image));
-            let run = ContainerRun {
-                spec: spec.clone(),
-                engine: self
-                    .settings
-                    .engine
-                    .clone()
-                    .unwrap_or_else(|| "podman".into()),
-            };
+            let run = self.container_run(spec);
             let name = format!("ferry-{}-trivial", target.name);
             measured.container_start_median_ms =
                 Some(run.trivial_start_ms(&name, self.settings.cold_starts)?);
