@@ -16,6 +16,11 @@ Functions: memory = the RSS rounded up to a whole MB (at least 128 MB); duration
 request / (memory / 1,769 MB, at most 1); monthly = GB-seconds × price + requests × price,
 with the measured cold start billed on --cold-start-share of the invocations.
 
+Price files: docs/prices/aws-2025.toml (us-east-1, built in) and
+docs/prices/aws-eu-west-1-2025.toml (eu-west-1, no arm64 Fargate prices: --arch arm64 is
+refused, and its arm64/mo column stays empty). Each section carries its region and a full
+ISO date (YYYY-MM-DD); every table is printed under the region and date of its prices.
+
 The full manual and the JSON schema: docs/ferry.md, `ferry cost`.";
 
 #[derive(Args)]
@@ -23,7 +28,8 @@ The full manual and the JSON schema: docs/ferry.md, `ferry cost`.";
 pub struct CostArgs {
     /// A `compare.json` written by `ferry compare`.
     compare_json: PathBuf,
-    /// A price file [default: the built-in docs/prices/aws-2025.toml].
+    /// A price file, e.g. docs/prices/aws-eu-west-1-2025.toml [default: the built-in
+    /// docs/prices/aws-2025.toml, us-east-1].
     #[arg(long, value_name = "FILE")]
     prices: Option<PathBuf>,
     /// Requests per second the fleet must carry [default: the comparison's --target-rps].
@@ -77,7 +83,7 @@ pub fn cost(args: CostArgs) -> Result<ExitCode> {
         cold_start_share: args.cold_start_share,
         arch: args.arch,
     };
-    let report = cost::price(&input, &prices, &file, &settings);
+    let report = cost::price(&input, &prices, &file, &settings)?;
     print!("{}", report.render_text());
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&report).context("encoding the cost report")?;

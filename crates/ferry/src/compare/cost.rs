@@ -18,7 +18,7 @@ pub fn section(report: &CompareReport, target_rps: f64) -> Result<CostSection> {
         peak_rps: Some(target_rps),
         ..CostSettings::default()
     };
-    let priced = cost::price(&input, &prices, &file, &settings);
+    let priced = cost::price(&input, &prices, &file, &settings)?;
     let scenarios: Vec<CostScenario> = priced
         .scenarios
         .into_iter()

@@ -213,16 +213,15 @@ fn capacity_section(report: &CompareReport) -> String {
             }),
             &|value| format!("{}/s", format_count(value.round() as u64)),
         ));
-        // Money, from the same section: containers, and functions where they could be priced.
+        // Money, from the same section: containers, and functions where they could be priced;
+        // the title's second line names the region and date of the prices.
+        let prices = report.cost.prices.as_ref();
         html.push_str(&bar_chart(
             &format!(
-                "Monthly cost ({}) at {}/s: containers and functions",
-                report
-                    .cost
-                    .prices
-                    .as_ref()
-                    .map_or("USD", |p| p.currency.as_str()),
-                format_count(report.cost.target_rps.round() as u64)
+                "Monthly cost ({}) at {}/s: containers and functions\n{}",
+                prices.map_or("USD", |p| p.currency.as_str()),
+                format_count(report.cost.target_rps.round() as u64),
+                prices.map_or("prices: none".into(), |p| p.basis())
             ),
             &cost_groups(report, scenario, |target| {
                 vec![
@@ -363,8 +362,13 @@ fn bar_chart(title: &str, groups: &[BarGroup], format: &dyn Fn(f64) -> String) -
     const RIGHT: f64 = 160.0;
     const BAR: f64 = 22.0;
     const GAP: f64 = 14.0;
+    const LINE: f64 = 18.0;
     let bars: usize = groups.iter().map(|(_, _, bars)| bars.len()).sum();
-    let height = 50.0 + bars as f64 * (BAR + 4.0) + groups.len() as f64 * GAP + 10.0;
+    // A title's later lines (after `\n`) are smaller, each pushing the bars down a line.
+    let (heading, rest) = title.split_once('\n').unwrap_or((title, ""));
+    let subtitles: Vec<&str> = rest.lines().collect();
+    let top = subtitles.len() as f64 * LINE;
+    let height = 50.0 + top + bars as f64 * (BAR + 4.0) + groups.len() as f64 * GAP + 10.0;
     let max = groups
         .iter()
         .flat_map(|(_, _, bars)| bars.iter().filter_map(|(_, value)| *value))
@@ -373,9 +377,17 @@ fn bar_chart(title: &str, groups: &[BarGroup], format: &dyn Fn(f64) -> String) -
     let scale = (WIDTH - LEFT - RIGHT) / max;
     let mut svg = format!(
         "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height:.0}\" viewBox=\"0 0 {WIDTH} {height:.0}\" font-family=\"system-ui,sans-serif\" font-size=\"12\"><text x=\"{LEFT}\" y=\"24\" font-size=\"14\" font-weight=\"600\">{}</text>",
-        escape(title)
+        escape(heading)
     );
-    let mut y = 40.0;
+    for (index, line) in subtitles.iter().enumerate() {
+        let _ = write!(
+            svg,
+            "<text x=\"{LEFT}\" y=\"{:.0}\" fill=\"#555\">{}</text>",
+            24.0 + (index + 1) as f64 * LINE,
+            escape(line)
+        );
+    }
+    let mut y = 40.0 + top;
     for (group, colour, bars) in groups {
         let _ = write!(
             svg,

@@ -129,7 +129,7 @@ mod tests {
     #[test]
     fn sizes_round_up_to_what_is_offered() {
         let prices = Prices::built_in().unwrap();
-        let rates = prices.container_rates(Arch::X86);
+        let rates = prices.container_rates(Arch::X86).unwrap();
         let pick = |cores, gb| size(&prices.container, rates, cores, gb);
         assert_eq!(
             pick(0.2, 0.1),
@@ -167,7 +167,7 @@ mod tests {
     #[test]
     fn a_container_target_is_priced_at_its_measured_size_or_the_next_one_sold() {
         let prices = Prices::built_in().unwrap();
-        let rates = prices.container_rates(Arch::X86);
+        let rates = prices.container_rates(Arch::X86).unwrap();
         let mut reasons = Vec::new();
         let task = Size {
             vcpu: 1.0,
@@ -203,7 +203,7 @@ mod tests {
     #[test]
     fn a_month_by_hand() {
         let prices = Prices::built_in().unwrap();
-        let rates = prices.container_rates(Arch::X86);
+        let rates = prices.container_rates(Arch::X86).unwrap();
         // 5 × (2 × 0.04048 + 4 × 0.004445) × 730 = 5 × 0.09874 × 730 = 360.401.
         let cost = monthly(
             &prices.container,
@@ -215,7 +215,7 @@ mod tests {
             },
         );
         assert!((cost - 360.401).abs() < 1e-9, "{cost}");
-        let arm = prices.container_rates(Arch::Arm64);
+        let arm = prices.container_rates(Arch::Arm64).unwrap();
         // 2 × (0.5 × 0.03238 + 1 × 0.00356) × 730 = 2 × 0.01975 × 730 = 28.835.
         let cost = monthly(
             &prices.container,

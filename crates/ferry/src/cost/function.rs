@@ -82,7 +82,7 @@ mod tests {
     #[test]
     fn a_month_by_hand() {
         let prices = Prices::built_in().unwrap();
-        let rates = prices.function_rates(Arch::X86);
+        let rates = prices.function_rates(Arch::X86).unwrap();
         // 100 MiB RSS → 128 MB (the minimum); share 128 / 1769 = 0.072357…;
         // 0.5 ms of CPU → 6.91016 ms; 1% of 200 ms init → 2 ms more per request.
         // 10 req/s × 2,628,000 s = 26,280,000 requests.
@@ -118,7 +118,7 @@ mod tests {
     #[test]
     fn more_memory_buys_cpu_up_to_one_vcpu() {
         let prices = Prices::built_in().unwrap();
-        let rates = prices.function_rates(Arch::Arm64);
+        let rates = prices.function_rates(Arch::Arm64).unwrap();
         let traffic = Traffic {
             mean_rps: 1.0,
             cold_start_share: 0.0,
@@ -147,7 +147,7 @@ mod tests {
     #[test]
     fn more_traffic_never_costs_less() {
         let prices = Prices::built_in().unwrap();
-        let rates = prices.function_rates(Arch::X86);
+        let rates = prices.function_rates(Arch::X86).unwrap();
         let measured = Measured {
             cpu_seconds_per_request: 0.002,
             rss_bytes: 300e6,

@@ -349,7 +349,8 @@ mod tests {
         assert!(at_least.targets[1].scenarios[0].capacity_at_least);
         // A lower bound is priced, and the cost says its figures are upper bounds.
         let prices = super::super::Prices::built_in().unwrap();
-        let cost = super::super::price(&at_least, &prices, "built-in", &Default::default());
+        let cost =
+            super::super::price(&at_least, &prices, "built-in", &Default::default()).unwrap();
         let new = &cost.targets[1];
         assert_eq!(new.capacity_rps, Some(400.0));
         assert!(new.monthly_cost.is_some(), "{new:?}");

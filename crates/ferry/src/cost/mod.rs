@@ -10,7 +10,9 @@ pub mod function;
 pub mod input;
 pub mod prices;
 pub mod report;
+pub mod text;
 
+use anyhow::Result;
 use serde::Serialize;
 
 pub use input::CompareInput;
@@ -60,13 +62,15 @@ pub struct AppliedSettings {
     pub hours_per_month: f64,
 }
 
-/// Prices every capacity scenario of the comparison.
+/// Prices every capacity scenario of the comparison; an error when the price file has no
+/// rates for `settings.arch`.
 pub fn price(
     input: &CompareInput,
     prices: &Prices,
     prices_file: &str,
     settings: &CostSettings,
-) -> CostReport {
+) -> Result<CostReport> {
+    let record = report::PricesRecord::of(prices, prices_file, settings.arch)?;
     let peak_rps = settings
         .peak_rps
         .or(input.target_rps)
@@ -112,18 +116,14 @@ pub fn price(
             ));
         }
     }
-    notes.push(
-        "The arm64 columns price the same capacity, CPU and memory at the price file's arm64 \
-         rates: they assume an arm64 task serves what this machine measured."
-            .into(),
-    );
+    notes.extend(arm64_notes(prices));
     notes.push(
         "Function duration is the measured CPU time per request over the CPU share the memory buys; time spent waiting (on a database) is not in it."
             .into(),
     );
-    CostReport {
+    Ok(CostReport {
         schema_version: report::SCHEMA_VERSION,
-        prices: report::PricesRecord::of(prices, prices_file, settings.arch),
+        prices: record,
         settings: applied,
         targets: scenarios
             .first()
@@ -131,5 +131,32 @@ pub fn price(
             .unwrap_or_default(),
         scenarios,
         notes,
+    })
+}
+
+/// What the arm64 columns rest on, and which of them the price file cannot fill.
+fn arm64_notes(prices: &Prices) -> Vec<String> {
+    let mut notes = Vec::new();
+    if prices.container.arm64.is_some() || prices.function.arm64.is_some() {
+        notes.push(
+            "The arm64 columns price the same capacity, CPU and memory at the price file's \
+             arm64 rates: they assume an arm64 task serves what this machine measured."
+                .into(),
+        );
     }
+    if prices.container.arm64.is_none() {
+        notes.push(
+            "The price file has no arm64 container prices ([container.arm64]): arm64 \
+             containers are not priced (arm64/mo is \"-\", arm64.monthly_cost null)."
+                .into(),
+        );
+    }
+    if prices.function.arm64.is_none() {
+        notes.push(
+            "The price file has no arm64 function prices ([function.arm64]): arm64 functions \
+             are not priced (arm64 fn/mo is \"-\", arm64.function_monthly_cost null)."
+                .into(),
+        );
+    }
+    notes
 }

@@ -1,8 +1,7 @@
 //! The cost section: per target and capacity scenario, containers and functions, savings
-//! against the baseline; JSON and the terminal table.
+//! against the baseline, as JSON (the terminal table is [`super::text`]).
 
-use std::fmt::Write;
-
+use anyhow::Result;
 use serde::Serialize;
 
 use super::AppliedSettings;
@@ -41,20 +40,32 @@ pub struct PricesRecord {
 }
 
 impl PricesRecord {
-    pub fn of(prices: &Prices, file: &str, arch: Arch) -> PricesRecord {
-        let container = prices.container_rates(arch);
-        PricesRecord {
+    /// An error when the file has no rates for `arch`.
+    pub fn of(prices: &Prices, file: &str, arch: Arch) -> Result<PricesRecord> {
+        let (container, function) = prices.rates(arch, file)?;
+        Ok(PricesRecord {
             file: file.to_string(),
             name: prices.name.clone(),
             currency: prices.currency.clone(),
             arch,
             vcpu_hour: container.vcpu_hour,
             gb_hour: container.gb_hour,
-            gb_second: prices.function_rates(arch).gb_second,
+            gb_second: function.gb_second,
             requests_per_million: prices.function.requests_per_million,
             container: prices.container_provenance(),
             function: prices.function_provenance(),
-        }
+        })
+    }
+
+    /// Which prices every money figure uses, in a line: "containers: Fargate, Linux,
+    /// us-east-1, prices of 2025-08-28 · functions: Lambda, us-east-1, prices of 2025-10-01 ·
+    /// USD".
+    pub fn basis(&self) -> String {
+        let (c, f) = (&self.container, &self.function);
+        format!(
+            "containers: {}, {}, prices of {} · functions: {}, {}, prices of {} · {}",
+            c.product, c.region, c.date, f.product, f.region, f.date, self.currency
+        )
     }
 }
 
@@ -179,7 +190,12 @@ fn price_target(
         arch: Arch::Arm64,
         ..settings.clone()
     };
-    let mut at_arm64 = cost.clone();
+    // A price file without arm64 rates leaves them null, never the other architecture's.
+    let mut at_arm64 = TargetCost {
+        monthly_cost: None,
+        function_monthly_cost: None,
+        ..cost.clone()
+    };
     let mut ignored = Vec::new();
     price_containers(
         &mut at_arm64,
@@ -218,7 +234,10 @@ fn price_containers(
         headroom: settings.headroom,
         min_instances: settings.min_instances,
     };
-    let rates = prices.container_rates(settings.arch);
+    let Some(rates) = prices.container_rates(settings.arch) else {
+        reasons.push("no container rates for this architecture in the price file".into());
+        return;
+    };
     match (
         measured.capacity_rps,
         measured.cpu_cores_at_capacity,
@@ -263,6 +282,10 @@ fn price_functions(
     settings: &AppliedSettings,
     reasons: &mut Vec<String>,
 ) {
+    let Some(rates) = prices.function_rates(settings.arch) else {
+        reasons.push("no function rates for this architecture in the price file".into());
+        return;
+    };
     match measured
         .cpu_seconds_per_request
         .zip(measured.rss_peak_bytes)
@@ -281,12 +304,7 @@ fn price_functions(
                 rss_bytes: rss,
                 cold_start_seconds: target.cold_start_seconds.unwrap_or(0.0),
             };
-            cost.function = function::price(
-                &prices.function,
-                prices.function_rates(settings.arch),
-                &run,
-                &traffic,
-            );
+            cost.function = function::price(&prices.function, rates, &run, &traffic);
             cost.function_monthly_cost = cost.function.map(|f| f.function_monthly_cost);
             if cost.function.is_none() {
                 reasons.push(format!(
@@ -296,99 +314,5 @@ fn price_functions(
             }
         }
         None => reasons.push("no CPU per request measured: no function cost".into()),
-    }
-}
-
-impl CostReport {
-    /// Tables per capacity scenario, then the prices used.
-    pub fn render_text(&self) -> String {
-        let mut out = String::new();
-        let s = &self.settings;
-        let _ = writeln!(
-            out,
-            "Cost at a peak of {:.0} req/s with {:.0}% headroom, at least {} instances; functions at {:.0} req/s mean, {:.1}% cold starts ({}):",
-            s.peak_rps,
-            s.headroom * 100.0,
-            s.min_instances,
-            s.mean_rps,
-            s.cold_start_share * 100.0,
-            match s.arch {
-                Arch::X86 => "x86",
-                Arch::Arm64 => "arm64",
-            }
-        );
-        let money = |value: Option<f64>| value.map_or("-".to_string(), |v| format!("${v:.2}"));
-        for scenario in &self.scenarios {
-            let _ = writeln!(out, "\n{}:", scenario.scenario);
-            let _ = writeln!(
-                out,
-                "{:<16} {:<9} {:>10} {:>9} {:>14} {:>11} {:>11} {:>12} {:>7} {:>12} {:>11} {:>11} {:>12}",
-                "target",
-                "role",
-                "capacity",
-                "instances",
-                "size",
-                "monthly",
-                "saving/mo",
-                "saving/yr",
-                "ratio",
-                "function/mo",
-                "saving/mo",
-                "arm64/mo",
-                "arm64 fn/mo"
-            );
-            for t in &scenario.targets {
-                let _ = writeln!(
-                    out,
-                    "{:<16} {:<9} {:>10} {:>9} {:>14} {:>11} {:>11} {:>12} {:>7} {:>12} {:>11} {:>11} {:>12}",
-                    t.name,
-                    t.role,
-                    t.capacity_rps.map_or("-".into(), |c| format!("{c:.0}/s")),
-                    t.instances.map_or("-".into(), |n| n.to_string()),
-                    t.size.map_or("-".into(), |z| format!(
-                        "{} vCPU {} GB",
-                        z.vcpu, z.memory_gb
-                    )),
-                    money(t.monthly_cost),
-                    money(t.monthly_saving),
-                    money(t.yearly_saving),
-                    t.consolidation_ratio
-                        .map_or("-".into(), |r| format!("{r:.2}×")),
-                    money(t.function_monthly_cost),
-                    money(t.function_monthly_saving),
-                    money(t.arm64.as_ref().and_then(|a| a.monthly_cost)),
-                    money(t.arm64.as_ref().and_then(|a| a.function_monthly_cost)),
-                );
-            }
-            for t in scenario.targets.iter().filter(|t| t.reason.is_some()) {
-                let _ = writeln!(
-                    out,
-                    "  {}: {}",
-                    t.name,
-                    t.reason.as_deref().unwrap_or_default()
-                );
-            }
-        }
-        let p = &self.prices;
-        let _ = writeln!(
-            out,
-            "\nPrices: {} ({}), {} {} {} dated {}: ${}/vCPU-hour, ${}/GB-hour ({}); ${}/GB-second, ${}/million requests ({}).",
-            p.file,
-            p.name,
-            p.container.provider,
-            p.container.product,
-            p.container.region,
-            p.container.date,
-            p.vcpu_hour,
-            p.gb_hour,
-            p.container.source,
-            p.gb_second,
-            p.requests_per_million,
-            p.function.source
-        );
-        for note in &self.notes {
-            let _ = writeln!(out, "Note: {note}");
-        }
-        out
     }
 }

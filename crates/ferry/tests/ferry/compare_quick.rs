@@ -13,6 +13,10 @@ use serde_json::Value;
 use crate::support::browser;
 use crate::support::workspace::{release_user_service, repo};
 
+/// Beside every money figure: the region and date of the built-in prices.
+const PRICES_BASIS: &str = "containers: Fargate, Linux, us-east-1, prices of 2025-08-28 · \
+                            functions: Lambda, us-east-1, prices of 2025-10-01";
+
 #[test]
 fn quick_compare_measures_every_scenario_for_every_target() {
     let node_dir = repo().join("baselines/node");
@@ -65,11 +69,13 @@ fn compare_prints_the_matrix_verdict_and_cost(out: &Path, rust_bin: &Path) {
         "{stdout}"
     );
     assert!(stdout.contains("**Verdict**"), "{stdout}");
-    // The cost table follows the matrix, as `ferry cost` prints it.
+    // The cost table follows the matrix, as `ferry cost` prints it, under the region and
+    // date of its prices.
     assert!(
         stdout.contains("**Cost**") && stdout.contains("docs/prices/aws-2025.toml"),
         "{stdout}"
     );
+    assert!(stdout.contains(PRICES_BASIS), "{stdout}");
 }
 
 fn every_target_and_its_settings(json: &Value, targets: &[Value]) {
@@ -197,6 +203,7 @@ fn report_renders_with_its_charts(out: &Path) {
         "Cold start",
         "Capacity at the SLO",
         "Monthly cost",
+        PRICES_BASIS,
         "CPU of the process tree",
         "RSS of the process tree",
         "Latency by percentile",
