@@ -7,7 +7,8 @@
 #   localhost/node-baseline:dev   deploy/containers/node.Containerfile
 #
 #   scripts/images.sh              # the Rust binaries compiled in the builder stage, once
-#                                  # for the three images (its layer is reused)
+#                                  # for the three images (its layer is reused), with the
+#                                  # CARGO_PROFILE_RELEASE_* variables of the caller (CI's)
 #   scripts/images.sh --prebuilt   # the runtime stages from this machine's release binaries
 #                                  # (cargo build --release -p of each, one at a time,
 #                                  # run here first), no builder stage
@@ -29,7 +30,10 @@ started=$(date +%s)
 ./scripts/base-images.sh
 echo "images: base images ready in $(( $(date +%s) - started )) s" >&2
 
-rust_context=()
+# The builder stage compiles with the caller's release-profile overrides, as cargo on this
+# machine would (.ci/run exports CARGO_PROFILE_RELEASE_LTO=off and _CODEGEN_UNITS=16).
+cargo_env=$(env | grep -E '^CARGO_PROFILE_RELEASE_[A-Z_]+=' | sort | tr '\n' ' ' || true)
+rust_context=(--build-arg "CARGO_ENV=$cargo_env")
 if $prebuilt; then
   binaries=$(mktemp -d /tmp/images-binaries.XXXXXX)
   trap 'rm -rf "$binaries"' EXIT
