@@ -1,5 +1,6 @@
 //! Rendering run results: the human summary, comparison tables and the HTML report.
 
+pub mod bar_chart;
 pub mod baseline;
 pub mod csv;
 pub mod html;
