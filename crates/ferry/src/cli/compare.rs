@@ -196,16 +196,17 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode> {
                 .scenarios
                 .iter()
                 .filter(|scenario| !scenario.valid)
-                .map(|scenario| format!("{} on {}", scenario.scenario, target.name))
+                .map(|scenario| {
+                    // The reason reads "invalid: 100 % 401", "invalid: OOM kill: …".
+                    let reason = scenario.invalid_reason.as_deref().unwrap_or("invalid");
+                    format!("{} on {} ({reason})", scenario.scenario, target.name)
+                })
         })
         .collect();
     if invalid.is_empty() {
         return Ok(gate_status(&outputs.report));
     }
-    eprintln!(
-        "ferry: invalid (errors above the SLO's bound, not compared): {}",
-        invalid.join(", ")
-    );
+    eprintln!("ferry: not compared: {}", invalid.join(", "));
     Ok(ExitCode::from(EXIT_INVALID))
 }
 

@@ -28,6 +28,17 @@ pub struct Probe {
     /// The embedded database's CPU during the probe's measured part; null when not sampled.
     #[serde(default)]
     pub database_cpu_mean_percent: Option<f64>,
+    /// The OOM kill of the target's container during the probe (which then failed, whatever
+    /// its latency and errors); null when there was none.
+    #[serde(default)]
+    pub oom_kill: Option<String>,
+}
+
+/// What one probe ran: its round, and the OOM kill of the target's container during it.
+#[derive(Debug, Clone)]
+pub struct ProbeRun {
+    pub run: RoundRun,
+    pub oom_kill: Option<String>,
 }
 
 /// The result of the search.
@@ -91,8 +102,23 @@ impl Capacity {
     }
 }
 
+/// Whether a probe met the objectives. A probe whose container was OOM-killed fails.
+pub fn judge(rate: f64, probe: &ProbeRun, slo_p99_us: u64, slo_error_ratio: f64) -> Probe {
+    killed(
+        judge_run(rate, &probe.run, slo_p99_us, slo_error_ratio),
+        probe.oom_kill.clone(),
+    )
+}
+
+/// `probe` with the OOM kill of its container, if any: failed then, whatever it measured.
+fn killed(mut probe: Probe, oom_kill: Option<String>) -> Probe {
+    probe.passed &= oom_kill.is_none();
+    probe.oom_kill = oom_kill;
+    probe
+}
+
 /// Whether a run met the objectives.
-pub fn judge(rate: f64, run: &RoundRun, slo_p99_us: u64, slo_error_ratio: f64) -> Probe {
+fn judge_run(rate: f64, run: &RoundRun, slo_p99_us: u64, slo_error_ratio: f64) -> Probe {
     let result = &run.result;
     let totals = &result.totals;
     let attempted = totals.requests + totals.dropped;
@@ -117,6 +143,7 @@ pub fn judge(rate: f64, run: &RoundRun, slo_p99_us: u64, slo_error_ratio: f64) -
         cpu_mean_percent: run.cpu_mean_percent,
         rss_peak_bytes: run.rss_peak_bytes,
         database_cpu_mean_percent: run.database_cpu_mean_percent,
+        oom_kill: None,
     }
 }
 
@@ -130,7 +157,7 @@ pub fn search(
     probes: u32,
     slo_p99_us: u64,
     slo_error_ratio: f64,
-    mut probe: impl FnMut(f64) -> Result<RoundRun>,
+    mut probe: impl FnMut(f64) -> Result<ProbeRun>,
 ) -> Result<Capacity> {
     let mut found: Vec<Probe> = Vec::new();
     let (mut passing, mut failing) = (low, high);
@@ -213,6 +240,7 @@ mod tests {
             cpu_mean_percent: 10.0,
             rss_peak_bytes: 1,
             database_cpu_mean_percent: None,
+            oom_kill: None,
         }
     }
 
@@ -295,5 +323,24 @@ mod tests {
             serde_json::to_value(Bound::AtLeast).expect("a bound serialises"),
             serde_json::json!("at_least")
         );
+    }
+
+    #[test]
+    fn an_oom_killed_probe_fails_whatever_it_measured() {
+        let reason = "OOM kill: grower ran out of its memory limit (64m)";
+        let oom = killed(probe(100.0, true), Some(reason.to_string()));
+        assert!(!oom.passed);
+        assert_eq!(oom.oom_kill.as_deref(), Some(reason));
+        let kept = killed(probe(100.0, true), None);
+        assert!(kept.passed);
+        assert_eq!(kept.oom_kill, None);
+        // The search's bracket counts it failed: an OOM at 100/s above a pass at 10/s.
+        let found = conclude(1.0, 1_000.0, 1, 0.001, vec![probe(10.0, true), oom]);
+        assert_eq!((found.bound, found.rate_rps), (Bound::Exact, Some(10.0)));
+        assert_eq!(found.bracket_high_rps, Some(100.0));
+        let json = serde_json::to_value(&found.probes).expect("probes serialise");
+        assert_eq!(json[0]["oom_kill"], serde_json::Value::Null);
+        assert_eq!(json[1]["oom_kill"], reason);
+        assert_eq!(json[1]["passed"], false);
     }
 }

@@ -256,7 +256,11 @@ fn capacity_section(report: &CompareReport) -> String {
                     crate::units::format_micros(probe.p99_us as f64),
                     probe.error_ratio * 100.0,
                     probe.cpu_mean_percent,
-                    if probe.passed { "pass" } else { "fail" }
+                    match (probe.passed, &probe.oom_kill) {
+                        (_, Some(_)) => "fail (OOM kill)",
+                        (true, None) => "pass",
+                        (false, None) => "fail",
+                    }
                 );
             }
         }

@@ -1,7 +1,7 @@
 //! An OOM kill of a container target during a scenario's round: the scenario is invalid,
 //! its reason names the OOM (and stays, whatever later rounds show), and the target is
-//! started again for what follows. During a capacity probe: the probe fails on its errors,
-//! and the target is started again for the next probe.
+//! started again for what follows. During a capacity probe: the probe fails and names the
+//! OOM (`oom_kill`), and the target is started again for the next probe.
 
 use anyhow::Result;
 
@@ -20,7 +20,8 @@ impl Run<'_> {
         let killed = self.live[index]
             .running
             .as_ref()
-            .and_then(|running| running.oom_kill());
+            .and_then(|running| running.oom_kill())
+            .map(|kill| format!("invalid: {kill}"));
         let Some(reason) = killed.or(earlier) else {
             return Ok(());
         };
@@ -52,20 +53,20 @@ impl Run<'_> {
 
 impl Run<'_> {
     /// After a capacity probe at `rate` on target `index`: if its container was OOM-killed,
-    /// starts it again, so that the probes after it measure a running target (the killed
-    /// probe itself fails on its errors).
+    /// starts it again, so that the probes after it measure a running target, and returns
+    /// the OOM's description (the killed probe fails on it).
     pub(super) fn after_probe_oom(
         &mut self,
         index: usize,
         scenario: &str,
         rate: f64,
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
         let Some(reason) = self.live[index]
             .running
             .as_ref()
             .and_then(|running| running.oom_kill())
         else {
-            return Ok(());
+            return Ok(None);
         };
         self.progress.note(format!(
             "capacity of {scenario} on {}: {reason} at {rate:.0}/s; starting it again",
@@ -74,7 +75,8 @@ impl Run<'_> {
         if let Some(old) = self.live[index].running.take() {
             old.kill();
         }
-        self.restart(index)
+        self.restart(index)?;
+        Ok(Some(reason))
     }
 }
 

@@ -287,9 +287,9 @@ impl Run<'_> {
                             probe_number,
                             self.stop.clone(),
                         )?;
-                        self.after_probe_oom(target_index, name, rate)?;
+                        let oom_kill = self.after_probe_oom(target_index, name, rate)?;
                         self.progress.advance();
-                        Ok(run)
+                        Ok(capacity::ProbeRun { run, oom_kill })
                     },
                 )?;
                 let verdict = match found.bracket_text() {

@@ -262,7 +262,7 @@ impl Running {
             .oom_killed(&started.name, started.cgroup.as_ref())
             .then(|| {
                 format!(
-                    "invalid: OOM kill: {} ran out of its memory limit ({})",
+                    "OOM kill: {} ran out of its memory limit ({})",
                     self.name, started.run.spec.memory
                 )
             })

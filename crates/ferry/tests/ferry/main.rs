@@ -10,6 +10,7 @@ mod candidates_prometheus;
 mod cli;
 mod compare_attached;
 mod compare_container;
+mod compare_container_oom;
 mod compare_plan;
 mod compare_quick;
 mod coordinated_omission;
