@@ -9,10 +9,10 @@
 //! runs it after building them.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
+use crate::support::containers::{left_behind, run_lab};
 use crate::support::workspace::release_user_service;
 
 /// The most CPU a target limited to 0.5 CPU may show: the limit plus the counters' rounding.
@@ -82,40 +82,10 @@ capacity = true
     )
 }
 
-fn containers() -> String {
-    let output = Command::new("podman")
-        .args(["ps", "--all", "--format", "{{.Names}}"])
-        .output()
-        .expect("podman runs");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter(|name| name.starts_with("ferry-half-"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[test]
 #[ignore = "needs podman and the user-service image: scripts/ci/images.sh builds it and runs this"]
 fn a_container_limited_to_half_a_cpu_never_shows_more() {
-    let dir = std::env::temp_dir().join(format!("ferry-compare-container-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("lab.toml"), lab(&release_user_service())).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args([
-            "compare",
-            "--quick",
-            "--no-progress",
-            "--engine",
-            "podman",
-            "--lab",
-        ])
-        .arg(dir.join("lab.toml"))
-        .arg("--out")
-        .arg(dir.join("out"))
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("running the ferry binary cargo built for this test");
+    let (dir, output) = run_lab("compare-container", &lab(&release_user_service()), &[]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "ferry compare failed:\n{stderr}");
     let json: Value =
@@ -156,6 +126,6 @@ fn a_container_limited_to_half_a_cpu_never_shows_more() {
             "{what}: {percent} % of one core, limited to 0.5 CPU"
         );
     }
-    assert_eq!(containers(), "", "no container is left behind");
+    assert_eq!(left_behind("half"), "", "no container is left behind");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -4,12 +4,13 @@
 //! `GET /grow`, so that any load kills it. The scenario's rounds make it invalid (exit status
 //! 5, its reason naming the OOM kill); the memory its capacity probes keep adds up (no
 //! database, so no restart between them) until one is killed: that probe names the OOM kill
-//! in `oom_kill` and fails on it, and the report's probe table says "fail (OOM kill)". No container is left behind. Ignored by default: it needs
-//! podman and the image; scripts/ci/images.sh runs it after building them.
-
-use std::process::Command;
+//! in `oom_kill` and fails on it, and the report's probe table says "fail (OOM kill)". No
+//! container is left behind. Ignored by default: it needs podman and the image;
+//! scripts/ci/images.sh runs it after building them.
 
 use serde_json::Value;
+
+use crate::support::containers::{left_behind, run_lab};
 
 fn image() -> String {
     std::env::var("NODE_BASELINE_IMAGE").unwrap_or_else(|_| "localhost/node-baseline:dev".into())
@@ -46,43 +47,12 @@ capacity = true
     )
 }
 
-fn containers() -> String {
-    let output = Command::new("podman")
-        .args(["ps", "--all", "--format", "{{.Names}}"])
-        .output()
-        .expect("podman runs");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter(|name| name.starts_with("ferry-grower-"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[test]
 #[ignore = "needs podman and the node-baseline image: scripts/ci/images.sh builds it and runs this"]
 fn an_oom_kill_fails_the_capacity_probe_and_names_it() {
-    let dir = std::env::temp_dir().join(format!("ferry-compare-oom-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("lab.toml"), lab()).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args([
-            "compare",
-            "--quick",
-            // The range is 1–15/s (the rounds, killed, served none); five probes there
-            // keep about 100 MiB in all, the target restarted only by an OOM kill.
-            "--capacity-probes",
-            "5",
-            "--no-progress",
-            "--engine",
-            "podman",
-            "--lab",
-        ])
-        .arg(dir.join("lab.toml"))
-        .arg("--out")
-        .arg(dir.join("out"))
-        .output()
-        .expect("running the ferry binary cargo built for this test");
+    // The range is 1–15/s (the rounds, killed, served none); five probes there keep about
+    // 100 MiB in all, the target restarted only by an OOM kill.
+    let (dir, output) = run_lab("compare-oom", &lab(), &["--capacity-probes", "5"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("ferry compare: {}\n{stderr}", output.status);
     let json: Value = serde_json::from_str(
@@ -138,6 +108,6 @@ fn an_oom_kill_fails_the_capacity_probe_and_names_it() {
     assert!(killed > 0, "a probe names the OOM kill: {probes:?}");
     let html = std::fs::read_to_string(dir.join("out/compare.html")).unwrap();
     assert!(html.contains("fail (OOM kill)"), "the probe table says so");
-    assert_eq!(containers(), "", "no container is left behind");
+    assert_eq!(left_behind("grower"), "", "no container is left behind");
     let _ = std::fs::remove_dir_all(&dir);
 }
